@@ -1,0 +1,41 @@
+import type { DesiredRelease, DesiredState } from "../wire/agent.js";
+
+/**
+ * Desired state, membership and locks. The embedded implementation lives in
+ * the control plane; etcd v3 implements the same contract for several replicas.
+ */
+export interface Coordinator {
+  /** Current desired state of a server (generation 0 and no release before the first change). */
+  desired(server: string): Promise<DesiredState>;
+  /**
+   * Sets what a server should run, bumps its generation and wakes its watchers.
+   * Idempotent for the same release: the generation moves only on a change
+   * unless `force` is set (a retry of the same release). Returns the new state.
+   */
+  setDesired(
+    server: string,
+    release: DesiredRelease | null,
+    options?: { force?: boolean },
+  ): Promise<DesiredState>;
+  /**
+   * Long poll: resolves as soon as the server's generation differs from `after`,
+   * or after `timeoutMs` with the current state. Many may wait at once.
+   */
+  watch(
+    server: string,
+    after: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<DesiredState>;
+  /** Takes the named lock for `owner`; null when another owner holds it. Not re-entrant. */
+  tryLock(name: string, owner: string): Promise<Lock | null>;
+  /** Owner of a held lock, or null. */
+  lockOwner(name: string): Promise<string | null>;
+}
+
+export interface Lock {
+  readonly name: string;
+  readonly owner: string;
+  /** Gives the lock up. Idempotent. */
+  release(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+/**
+ * Launches and terminates servers. Sized for Nova/Glance: launching is
+ * asynchronous (an instance goes building -> active), instances carry ids,
+ * names, tags and the image they booted from.
+ */
+export interface Provider {
+  /** Provider name as used in config (`local`, `openstack`). */
+  readonly name: string;
+  /**
+   * Asks for a new server. Returns once the request is accepted, with the
+   * instance in `building` (or already `active`). Not idempotent: each call
+   * launches one more server. May run concurrently.
+   */
+  launch(spec: LaunchSpec): Promise<Instance>;
+  /** Current view of one instance; null once it is gone. */
+  get(id: string): Promise<Instance | null>;
+  /** Instances carrying all the given tags. */
+  list(tags?: Record<string, string>): Promise<Instance[]>;
+  /** Stops and deletes the instance. Idempotent. */
+  terminate(id: string): Promise<void>;
+  /**
+   * Called once at control-plane start: brings back what should run (the local
+   * provider restarts the agent processes of its active instances).
+   */
+  resume(): Promise<void>;
+  /** Called once at shutdown. The local provider stops its processes; a cloud provider leaves servers running. */
+  close(): Promise<void>;
+}
+
+export type InstanceState = "building" | "active" | "error" | "deleted";
+
+export interface LaunchSpec {
+  name: string;
+  group: string;
+  /** Image to boot from; the provider's base image when absent. */
+  image?: string;
+  tags: Record<string, string>;
+  /** What the agent on the new server needs to join (Nova user_data is at most 65,535 bytes). */
+  agent: { server: string; joinToken: string; group: string };
+}
+
+export interface Instance {
+  id: string;
+  name: string;
+  state: InstanceState;
+  /** Address the server's app listens on. */
+  address: string;
+  tags: Record<string, string>;
+  image: string | null;
+  created_at: string;
+  /** Local provider only: the server's root folder. */
+  root?: string;
+}

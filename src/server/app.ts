@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import type { ArtifactStore } from "../artifact/store.js";
+import type { Balancer } from "../balancer/balancer.js";
+import type { Coordinator } from "../coord/coordinator.js";
+import type { Deployer } from "../deploy/deployer.js";
+import type { Clock } from "../lib/clock.js";
+import { StrataError } from "../lib/errors.js";
+import type { Store } from "../store/store.js";
+import type { Fleet } from "./fleet.js";
+import type { FleetOps } from "./fleet-ops.js";
+import { errorResponse } from "./http-errors.js";
+import { agentRoutes, bearer } from "./routes/agents.js";
+import { deploymentRoutes } from "./routes/deployments.js";
+import { fleetRoutes } from "./routes/fleet.js";
+import { releaseRoutes } from "./routes/releases.js";
+import { sameSecret } from "./tokens.js";
+
+export interface ApiDeps {
+  store: Store;
+  coordinator: Coordinator;
+  artifacts: ArtifactStore;
+  balancer: Balancer;
+  fleet: Fleet;
+  fleetOps: FleetOps;
+  deployer: Deployer;
+  clock: Clock;
+  adminToken: string;
+  audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
+  /** Further admin routes mounted under /v1 (traffic, forecasts, images). */
+  extra?: Hono[];
+}
+
+/** The versioned HTTP API. Route handlers validate, call a service and map the result. */
+export function createApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.onError(errorResponse);
+  app.notFound((c) =>
+    c.json(
+      { error: { code: "not_found", message: `[server] no route ${c.req.method} ${c.req.path}` } },
+      404,
+    ),
+  );
+
+  app.get("/v1/health", (c) => c.json({ ok: true }));
+  app.route("/v1/agents", agentRoutes(deps));
+
+  // Agents fetch artifacts with their own token; everything else needs the admin token.
+  app.use("/v1/*", async (c, next) => {
+    const token = bearer(c.req.header("authorization"));
+    if (token && sameSecret(token, deps.adminToken)) return next();
+    if (token && c.req.method === "GET" && /^\/v1\/releases\/[^/]+\/artifact$/.test(c.req.path)) {
+      await deps.fleet.authenticate(token);
+      return next();
+    }
+    throw new StrataError("unauthorized", "[server] missing or invalid admin token");
+  });
+
+  app.route("/v1/releases", releaseRoutes(deps));
+  app.route("/v1", deploymentRoutes(deps));
+  app.route("/v1", fleetRoutes(deps));
+  for (const extra of deps.extra ?? []) app.route("/v1", extra);
+  return app;
+}

@@ -1,0 +1,82 @@
+import { Hono } from "hono";
+import type { Balancer } from "../../balancer/balancer.js";
+import { isoTime } from "../../lib/clock.js";
+import type { ServerRecord, Store } from "../../store/store.js";
+import type { GroupView, ServerView, StatusView } from "../../wire/server.js";
+import type { FleetOps } from "../fleet-ops.js";
+
+/** Status of groups and servers, fleet up/down, and the audit log. */
+export function fleetRoutes(deps: { store: Store; fleetOps: FleetOps; balancer: Balancer }): Hono {
+  const { store, fleetOps, balancer } = deps;
+  const app = new Hono();
+
+  app.get("/status", async (c) => c.json(await status(store, balancer, c.req.query("group"))));
+
+  app.post("/fleet/up", async (c) => {
+    const { group, count } = await c.req.json<{ group: string; count: number }>();
+    const launched = await fleetOps.up(group, count);
+    return c.json({ launched, ...(await status(store, balancer, group)) });
+  });
+
+  app.post("/fleet/down", async (c) => {
+    const { group } = await c.req.json<{ group?: string }>();
+    return c.json({ terminated: await fleetOps.down(group) });
+  });
+
+  app.get("/audit", async (c) => {
+    const limit = Number(c.req.query("limit") ?? "200");
+    const entries = await store.audit.list({
+      limit,
+      ...(c.req.query("subject") ? { subject: c.req.query("subject")! } : {}),
+    });
+    return c.json({ entries: entries.map((e) => ({ ...e, at: isoTime(e.at) })) });
+  });
+
+  return app;
+}
+
+export async function status(
+  store: Store,
+  balancer: Balancer,
+  group?: string,
+): Promise<StatusView> {
+  const releases = new Map((await store.releases.list()).map((r) => [r.id, r]));
+  const groups = (await store.groups.list()).filter((g) => !group || g.name === group);
+  const groupViews: GroupView[] = await Promise.all(
+    groups.map(async (g) => {
+      const pool = await balancer
+        .ensurePool(g.name, { port: g.balancer_port ?? 0 })
+        .catch(() => null);
+      return {
+        name: g.name,
+        app: g.app,
+        desired_release: g.desired_release,
+        desired_version: g.desired_release
+          ? (releases.get(g.desired_release)?.version ?? null)
+          : null,
+        balancer: pool?.address ?? null,
+      };
+    }),
+  );
+  const servers = await store.servers.list(group);
+  return { groups: groupViews, servers: servers.map((s) => serverView(s, releases)) };
+}
+
+function serverView(s: ServerRecord, releases: Map<string, { version: string }>): ServerView {
+  const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
+  return {
+    name: s.name,
+    address: s.address,
+    group: s.group,
+    state: s.state,
+    release: s.current_release,
+    version: s.current_release ? (releases.get(s.current_release)?.version ?? null) : null,
+    desired_release: s.desired_release,
+    in_service: s.in_service,
+    last_heartbeat: time(s.last_heartbeat),
+    image: s.image,
+    launched_at: time(s.launched_at),
+    ready_at: time(s.ready_at),
+    in_service_at: time(s.in_service_at),
+  };
+}

@@ -1,0 +1,249 @@
+import BetterSqlite3, { type Database } from "better-sqlite3";
+import { StrataError } from "../../lib/errors.js";
+import type { Release } from "../../wire/release.js";
+import type {
+  AuditEntry,
+  AuditRepo,
+  DeploymentRecord,
+  DeploymentRepo,
+  DeploymentServerRecord,
+  GroupRecord,
+  GroupRepo,
+  ReleaseRepo,
+  ServerRecord,
+  ServerRepo,
+  Store,
+} from "../store.js";
+import { migrate } from "./migrate.js";
+
+export interface SqliteStoreOptions {
+  /** Database file, or ":memory:". */
+  path: string;
+}
+
+/** The embedded state store. Opens (and migrates) the database file. */
+export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Database } {
+  const db = new BetterSqlite3(options.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  return {
+    db,
+    releases: releaseRepo(db),
+    groups: groupRepo(db),
+    servers: serverRepo(db),
+    deployments: deploymentRepo(db),
+    audit: auditRepo(db),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+type Row = Record<string, unknown>;
+
+/** Builds `SET a = @a, b = @b` for the defined keys of a patch, renaming columns where the SQL name differs. */
+function setClause(patch: Row, columns: Record<string, string> = {}): { sql: string; values: Row } {
+  const keys = Object.keys(patch).filter((k) => patch[k] !== undefined);
+  const values: Row = {};
+  for (const k of keys) {
+    const v = patch[k];
+    values[k] =
+      typeof v === "boolean"
+        ? Number(v)
+        : Array.isArray(v) || isPlainObject(v)
+          ? JSON.stringify(v)
+          : v;
+  }
+  return { sql: keys.map((k) => `${columns[k] ?? k} = @${k}`).join(", "), values };
+}
+
+function isPlainObject(v: unknown): boolean {
+  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function releaseRepo(db: Database): ReleaseRepo {
+  const insert = db.prepare(
+    "INSERT INTO releases (id, app, version, size, file_count, created_at) VALUES (@id, @app, @version, @size, @file_count, @created_at)",
+  );
+  const byVersion = db.prepare("SELECT * FROM releases WHERE app = ? AND version = ?");
+  const byId = db.prepare("SELECT * FROM releases WHERE id = ? ORDER BY created_at LIMIT 1");
+  return {
+    insert: async (release) => {
+      const existing = byVersion.get(release.app, release.version) as Release | undefined;
+      if (existing) {
+        if (existing.id === release.id) return;
+        throw new StrataError(
+          "conflict",
+          `[server] release ${release.app}@${release.version} exists already as ${existing.id}; pick a new version`,
+        );
+      }
+      insert.run(release);
+    },
+    get: async (app, version) => (byVersion.get(app, version) as Release | undefined) ?? null,
+    getById: async (id) => (byId.get(id) as Release | undefined) ?? null,
+    list: async (app) =>
+      (app
+        ? db.prepare("SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC").all(app)
+        : db.prepare("SELECT * FROM releases ORDER BY created_at DESC").all()) as Release[],
+  };
+}
+
+function groupRepo(db: Database): GroupRepo {
+  const get = db.prepare("SELECT * FROM groups WHERE name = ?");
+  return {
+    ensure: async (name) => {
+      db.prepare("INSERT OR IGNORE INTO groups (name) VALUES (?)").run(name);
+      return get.get(name) as GroupRecord;
+    },
+    get: async (name) => (get.get(name) as GroupRecord | undefined) ?? null,
+    list: async () => db.prepare("SELECT * FROM groups ORDER BY name").all() as GroupRecord[],
+    update: async (name, patch) => {
+      const { sql, values } = setClause(patch);
+      if (sql) db.prepare(`UPDATE groups SET ${sql} WHERE name = @name`).run({ ...values, name });
+    },
+  };
+}
+
+const SERVER_COLUMNS = { group: "grp" };
+
+function toServer(row: Row | undefined): ServerRecord | null {
+  if (!row) return null;
+  const { grp, app_healthy, in_service, ...rest } = row;
+  return {
+    ...(rest as Omit<ServerRecord, "group" | "app_healthy" | "in_service">),
+    group: grp as string,
+    app_healthy: Boolean(app_healthy),
+    in_service: Boolean(in_service),
+  };
+}
+
+function serverRepo(db: Database): ServerRepo {
+  return {
+    insert: async (server) => {
+      const { sql, values } = setClause(server as unknown as Row, SERVER_COLUMNS);
+      const cols = sql.split(", ").map((s) => s.split(" = ")[0]);
+      const params = sql.split(", ").map((s) => s.split(" = ")[1]);
+      try {
+        db.prepare(`INSERT INTO servers (${cols.join(", ")}) VALUES (${params.join(", ")})`).run(
+          values,
+        );
+      } catch (err) {
+        throw new StrataError("conflict", `[server] server ${server.name} exists already`, {
+          cause: err,
+        });
+      }
+    },
+    get: async (name) =>
+      toServer(db.prepare("SELECT * FROM servers WHERE name = ?").get(name) as Row),
+    getByTokenHash: async (hash) =>
+      toServer(db.prepare("SELECT * FROM servers WHERE token_hash = ?").get(hash) as Row),
+    list: async (group) =>
+      (group
+        ? db
+            .prepare("SELECT * FROM servers WHERE grp = ? AND state != 'terminated' ORDER BY name")
+            .all(group)
+        : db.prepare("SELECT * FROM servers WHERE state != 'terminated' ORDER BY name").all()
+      ).map((r) => toServer(r as Row) as ServerRecord),
+    update: async (name, patch) => {
+      const { sql, values } = setClause(patch as Row, SERVER_COLUMNS);
+      if (sql) db.prepare(`UPDATE servers SET ${sql} WHERE name = @name`).run({ ...values, name });
+    },
+    usedAddresses: async () =>
+      db
+        .prepare("SELECT address FROM servers WHERE state != 'terminated'")
+        .all()
+        .map((r) => (r as { address: string }).address),
+  };
+}
+
+const DEPLOYMENT_COLUMNS = { group: "grp" };
+
+function toDeployment(row: Row | undefined): DeploymentRecord | null {
+  if (!row) return null;
+  const { grp, ...rest } = row;
+  return { ...(rest as Omit<DeploymentRecord, "group">), group: grp as string };
+}
+
+function toDeploymentServer(row: Row): DeploymentServerRecord {
+  return { ...(row as unknown as DeploymentServerRecord), steps: JSON.parse(row.steps as string) };
+}
+
+function deploymentRepo(db: Database): DeploymentRepo {
+  const insertDeployment = db.prepare(
+    `INSERT INTO deployments (id, app, grp, version, release, previous_release, kind, strategy, batch,
+       max_failures, state, error, waves, created_at, finished_at)
+     VALUES (@id, @app, @group, @version, @release, @previous_release, @kind, @strategy, @batch,
+       @max_failures, @state, @error, @waves, @created_at, @finished_at)`,
+  );
+  const insertServer = db.prepare(
+    `INSERT INTO deployment_servers (deployment_id, server, wave, state, error, steps)
+     VALUES (@deployment_id, @server, @wave, @state, @error, @steps)`,
+  );
+  return {
+    insert: async (deployment, servers) => {
+      db.transaction(() => {
+        insertDeployment.run(deployment);
+        for (const s of servers) insertServer.run({ ...s, steps: JSON.stringify(s.steps) });
+      })();
+    },
+    get: async (id) =>
+      toDeployment(db.prepare("SELECT * FROM deployments WHERE id = ?").get(id) as Row),
+    list: async (filter = {}) => {
+      const where: string[] = [];
+      if (filter.app) where.push("app = @app");
+      if (filter.group) where.push("grp = @group");
+      const sql = `SELECT * FROM deployments ${where.length ? "WHERE " + where.join(" AND ") : ""}
+        ORDER BY created_at DESC, rowid DESC LIMIT @limit`;
+      return db
+        .prepare(sql)
+        .all({ app: filter.app, group: filter.group, limit: filter.limit ?? 100 })
+        .map((r) => toDeployment(r as Row) as DeploymentRecord);
+    },
+    running: async (app, group) =>
+      toDeployment(
+        db
+          .prepare("SELECT * FROM deployments WHERE app = ? AND grp = ? AND state = 'running'")
+          .get(app, group) as Row,
+      ),
+    update: async (id, patch) => {
+      const { sql, values } = setClause(patch as Row, DEPLOYMENT_COLUMNS);
+      if (sql) db.prepare(`UPDATE deployments SET ${sql} WHERE id = @id`).run({ ...values, id });
+    },
+    servers: async (id) =>
+      db
+        .prepare("SELECT * FROM deployment_servers WHERE deployment_id = ? ORDER BY wave, server")
+        .all(id)
+        .map((r) => toDeploymentServer(r as Row)),
+    updateServer: async (id, server, patch) => {
+      const { sql, values } = setClause(patch as Row);
+      if (sql)
+        db.prepare(
+          `UPDATE deployment_servers SET ${sql} WHERE deployment_id = @id AND server = @server`,
+        ).run({ ...values, id, server });
+    },
+  };
+}
+
+function auditRepo(db: Database): AuditRepo {
+  const insert = db.prepare(
+    "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (@at, @actor, @action, @subject, @detail)",
+  );
+  return {
+    append: async (entry) => {
+      insert.run({ ...entry, detail: JSON.stringify(entry.detail) });
+    },
+    list: async (filter = {}) =>
+      db
+        .prepare(
+          `SELECT * FROM audit_log ${filter.subject ? "WHERE subject = @subject" : ""} ORDER BY id DESC LIMIT @limit`,
+        )
+        .all({ subject: filter.subject, limit: filter.limit ?? 200 })
+        .map((r) => {
+          const row = r as Row;
+          return { ...(row as unknown as AuditEntry), detail: JSON.parse(row.detail as string) };
+        }),
+  };
+}

@@ -1,0 +1,143 @@
+import type { Release } from "../wire/release.js";
+import type { ServerState } from "../wire/server.js";
+import type {
+  DeploymentServerState,
+  DeploymentState,
+  StepReport,
+  Strategy,
+} from "../wire/deployment.js";
+
+/**
+ * Durable state of the control plane. The embedded implementation is SQLite;
+ * every method is async so that PostgreSQL can implement the same interface.
+ * Methods may be called concurrently; each is one transaction unless noted.
+ */
+export interface Store {
+  releases: ReleaseRepo;
+  groups: GroupRepo;
+  servers: ServerRepo;
+  deployments: DeploymentRepo;
+  audit: AuditRepo;
+  /** Closes connections. Called once at shutdown; nothing may be called after. */
+  close(): Promise<void>;
+}
+
+export interface ReleaseRepo {
+  /** Records a release. Idempotent for the same (app, version, id); a different id for an existing (app, version) is a conflict. */
+  insert(release: Release): Promise<void>;
+  get(app: string, version: string): Promise<Release | null>;
+  getById(id: string): Promise<Release | null>;
+  list(app?: string): Promise<Release[]>;
+}
+
+export interface GroupRecord {
+  name: string;
+  app: string | null;
+  desired_release: string | null;
+  /** Release that was desired before the last successful deployment, for `rollback`. */
+  previous_release: string | null;
+  balancer_port: number | null;
+}
+
+export interface GroupRepo {
+  /** Creates the group when missing; returns it either way. Idempotent. */
+  ensure(name: string): Promise<GroupRecord>;
+  get(name: string): Promise<GroupRecord | null>;
+  list(): Promise<GroupRecord[]>;
+  update(name: string, patch: Partial<Omit<GroupRecord, "name">>): Promise<void>;
+}
+
+export interface ServerRecord {
+  id: string;
+  name: string;
+  group: string;
+  address: string;
+  /** Provider's own id for the instance. */
+  provider_id: string | null;
+  state: ServerState;
+  root: string | null;
+  /** sha256 of the per-agent token; the token itself is never stored. */
+  token_hash: string | null;
+  current_release: string | null;
+  desired_release: string | null;
+  desired_generation: number;
+  app_port: number | null;
+  app_healthy: boolean;
+  in_service: boolean;
+  last_heartbeat: number | null;
+  image: string | null;
+  launched_at: number | null;
+  ready_at: number | null;
+  in_service_at: number | null;
+}
+
+export interface ServerRepo {
+  /** Inserts a new server; the name must be unused. */
+  insert(server: ServerRecord): Promise<void>;
+  get(name: string): Promise<ServerRecord | null>;
+  getByTokenHash(hash: string): Promise<ServerRecord | null>;
+  /** Live servers (not terminated) of a group, or all groups, ordered by name. */
+  list(group?: string): Promise<ServerRecord[]>;
+  update(name: string, patch: Partial<Omit<ServerRecord, "id" | "name">>): Promise<void>;
+  /** Addresses ever handed out, so a new server never reuses a live one's. */
+  usedAddresses(): Promise<string[]>;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  app: string;
+  group: string;
+  version: string;
+  release: string;
+  previous_release: string | null;
+  kind: "deploy" | "rollback";
+  strategy: Strategy;
+  batch: string;
+  max_failures: number;
+  state: DeploymentState;
+  error: string | null;
+  waves: number;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface DeploymentServerRecord {
+  deployment_id: string;
+  server: string;
+  wave: number;
+  state: DeploymentServerState;
+  error: string | null;
+  steps: StepReport[];
+}
+
+export interface DeploymentRepo {
+  insert(deployment: DeploymentRecord, servers: DeploymentServerRecord[]): Promise<void>;
+  get(id: string): Promise<DeploymentRecord | null>;
+  /** Newest first. */
+  list(filter?: { app?: string; group?: string; limit?: number }): Promise<DeploymentRecord[]>;
+  /** The running deployment of (app, group), if any. */
+  running(app: string, group: string): Promise<DeploymentRecord | null>;
+  update(id: string, patch: Partial<Omit<DeploymentRecord, "id">>): Promise<void>;
+  servers(id: string): Promise<DeploymentServerRecord[]>;
+  updateServer(
+    id: string,
+    server: string,
+    patch: Partial<Omit<DeploymentServerRecord, "deployment_id" | "server">>,
+  ): Promise<void>;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+/** Append-only: there is no update or delete. */
+export interface AuditRepo {
+  append(entry: Omit<AuditEntry, "id">): Promise<void>;
+  /** Newest first. */
+  list(filter?: { subject?: string; limit?: number }): Promise<AuditEntry[]>;
+}

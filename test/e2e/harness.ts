@@ -1,0 +1,167 @@
+import { execFileSync } from "node:child_process";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ApiClient } from "../../src/cli/client.js";
+import { buildRelease } from "../../src/cli/commands/build.js";
+import { parseServerConfig } from "../../src/config/server-config.js";
+import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
+import type { DeploymentView } from "../../src/wire/deployment.js";
+import type { Release } from "../../src/wire/release.js";
+import type { StatusView } from "../../src/wire/server.js";
+
+export const EXAMPLE_APP = fileURLToPath(new URL("../../examples/hello", import.meta.url));
+
+export interface TestPlane {
+  plane: ControlPlane;
+  client: ApiClient;
+  dir: string;
+  /** Restarts the control plane on the same data folder and address. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A random 127.a.b prefix, so parallel test files never share addresses. */
+export function randomLoopbackPrefix(): string {
+  const octet = () => 10 + Math.floor(Math.random() * 240);
+  return `127.${octet()}.${octet()}`;
+}
+
+/** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
+export async function startTestPlane(): Promise<TestPlane> {
+  const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
+  const api = randomLoopbackPrefix();
+  const yaml = [
+    `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
+    `balancer: { host: "${api}.1" }`,
+    "heartbeat_interval: 300ms",
+    "heartbeat_timeout: 3s",
+    "deploy: { server_timeout: 60s, drain_timeout: 5s }",
+  ].join("\n");
+  let config = parseServerConfig(yaml, "test", {
+    dataDir: join(dir, "data"),
+    listen: `${api}.1:0`,
+  });
+  const harness: TestPlane = {
+    plane: await startControlPlane({ config }),
+    client: null as unknown as ApiClient,
+    dir,
+    async restart() {
+      const port = new URL(harness.plane.url).port;
+      await harness.plane.close();
+      config = parseServerConfig(yaml, "test", {
+        dataDir: join(dir, "data"),
+        listen: `${api}.1:${port}`,
+      });
+      harness.plane = await startControlPlane({ config });
+      harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
+    },
+    async close() {
+      await harness.plane.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
+  return harness;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+export function status(client: ApiClient): Promise<StatusView> {
+  return client.get<StatusView>("/v1/status");
+}
+
+/** Waits until `count` servers of the group are ready and in service. */
+export function waitForServing(
+  client: ApiClient,
+  group: string,
+  count: number,
+  version?: string,
+): Promise<StatusView> {
+  return waitFor(
+    `${count} servers of ${group} in service${version ? ` on ${version}` : ""}`,
+    async () => {
+      const s = await status(client);
+      const serving = s.servers.filter(
+        (x) => x.group === group && x.in_service && (!version || x.version === version),
+      );
+      return serving.length >= count ? s : null;
+    },
+  );
+}
+
+/** Copies the example app with changed files, for a release that differs by content. */
+export async function variantOf(dir: string, changes: Record<string, string>): Promise<string> {
+  const copy = await mkdtemp(join(dir, "app-"));
+  await cp(EXAMPLE_APP, copy, { recursive: true });
+  for (const [path, text] of Object.entries(changes)) await writeFile(join(copy, path), text);
+  return copy;
+}
+
+export function build(client: ApiClient, dir: string, version: string): Promise<Release> {
+  return buildRelease(client, dir, "hello", version);
+}
+
+/** Starts a deployment and waits for its end. */
+export async function deployAndWait(
+  client: ApiClient,
+  request: {
+    version: string;
+    group?: string;
+    strategy?: string;
+    batch?: string;
+    max_failures?: number;
+  },
+): Promise<DeploymentView> {
+  const started = await client.post<DeploymentView>("/v1/deployments", {
+    app: "hello",
+    group: "web",
+    ...request,
+  });
+  return waitForDeployment(client, started.id);
+}
+
+export function waitForDeployment(client: ApiClient, id: string): Promise<DeploymentView> {
+  return waitFor(
+    `deployment ${id}`,
+    async () => {
+      const d = await client.get<DeploymentView>(`/v1/deployments/${id}`);
+      return d.state === "running" ? null : d;
+    },
+    120_000,
+  );
+}
+
+/** GET through plain HTTP; returns status and body. */
+export async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Pid of the agent process serving a server root (found by its --root argument). */
+export function agentPid(root: string): number | null {
+  const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  for (const line of out.split("\n")) {
+    if (line.includes(" agent ") && line.includes(`--root ${root} `))
+      return Number(line.trim().split(/\s+/)[0]);
+  }
+  return null;
+}

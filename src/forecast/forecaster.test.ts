@@ -1,0 +1,111 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createAutoModel, createForecaster } from "./forecaster.js";
+import type { PointModel } from "./model.js";
+import {
+  createForecastModel,
+  createPointModel,
+  MODEL_NAMES,
+  POINT_MODEL_NAMES,
+} from "./registry.js";
+import { StrataError } from "../lib/errors.js";
+
+const MONDAY = Date.parse("2024-01-01T00:00:00Z");
+const H = 3_600_000;
+const truth = (i: number) => 100 + 50 * Math.sin((2 * Math.PI * i) / 24) + (i % 7); // noise-free
+
+/** Forecasts truth(t) * scale; records the last hour each history covered (in hours since MONDAY). */
+function oracle(name: string, scale: number, ends: number[] = []): PointModel {
+  return {
+    name,
+    description: name,
+    predict(history, horizon) {
+      const end = (history.start - MONDAY) / H + history.values.length;
+      ends.push(end);
+      return Array.from({ length: horizon }, (_, h) => truth(end + h) * scale);
+    },
+  };
+}
+
+describe("createAutoModel", () => {
+  test("picks the candidate with the lowest replayed wMAPE and never sees the future", () => {
+    const ends: number[] = [];
+    const values = Array.from({ length: 40 * 24 }, (_, i) => truth(i));
+    const auto = createAutoModel({
+      candidates: [oracle("high", 1.3, ends), oracle("right", 1, ends), oracle("low", 0.8, ends)],
+    });
+    const f = auto.forecast({ start: MONDAY, values }, 48);
+    assert.equal(f.model, "right");
+    assert.equal(f.start, MONDAY + 40 * 24 * H);
+    assert.ok(Math.max(...ends) <= 40 * 24, "no history reaches past the origin");
+    assert.equal(
+      ends.filter((e) => e === 40 * 24).length,
+      1,
+      "only the chosen model forecasts from the origin",
+    );
+    f.mean.forEach((m, h) => assert.ok(Math.abs(m - truth(40 * 24 + h)) < 1e-9));
+    // Exact past forecasts: the bound sits on the mean.
+    assert.deepEqual(f.p90, f.mean);
+  });
+
+  test("uses at most the window and replays inside it", () => {
+    const ends: number[] = [];
+    const starts: number[] = [];
+    const model: PointModel = {
+      name: "spy",
+      description: "",
+      predict(history, horizon) {
+        starts.push((history.start - MONDAY) / H);
+        ends.push((history.start - MONDAY) / H + history.values.length);
+        return new Array(horizon).fill(1);
+      },
+    };
+    createForecaster(model, { window: 20 * 24, calibrationDays: 5 }).forecast(
+      { start: MONDAY, values: new Array(60 * 24).fill(1) },
+      24,
+    );
+    assert.ok(Math.min(...starts) >= 40 * 24, String(starts));
+    assert.equal(ends.length, 6);
+  });
+
+  test("rejects an empty candidate list", () => {
+    assert.throws(() => createAutoModel({ candidates: [] }), StrataError);
+  });
+});
+
+describe("createForecaster", () => {
+  test("p90 learns from replayed errors: an always-low model gets a bound above the actuals", () => {
+    const values = Array.from({ length: 40 * 24 }, (_, i) => truth(i));
+    const f = createForecaster(oracle("low", 0.8)).forecast({ start: MONDAY, values }, 24);
+    f.p90.forEach((p, h) => {
+      const actual = truth(40 * 24 + h);
+      assert.ok(p >= actual - 1e-9 && p <= actual * 1.0001, `hour ${h}: ${p} vs ${actual}`);
+    });
+    assert.equal(f.model, "low");
+  });
+});
+
+describe("registry", () => {
+  test("every name builds and forecasts finite, non-negative values with a bound above the mean", () => {
+    const values = Array.from({ length: 35 * 24 }, (_, i) =>
+      i % 200 === 7 ? NaN : truth(i) * (1 + 0.05 * Math.cos(i)),
+    );
+    for (const name of MODEL_NAMES) {
+      const f = createForecastModel(name).forecast({ start: MONDAY, values }, 48);
+      assert.equal(f.mean.length, 48, name);
+      assert.ok(
+        f.mean.every((x) => Number.isFinite(x) && x >= 0),
+        name,
+      );
+      assert.ok(
+        f.p90.every((p, i) => p >= (f.mean[i] as number)),
+        name,
+      );
+    }
+    assert.ok(POINT_MODEL_NAMES.includes("snaive-week"));
+  });
+
+  test("unknown names are rejected with the list of known ones", () => {
+    assert.throws(() => createPointModel("prophet"), /unknown model "prophet" \(known: auto, /);
+  });
+});

@@ -1,0 +1,51 @@
+import { StrataError } from "../lib/errors.js";
+import { createAutoModel, createForecaster, type ForecasterOptions } from "./forecaster.js";
+import type { ForecastModel, PointModel } from "./model.js";
+import { createDshwModel } from "./models/dshw.js";
+import { createEnsemble } from "./models/ensemble.js";
+import { createProfileModel } from "./models/profile.js";
+import { createSeasonalMedian } from "./models/seasonal-median.js";
+import { createSeasonalNaive } from "./models/seasonal-naive.js";
+import { DAY_HOURS, WEEK_HOURS } from "./series.js";
+
+const BUILDERS: Record<string, () => PointModel> = {
+  "snaive-day": () => createSeasonalNaive({ period: DAY_HOURS }),
+  "snaive-week": () => createSeasonalNaive({ period: WEEK_HOURS }),
+  "seasonal-median": () => createSeasonalMedian(),
+  dshw: () => createDshwModel(),
+  profile: () => createProfileModel(),
+  "profile-smooth": () => createProfileModel({ name: "profile-smooth", alpha: 0.5 }),
+  "profile+median": () =>
+    createEnsemble({
+      name: "profile+median",
+      members: [createProfileModel(), createSeasonalMedian()],
+    }),
+};
+
+/** Names `createPointModel` accepts. */
+export const POINT_MODEL_NAMES: readonly string[] = Object.freeze(Object.keys(BUILDERS));
+
+/** Names `createForecastModel` accepts: `auto` and every point model. */
+export const MODEL_NAMES: readonly string[] = Object.freeze(["auto", ...POINT_MODEL_NAMES]);
+
+/** Point models `auto` chooses from. */
+export const AUTO_CANDIDATES: readonly string[] = Object.freeze([...POINT_MODEL_NAMES]);
+
+/** Builds a point model by name; rejects unknown names. */
+export function createPointModel(name: string): PointModel {
+  const build = BUILDERS[name];
+  if (!build) {
+    throw new StrataError(
+      "bad_request",
+      `[forecast] unknown model "${name}" (known: ${MODEL_NAMES.join(", ")})`,
+    );
+  }
+  return build();
+}
+
+/** Builds `auto` or a point model wrapped with its empirical p90 bound. */
+export function createForecastModel(name: string, options: ForecasterOptions = {}): ForecastModel {
+  if (name === "auto")
+    return createAutoModel({ ...options, candidates: AUTO_CANDIDATES.map(createPointModel) });
+  return createForecaster(createPointModel(name), options);
+}

@@ -148,10 +148,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await deployer.recover();
   await images.start();
   for (const group of await store.groups.list()) await ensurePool(group.name);
-  // Balancer membership lives in memory: rebuild it from the servers' last known health.
+  // Balancer membership lives in memory and app health is unknown until the next heartbeat.
   for (const server of await store.servers.list()) {
-    await store.servers.update(server.name, { in_service: false });
-    await fleet.sync(server.name);
+    await store.servers.update(server.name, { in_service: false, app_healthy: false });
   }
   fleet.start();
   await provider.resume();

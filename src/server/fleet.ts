@@ -125,13 +125,19 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   async report(server: ServerRecord, report: AgentReport): Promise<void> {
     const now = this.#options.clock.now();
-    const converged = report.phase === "converged";
+    const converged = report.phase === "converged" && report.release_id !== null;
     await this.#options.store.servers.update(server.name, {
       last_heartbeat: now,
       current_release: report.current_release,
-      state: converged ? "ready" : report.phase === "failed" ? "failed" : "deploying",
+      state: converged
+        ? "ready"
+        : report.phase === "failed"
+          ? "failed"
+          : report.phase === "working"
+            ? "deploying"
+            : "joined",
       ...(report.app_port ? { app_port: report.app_port } : {}),
-      ...(report.phase === "working" ? {} : { app_healthy: report.phase === "converged" }),
+      ...(report.phase === "working" ? {} : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
     this.emit("report", server.name, report);

@@ -49,7 +49,7 @@ describe(
       t = await startTestPlane();
       await t.client.post("/v1/fleet/up", { group: "web", count: 3 });
       await waitFor("3 agents to join", async () =>
-        (await status(t.client)).servers.every((s) => s.state === "joined"),
+        (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
       );
     });
     after(async () => {

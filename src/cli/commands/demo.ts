@@ -3,14 +3,15 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { StrataError } from "../../lib/errors.js";
 import { loadServerConfig } from "../../config/server-config.js";
 import { startControlPlane, type ControlPlane } from "../../server/control-plane.js";
 import type { DeploymentView } from "../../wire/deployment.js";
 import type { StatusView } from "../../wire/server.js";
 import { ApiClient } from "../client.js";
-import { createDeployProgress } from "../deploy-view.js";
 import { progress } from "../output.js";
 import { buildRelease } from "./build.js";
+import { watchDeployment } from "./deploy.js";
 import { statusTable } from "./fleet.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../../examples/hello", import.meta.url));
@@ -72,12 +73,7 @@ async function runDemo(dataDir: string, count: number, listen: string): Promise<
   }
 }
 
-async function deploy(
-  client: ApiClient,
-  version: string,
-  batch: string,
-  signal: AbortSignal,
-): Promise<void> {
+async function deploy(client: ApiClient, version: string, batch: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return;
   const started = await client.post<DeploymentView>("/v1/deployments", {
     app: "hello",
@@ -86,17 +82,10 @@ async function deploy(
     strategy: "rolling",
     batch,
   });
-  const view = createDeployProgress();
-  let done: DeploymentView | null = null;
-  while (!done && !signal.aborted) {
-    const d = await client.get<DeploymentView>(`/v1/deployments/${started.id}`);
-    view.event({ type: "snapshot", deployment: d });
-    if (d.state !== "running") done = d;
-    else await new Promise((r) => setTimeout(r, 300));
+  const done = await watchDeployment(client, started.id);
+  if (done.state !== "succeeded") {
+    throw new StrataError("internal", `[demo] deployment of hello@${version} ${done.state}: ${done.error}`);
   }
-  if (done) view.event({ type: "done", deployment: done });
-  if (done && done.state !== "succeeded")
-    throw new Error(`deployment of hello@${version} ${done.state}: ${done.error}`);
 }
 
 async function waitForAgents(client: ApiClient, count: number, signal: AbortSignal): Promise<void> {

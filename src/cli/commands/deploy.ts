@@ -106,6 +106,22 @@ async function follow(
   if (final.state !== "succeeded") process.exitCode = 1;
 }
 
+/** Shows a deployment's progress on stderr until it ends; returns its final state. */
+export async function watchDeployment(
+  client: ApiClient,
+  id: string,
+  options: { quiet?: boolean } = {},
+): Promise<DeploymentView> {
+  const view = createDeployProgress();
+  let final: DeploymentView | null = null;
+  for await (const event of events(client, id)) {
+    if (!options.quiet) view.event(event);
+    if (event.type === "done") final = event.deployment;
+  }
+  view.close();
+  return final ?? (await client.get<DeploymentView>(`/v1/deployments/${id}`));
+}
+
 async function* events(client: ApiClient, id: string): AsyncGenerator<DeploymentEvent> {
   const res = await client.raw("GET", `/v1/deployments/${id}/events`);
   const decoder = new TextDecoder();

@@ -1,0 +1,205 @@
+// run() against an in-memory ControlPlaneClient (the real control plane is another part);
+// artifacts still come over HTTP from a static server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StrataError } from "../lib/errors.js";
+import type { AgentReport, DesiredState, Heartbeat, JoinRequest } from "../wire/agent.js";
+import { packDirectory } from "../artifact/pack.js";
+import { run, type AgentConfig } from "./agent.js";
+import type { ControlPlaneClient } from "./control-plane-client.js";
+import { randomLoopback, randomPort, waitFor } from "./test-support.js";
+
+/** Follows the documented protocol: long poll answers at once when the generation differs. */
+function memoryControlPlane() {
+  let state: DesiredState = { generation: 0, release: null };
+  let wake = () => {};
+  const plane = {
+    joins: [] as JoinRequest[],
+    reports: [] as AgentReport[],
+    heartbeats: [] as Heartbeat[],
+    tokens: [] as (string | null)[],
+    rejectNextWith401: false,
+    setDesired(next: DesiredState) {
+      state = next;
+      wake();
+    },
+    client(): ControlPlaneClient {
+      let token: string | null = null;
+      return {
+        async join(request) {
+          plane.joins.push(request);
+          return { server: "memory", token: `token-${plane.joins.length}` };
+        },
+        async desired(after, waitSeconds, signal) {
+          plane.tokens.push(token);
+          if (plane.rejectNextWith401) {
+            plane.rejectNextWith401 = false;
+            throw new StrataError("unauthorized", "[server] unknown agent token");
+          }
+          if (state.generation === after) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, waitSeconds * 1000);
+              wake = () => (clearTimeout(timer), resolve());
+              signal?.addEventListener("abort", wake, { once: true });
+            });
+          }
+          if (signal?.aborted) throw signal.reason;
+          return state;
+        },
+        async report(report) {
+          plane.reports.push(report);
+        },
+        async heartbeat(heartbeat) {
+          plane.heartbeats.push(heartbeat);
+        },
+        setToken(next) {
+          token = next;
+        },
+        get token() {
+          return token;
+        },
+      };
+    },
+  };
+  return plane;
+}
+
+describe("agent run()", () => {
+  let work: string;
+  let server: Server;
+  let config: AgentConfig;
+  const files = new Map<string, string>();
+  const appPort = randomPort();
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "strata-agent-"));
+    server = createServer((req, res) => {
+      const file = files.get(req.url ?? "");
+      if (!file) return void res.writeHead(404).end();
+      res.writeHead(200);
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, randomLoopback(), resolve));
+    const { address, port } = server.address() as AddressInfo;
+    config = {
+      server: `http://${address}:${port}`,
+      joinToken: "join-secret",
+      group: "web",
+      root: join(work, "root"),
+      address: randomLoopback(),
+      name: "web-1",
+      heartbeatMs: 50,
+    };
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const answer = () =>
+    fetch(`http://${config.address}:${appPort}/`).then(
+      async (res) => ((await res.json()) as { message: string }).message,
+      () => null,
+    );
+
+  test("joins, reconciles to the desired release, rejoins after a 401, stops the app on abort", async () => {
+    const src = join(work, "app");
+    await cp(new URL("../../examples/hello/", import.meta.url).pathname, src, { recursive: true });
+    const yaml = await readFile(join(src, "strata.yaml"), "utf8");
+    await writeFile(
+      join(src, "strata.yaml"),
+      yaml
+        .replace("start: node server.js", `start: [${JSON.stringify(process.execPath)}, server.js]`)
+        .replace("port: 8080", `port: ${appPort}`),
+    );
+    const packed = await packDirectory(src, join(work, "v1.tar.gz"));
+    const path = `/v1/releases/${packed.id}/artifact`;
+    files.set(path, packed.file);
+
+    const plane = memoryControlPlane();
+    plane.rejectNextWith401 = true;
+    const controller = new AbortController();
+    const running = run(controller.signal, config, { client: plane.client(), log: () => {} });
+
+    const release = {
+      id: packed.id,
+      app: "hello",
+      version: "v1",
+      size: packed.size,
+      artifact_path: path,
+    };
+    plane.setDesired({ generation: 1, release });
+    const final = await waitFor("the converged report", () =>
+      plane.reports.find((r) => r.generation === 1 && r.phase !== "working"),
+    );
+    assert.equal(final.phase, "converged", final.error);
+    assert.equal(final.current_release, packed.id);
+    assert.ok(plane.reports.some((r) => r.phase === "working"));
+    assert.equal(await answer(), "Hello from the first release.");
+
+    assert.equal(plane.joins.length, 2, "joined, then rejoined after the 401");
+    assert.deepEqual(plane.joins[0], {
+      join_token: "join-secret",
+      name: "web-1",
+      group: "web",
+      address: config.address,
+    });
+    assert.equal(plane.tokens.at(-1), "token-2");
+    const saved = JSON.parse(await readFile(join(config.root, "agent.json"), "utf8"));
+    assert.deepEqual(saved, { name: "web-1", token: "token-2" });
+    assert.equal((await stat(join(config.root, "agent.json"))).mode & 0o777, 0o600);
+    await waitFor("a healthy heartbeat", () =>
+      plane.heartbeats.some(
+        (h) => h.app_healthy && h.current_release === packed.id && h.app_port === appPort,
+      ),
+    );
+
+    controller.abort();
+    await running;
+    assert.equal(await answer(), null, "the app is stopped");
+
+    // A restart serves what `current` holds at once, with the saved token and no download.
+    files.clear();
+    const again = memoryControlPlane();
+    again.setDesired({ generation: 1, release });
+    const second = new AbortController();
+    const restarted = run(
+      second.signal,
+      { ...config, joinToken: undefined },
+      { client: again.client(), log: () => {} },
+    );
+    const report = await waitFor("the converged report", () =>
+      again.reports.find((r) => r.phase !== "working"),
+    );
+    assert.equal(report.phase, "converged");
+    assert.deepEqual(
+      report.steps.map((s) => s.name),
+      ["health_check"],
+    );
+    assert.equal(again.joins.length, 0);
+    assert.equal(again.tokens[0], "token-2");
+    assert.equal(await answer(), "Hello from the first release.");
+    second.abort();
+    await restarted;
+    assert.equal(await answer(), null);
+  });
+
+  test("without a token or a join token it refuses to start", async () => {
+    const plane = memoryControlPlane();
+    await assert.rejects(
+      run(
+        new AbortController().signal,
+        { ...config, root: join(work, "empty"), joinToken: undefined },
+        { client: plane.client(), log: () => {} },
+      ),
+      { code: "invalid_config", message: /no join token/ },
+    );
+  });
+});

@@ -1,0 +1,92 @@
+import { StrataError, messageOf, type ErrorCode, type WireError } from "../lib/errors.js";
+import type {
+  AgentReport,
+  DesiredState,
+  Heartbeat,
+  JoinRequest,
+  JoinResponse,
+} from "../wire/agent.js";
+
+/**
+ * The agent's side of the control plane API. Every method throws a
+ * StrataError: `unauthorized` (rejoin), `unavailable` (network, retry) or the
+ * server's own `{ code, message }`. Methods may run concurrently.
+ */
+export interface ControlPlaneClient {
+  /** Registers the agent with a join token (no bearer). Called at first start and after a 401. */
+  join(request: JoinRequest, signal?: AbortSignal): Promise<JoinResponse>;
+  /** Long poll: answers at once when the generation differs from `after`, else within `waitSeconds`. */
+  desired(after: number, waitSeconds: number, signal?: AbortSignal): Promise<DesiredState>;
+  report(report: AgentReport, signal?: AbortSignal): Promise<void>;
+  heartbeat(heartbeat: Heartbeat, signal?: AbortSignal): Promise<void>;
+  /** Bearer token used from now on (after a join). */
+  setToken(token: string): void;
+  /** Current bearer token, for artifact downloads. */
+  readonly token: string | null;
+}
+
+export interface ControlPlaneClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:7070`. */
+  server: string;
+  token?: string;
+}
+
+export function createControlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
+  const base = options.server.replace(/\/+$/, "");
+  let token = options.token ?? null;
+
+  async function call<T>(method: string, path: string, body: unknown, signal?: AbortSignal) {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (token && path !== "/v1/agents/join") headers.authorization = `Bearer ${token}`;
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: signal ?? null,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? messageOf(err);
+      throw new StrataError("unavailable", `[agent] ${method} ${base}${path}: ${why}`, {
+        cause: err,
+      });
+    }
+    const text = await res.text();
+    if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
+    let wire: WireError | undefined;
+    try {
+      wire = (JSON.parse(text) as { error?: WireError }).error;
+    } catch {
+      wire = undefined;
+    }
+    const code: ErrorCode =
+      res.status === 401 ? "unauthorized" : res.status >= 500 ? "unavailable" : "internal";
+    throw new StrataError(
+      wire?.code ?? code,
+      wire?.message ?? `[agent] ${method} ${path}: HTTP ${res.status}`,
+    );
+  }
+
+  return {
+    join: (request, signal) => call<JoinResponse>("POST", "/v1/agents/join", request, signal),
+    desired: (after, waitSeconds, signal) =>
+      call<DesiredState>(
+        "GET",
+        `/v1/agents/desired?after=${after}&wait=${waitSeconds}`,
+        undefined,
+        signal,
+      ),
+    report: (report, signal) => call<void>("POST", "/v1/agents/report", report, signal),
+    heartbeat: (heartbeat, signal) => call<void>("POST", "/v1/agents/heartbeat", heartbeat, signal),
+    setToken(next) {
+      token = next;
+    },
+    get token() {
+      return token;
+    },
+  };
+}

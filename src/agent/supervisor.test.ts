@@ -1,0 +1,92 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemClock } from "../lib/clock.js";
+import { parseAppDefinition } from "../config/app-definition.js";
+import { createSupervisor, type AppSpec } from "./supervisor.js";
+import { isAlive, waitFor } from "./test-support.js";
+
+describe("supervisor", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "strata-supervisor-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const spec = (yaml: string): AppSpec => ({
+    releaseId: `sha256:${"a".repeat(64)}`,
+    version: "v7",
+    dir,
+    definition: parseAppDefinition(yaml, "test/strata.yaml"),
+    host: "127.0.0.9",
+  });
+  const lines = async (file: string) =>
+    (await readFile(join(dir, file), "utf8").catch(() => "")).split("\n").filter(Boolean);
+
+  test("restarts a crashing app with backoff until it stays up, and stops its group", async () => {
+    const supervisor = createSupervisor({
+      logFile: join(dir, "app.log"),
+      clock: systemClock,
+      restartBaseMs: 20,
+    });
+    // Crashes on its first two starts; the third one stays up with a child in its group.
+    const start =
+      'echo "$HOST:$PORT $STRATA_RELEASE_ID $STRATA_RELEASE_VERSION $GREETING" >> starts.txt; ' +
+      'echo "starting" ; [ "$(wc -l < starts.txt)" -ge 3 ] || exit 3; ' +
+      "sleep 60 & echo $! > child.pid; wait";
+    await supervisor.start(
+      spec(`start: ${JSON.stringify(start)}\nport: 9999\nenv: { GREETING: hey }\n`),
+    );
+    const childPid = await waitFor("the third start", async () => {
+      const pid = Number(await readFile(join(dir, "child.pid"), "utf8").catch(() => "0"));
+      return pid > 0 ? pid : 0;
+    });
+    const starts = await lines("starts.txt");
+    assert.equal(starts.length, 3);
+    assert.equal(starts[0], `127.0.0.9:9999 sha256:${"a".repeat(64)} v7 hey`);
+    assert.equal(supervisor.current?.version, "v7");
+    const pid = supervisor.pid;
+    assert.ok(pid !== null && isAlive(pid));
+    const log = await readFile(join(dir, "app.log"), "utf8");
+    assert.match(log, /starting/);
+    assert.match(log, /app exited \(3\)/);
+
+    await supervisor.stop();
+    assert.equal(supervisor.current, null);
+    assert.equal(supervisor.pid, null);
+    assert.equal(isAlive(pid), false);
+    assert.equal(isAlive(childPid), false);
+    assert.equal((await lines("starts.txt")).length, 3, "no restart after stop");
+    await supervisor.stop(); // idempotent
+  });
+
+  test("stop escalates to SIGKILL after stop_timeout when the app ignores SIGTERM", async () => {
+    const supervisor = createSupervisor({ logFile: join(dir, "app.log"), clock: systemClock });
+    await rm(join(dir, "stubborn.pid"), { force: true });
+    await supervisor.start(
+      spec(
+        `start: "trap '' TERM; echo $$ > stubborn.pid; while :; do sleep 1; done"\nstop_timeout: 200ms\n`,
+      ),
+    );
+    const pid = await waitFor("the app to start", async () =>
+      Number(await readFile(join(dir, "stubborn.pid"), "utf8").catch(() => "0")),
+    );
+    await supervisor.stop();
+    assert.equal(isAlive(pid), false);
+  });
+
+  test("start replaces the running app", async () => {
+    const supervisor = createSupervisor({ logFile: join(dir, "app.log"), clock: systemClock });
+    await supervisor.start(spec('start: "exec sleep 60"'));
+    const first = supervisor.pid!;
+    await supervisor.start({ ...spec('start: "exec sleep 60"'), version: "v8" });
+    assert.equal(isAlive(first), false);
+    assert.notEqual(supervisor.pid, first);
+    assert.equal(supervisor.current?.version, "v8");
+    await supervisor.stop();
+  });
+});

@@ -1,0 +1,176 @@
+import { spawn } from "node:child_process";
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+} from "node:fs";
+import type { Clock } from "../lib/clock.js";
+import type { AppDefinition } from "../config/app-definition.js";
+import { childEnv, killGroup } from "./hooks.js";
+
+/** One release to run. */
+export interface AppSpec {
+  releaseId: string;
+  version: string;
+  /** The release folder: the app's working directory. */
+  dir: string;
+  definition: AppDefinition;
+  /** The server's address, passed as HOST. */
+  host: string;
+}
+
+export interface SupervisorOptions {
+  /** The app's stdout and stderr are appended here. */
+  logFile: string;
+  clock: Clock;
+  /** First delay before restarting a crashed app; doubles per crash. @default 500 */
+  restartBaseMs?: number;
+  /** @default 30000 */
+  restartMaxMs?: number;
+  /** An app that stayed up this long restarts after `restartBaseMs` again. @default 10000 */
+  resetAfterMs?: number;
+  /** Beyond this the log is copied to `<logFile>.1` and truncated (checked every 10 s). @default 10485760 */
+  maxLogBytes?: number;
+}
+
+/** Runs at most one app at a time. Calls must not overlap (the agent serializes them). */
+export interface Supervisor {
+  /** Starts the app in its own process group, stopping the running one first. Resolves once spawned. */
+  start(spec: AppSpec): Promise<void>;
+  /**
+   * Stops the app: SIGTERM to its process group, SIGKILL once the spec's stop
+   * timeout passes; resolves when the whole group is gone. Cancels a pending
+   * restart. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** What runs (or waits to restart after a crash); null when stopped. */
+  readonly current: AppSpec | null;
+  /** The app's process id while it runs. */
+  readonly pid: number | null;
+}
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { clock, logFile } = options;
+  const base = options.restartBaseMs ?? 500;
+  let spec: AppSpec | null = null;
+  let pid: number | null = null;
+  let run: AbortController | null = null;
+  let logTimer: NodeJS.Timeout | undefined;
+  let closed = Promise.resolve();
+
+  const note = (line: string) => {
+    try {
+      appendFileSync(logFile, `[strata] ${new Date(clock.now()).toISOString()} ${line}\n`);
+    } catch {
+      // the root is gone (tests, uninstall): nothing to keep
+    }
+  };
+  const rotateLog = () => {
+    try {
+      if (statSync(logFile).size <= (options.maxLogBytes ?? 10 * 1024 * 1024)) return;
+      // copy + truncate: the app keeps its append-mode descriptor, so its writes land at the new end
+      copyFileSync(logFile, `${logFile}.1`);
+      truncateSync(logFile, 0);
+    } catch {
+      // no log yet
+    }
+  };
+
+  function launch(app: AppSpec, signal: AbortSignal, delay: number) {
+    rotateLog();
+    const fd = openSync(logFile, "a");
+    const [file, ...args] = app.definition.start;
+    const child = spawn(file!, args, {
+      cwd: app.dir,
+      env: childEnv({
+        ...app.definition.env,
+        HOST: app.host,
+        PORT: String(app.definition.port),
+        STRATA_RELEASE_ID: app.releaseId,
+        STRATA_RELEASE_VERSION: app.version,
+      }),
+      stdio: ["ignore", fd, fd],
+      detached: true,
+    });
+    closeSync(fd);
+    pid = child.pid ?? null;
+    const startedAt = clock.now();
+    note(`started ${app.releaseId} (${app.version}) pid ${pid}`);
+    child.on("error", (err) => note(`cannot start: ${err.message}`));
+    closed = new Promise((resolve) => child.on("close", () => resolve()));
+    child.on("close", (code, sig) => {
+      if (pid === child.pid) pid = null;
+      if (signal.aborted) return;
+      const upMs = clock.now() - startedAt;
+      const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
+      note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
+      clock.sleep(wait, signal).then(
+        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2)),
+        () => undefined,
+      );
+    });
+  }
+
+  return {
+    get current() {
+      return spec;
+    },
+    get pid() {
+      return pid;
+    },
+    async start(app) {
+      await this.stop();
+      spec = app;
+      run = new AbortController();
+      launch(app, run.signal, base);
+      logTimer = setInterval(rotateLog, 10_000).unref();
+    },
+    async stop() {
+      const group = pid;
+      const stopTimeoutMs = spec?.definition.stopTimeoutMs ?? 10_000;
+      run?.abort();
+      clearInterval(logTimer);
+      spec = null;
+      if (group === null) return;
+      killGroup(group, "SIGTERM");
+      const deadline = clock.now() + stopTimeoutMs;
+      let leaderGone = false;
+      void closed.then(() => (leaderGone = true));
+      while (!leaderGone || groupAlive(group)) {
+        if (clock.now() >= deadline) killGroup(group, "SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      note(`stopped pid ${group}`);
+    },
+  };
+}
+
+/** Whether the group still has a live member; zombies left for a slow init to reap do not count. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readdirSync("/proc").some((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      try {
+        // fields after "(comm) ": state ppid pgrp
+        const [state, , pgrp] = readFileSync(`/proc/${entry}/stat`, "utf8")
+          .split(") ")[1]!
+          .split(" ");
+        return Number(pgrp) === pgid && state !== "Z";
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}

@@ -1,0 +1,41 @@
+// Helpers shared by the agent's tests (not used by the agent itself).
+import { readFileSync } from "node:fs";
+
+/** A loopback address unlikely to clash with other tests on this machine. */
+export function randomLoopback(): string {
+  const part = () => 2 + Math.floor(Math.random() * 248);
+  return `127.0.${part()}.${part()}`;
+}
+
+export function randomPort(): number {
+  return 20_000 + Math.floor(Math.random() * 40_000);
+}
+
+/** Alive and not a zombie waiting for a reaper (containers may lack one). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `check` returns a truthy value; gives up (throws) after `limitMs` so a broken test cannot hang. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  limitMs = 20_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,132 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError } from "../lib/errors.js";
+import { parseAppDefinition, parseDuration } from "./app-definition.js";
+
+const SOURCE = "app/strata.yaml";
+
+function errorOf(text: string): ConfigError {
+  try {
+    parseAppDefinition(text, SOURCE);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`expected ${JSON.stringify(text)} to be rejected`);
+}
+
+describe("parseAppDefinition", () => {
+  test("applies defaults to a minimal definition", () => {
+    const def = parseAppDefinition("start: node server.js\n", SOURCE);
+    assert.deepEqual(def.start, ["/bin/sh", "-c", "node server.js"]);
+    assert.equal(def.port, 8080);
+    assert.deepEqual(def.health, {
+      path: "/",
+      status: 200,
+      timeoutMs: 2000,
+      retries: 30,
+      intervalMs: 200,
+    });
+    assert.deepEqual(def.hooks, {});
+    assert.equal(def.keepReleases, 5);
+    assert.deepEqual(def.env, {});
+    assert.equal(def.stopTimeoutMs, 10_000);
+  });
+
+  test("reads a full definition and freezes it deeply", () => {
+    const def = parseAppDefinition(
+      [
+        "start: [node, server.js]",
+        "port: 9000",
+        "health: { path: /healthz, status: 204, timeout: 1.5s, retries: 3, interval: 1m }",
+        "hooks:",
+        "  before_switch: ./hooks/check.sh",
+        "  on_failure: { command: echo failed, timeout: 500ms }",
+        "keep_releases: 2",
+        "env: { GREETING: hello }",
+        "stop_timeout: 250",
+      ].join("\n"),
+      SOURCE,
+    );
+    assert.deepEqual(def.start, ["node", "server.js"]);
+    assert.equal(def.port, 9000);
+    assert.deepEqual(def.health, {
+      path: "/healthz",
+      status: 204,
+      timeoutMs: 1500,
+      retries: 3,
+      intervalMs: 60_000,
+    });
+    assert.deepEqual(def.hooks, {
+      before_switch: { command: "./hooks/check.sh", timeoutMs: 60_000 },
+      on_failure: { command: "echo failed", timeoutMs: 500 },
+    });
+    assert.equal(def.keepReleases, 2);
+    assert.deepEqual(def.env, { GREETING: "hello" });
+    assert.equal(def.stopTimeoutMs, 250);
+    assert.ok(Object.isFrozen(def) && Object.isFrozen(def.health) && Object.isFrozen(def.hooks));
+    assert.ok(Object.isFrozen(def.hooks.on_failure) && Object.isFrozen(def.start));
+  });
+
+  const cases: Array<[string, string, RegExp]> = [
+    ["port: 8080\n", "start", /is required/],
+    ["start: x\nports: 1\n", "ports", /unknown key/],
+    ["start: x\nhealth: { timeout: 2x }\n", "health.timeout", /duration/],
+    ["start: x\nhealth: { timeout: 0 }\n", "health.timeout", /positive duration/],
+    ["start: x\nhealth: { path: healthz }\n", "health.path", /starting with/],
+    ["start: x\nhealth: { verbose: true }\n", "health.verbose", /unknown key/],
+    ["start: x\nhealth: 5\n", "health", /mapping/],
+    ["start: x\nport: '8080'\n", "port", /integer/],
+    ["start: x\nport: 70000\n", "port", /integer/],
+    ["start: []\n", "start", /command/],
+    ["start: [node, 3]\n", "start", /command/],
+    ["start: x\nhooks: { after_deploy: x }\n", "hooks.after_deploy", /unknown key/],
+    ["start: x\nhooks: { on_success: { timeout: 2s } }\n", "hooks.on_success.command", /command/],
+    [
+      "start: x\nhooks: { on_success: { command: x, timeout: soon } }\n",
+      "hooks.on_success.timeout",
+      /duration/,
+    ],
+    ["start: x\nenv: { COUNT: 3 }\n", "env.COUNT", /string/],
+    ["start: x\nenv: { PORT: '1' }\n", "env.PORT", /reserved/],
+    ["start: x\nenv: { STRATA_X: '1' }\n", "env.STRATA_X", /reserved/],
+    ["start: x\nenv: { 'A-B': '1' }\n", "env.A-B", /variable name/],
+    ["start: x\nkeep_releases: 0\n", "keep_releases", /integer/],
+    ["start: x\nstop_timeout: forever\n", "stop_timeout", /duration/],
+    ["- start\n", "(document)", /mapping/],
+    ["", "(document)", /mapping/],
+    ["start: [x\n", "(document)", /invalid YAML/],
+    ["start: x\nstart: y\n", "(document)", /invalid YAML/],
+  ];
+  for (const [text, key, problem] of cases) {
+    test(`rejects ${JSON.stringify(text)} naming ${key}`, () => {
+      const err = errorOf(text);
+      assert.equal(err.key, key);
+      assert.equal(err.code, "invalid_config");
+      assert.ok(err.message.startsWith(`[config] ${SOURCE}: `), err.message);
+      if (key !== "(document)") assert.ok(err.message.includes(`: ${key}: `), err.message);
+      assert.match(err.message, problem);
+    });
+  }
+});
+
+describe("parseDuration", () => {
+  const cases: Array<[unknown, number | null]> = [
+    ["500ms", 500],
+    ["2s", 2000],
+    ["1m", 60_000],
+    ["1h", 3_600_000],
+    ["0.5s", 500],
+    [750, 750],
+    ["2", null],
+    ["-1s", null],
+    [-5, null],
+    ["1d", null],
+    [true, null],
+  ];
+  for (const [input, expected] of cases) {
+    test(`${JSON.stringify(input)} -> ${expected}`, () => {
+      assert.equal(parseDuration(input), expected);
+    });
+  }
+});

@@ -7,7 +7,7 @@ import { createControlPlaneClient, type ControlPlaneClient } from "./control-pla
 import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
 import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
-import { createSupervisor } from "./supervisor.js";
+import { createSupervisor, stopOrphan } from "./supervisor.js";
 import { readCurrent } from "./switch.js";
 
 export interface AgentConfig {
@@ -115,7 +115,9 @@ export async function run(
     () => null,
   );
   if (saved?.token) client.setToken(saved.token);
-  const supervisor = createSupervisor({ logFile: join(root, "app.log"), clock });
+  const pidFile = join(root, "app.pid");
+  if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
+  const supervisor = createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
 
   const heartbeats = async () => {
     while (!abort.aborted) {

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import { parseAppDefinition } from "../config/app-definition.js";
-import { createSupervisor, type AppSpec } from "./supervisor.js";
+import { createSupervisor, stopOrphan, type AppSpec } from "./supervisor.js";
 import { isAlive, waitFor } from "./test-support.js";
 
 describe("supervisor", () => {
@@ -88,5 +89,39 @@ describe("supervisor", () => {
     assert.notEqual(supervisor.pid, first);
     assert.equal(supervisor.current?.version, "v8");
     await supervisor.stop();
+  });
+
+  // Regression: an agent killed with SIGKILL left its app holding the port, so
+  // the next agent's app could not start and health checks reached the old one.
+  test("a restarted agent stops the app its killed predecessor left running", async () => {
+    const pidFile = join(dir, "app.pid");
+    const supervisor = createSupervisor({
+      logFile: join(dir, "app.log"),
+      pidFile,
+      clock: systemClock,
+    });
+    await supervisor.start(spec('start: "sleep 60"\n'));
+    assert.equal((await readFile(pidFile, "utf8")).trim(), String(supervisor.pid));
+    await supervisor.stop();
+    await assert.rejects(readFile(pidFile), /ENOENT/, "a clean stop removes the pid file");
+
+    // What a SIGKILLed agent leaves behind: its app, in its own group, and the pid file.
+    const orphan = spawn("sleep", ["60"], { cwd: dir, detached: true, stdio: "ignore" });
+    await writeFile(pidFile, `${orphan.pid}\n`);
+    assert.equal(await stopOrphan(pidFile, dir), true);
+    assert.equal(isAlive(orphan.pid!), false);
+    assert.equal(await stopOrphan(pidFile, dir), false, "idempotent: the pid file is gone");
+  });
+
+  test("a pid file naming a process outside the server root is left alone", async () => {
+    const other = spawn("sleep", ["30"], { cwd: tmpdir(), detached: true, stdio: "ignore" });
+    try {
+      const pidFile = join(dir, "app.pid");
+      await writeFile(pidFile, `${other.pid}\n`);
+      assert.equal(await stopOrphan(pidFile, dir), false);
+      assert.equal(isAlive(other.pid!), true);
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 });

@@ -6,9 +6,13 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  realpathSync,
+  rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
 } from "node:fs";
+import { readFile } from "node:fs/promises";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, killGroup } from "./hooks.js";
@@ -34,6 +38,8 @@ export interface SupervisorOptions {
   restartMaxMs?: number;
   /** An app that stayed up this long restarts after `restartBaseMs` again. @default 10000 */
   resetAfterMs?: number;
+  /** Where the running app's process group id is kept, so a restarted agent can stop an app its killed predecessor left behind. */
+  pidFile?: string;
   /** Beyond this the log is copied to `<logFile>.1` and truncated (checked every 10 s). @default 10485760 */
   maxLogBytes?: number;
 }
@@ -99,6 +105,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     closeSync(fd);
     pid = child.pid ?? null;
+    if (options.pidFile && pid) writeFileSync(options.pidFile, `${pid}\n`);
     const startedAt = clock.now();
     note(`started ${app.releaseId} (${app.version}) pid ${pid}`);
     child.on("error", (err) => note(`cannot start: ${err.message}`));
@@ -146,8 +153,39 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       note(`stopped pid ${group}`);
+      if (options.pidFile) rmSync(options.pidFile, { force: true });
     },
   };
+}
+
+/**
+ * Stops an app left running by an agent that died without stopping it (its
+ * process group id is in `pidFile`). Only a process whose working directory is
+ * inside `root` is touched, so a recycled pid is left alone. Idempotent.
+ */
+export async function stopOrphan(
+  pidFile: string,
+  root: string,
+  graceMs = 10_000,
+): Promise<boolean> {
+  const pgid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return false;
+  let cwd: string;
+  try {
+    cwd = realpathSync(`/proc/${pgid}/cwd`);
+  } catch {
+    return false;
+  }
+  const inside = realpathSync(root);
+  if (cwd !== inside && !cwd.startsWith(inside + "/")) return false;
+  killGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) killGroup(pgid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
 }
 
 /** Whether the group still has a live member; zombies left for a slow init to reap do not count. */

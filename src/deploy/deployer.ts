@@ -167,6 +167,13 @@ export class Deployer {
     return this.start({ ...req, version, kind: "rollback" });
   }
 
+  /** Newest first, without per-server steps. */
+  async list(filter: { app?: string; group?: string; limit?: number }): Promise<DeploymentView[]> {
+    const records = await this.#o.store.deployments.list(filter);
+    const views = await Promise.all(records.map((d) => this.view(d.id)));
+    return views.filter((v): v is DeploymentView => v !== null);
+  }
+
   async view(id: string): Promise<DeploymentView | null> {
     const d = await this.#o.store.deployments.get(id);
     if (!d) return null;

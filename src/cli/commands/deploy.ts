@@ -9,7 +9,7 @@ import type {
 import type { ApiClient } from "../client.js";
 import { createClient } from "../client.js";
 import { createDeployProgress, summary } from "../deploy-view.js";
-import { printJson, type OutputOptions } from "../output.js";
+import { printJson, table, type OutputOptions } from "../output.js";
 
 interface WaveOptions extends OutputOptions {
   group: string;
@@ -63,6 +63,61 @@ export function registerDeployCommands(program: Command): void {
         ...(opts.to ? { to: opts.to } : {}),
       });
       await follow(client, started, opts);
+    });
+}
+
+export function registerDeploymentsCommand(program: Command): void {
+  const deployments = program
+    .command("deployments")
+    .description("list recent deployments")
+    .option("--app <app>", "only this app")
+    .option("--group <group>", "only this group")
+    .option("--limit <n>", "how many", "20")
+    .option("--json", "print one JSON document")
+    .action(async (opts: { app?: string; group?: string; limit: string } & OutputOptions) => {
+      const client = await createClient(program.opts());
+      const query = new URLSearchParams({ limit: opts.limit });
+      if (opts.app) query.set("app", opts.app);
+      if (opts.group) query.set("group", opts.group);
+      const { deployments: list } = await client.get<{ deployments: DeploymentView[] }>(
+        `/v1/deployments?${query}`,
+      );
+      if (opts.json) return printJson({ deployments: list });
+      console.log(
+        table(
+          ["ID", "KIND", "APP", "VERSION", "GROUP", "STRATEGY", "STATE", "CREATED"],
+          list.map((d) => [
+            d.id,
+            d.kind,
+            d.app,
+            d.version,
+            d.group,
+            d.strategy,
+            d.state,
+            d.created_at,
+          ]),
+        ),
+      );
+    });
+  deployments
+    .command("show")
+    .description("one deployment with its servers and steps; follows it while it runs")
+    .argument("<id>")
+    .option("--json", "print one JSON document")
+    .action(async (id: string, opts: OutputOptions) => {
+      const client = await createClient(program.opts());
+      const final = await watchDeployment(client, id, { quiet: Boolean(opts.json) });
+      if (opts.json) return printJson(final);
+      for (const server of final.servers) {
+        const steps = server.steps
+          .map((s) => `${s.name} ${s.state}${s.duration_ms !== null ? ` ${s.duration_ms}ms` : ""}`)
+          .join(", ");
+        console.log(
+          `${server.name} (wave ${server.wave}) ${server.state}${server.error ? `: ${server.error}` : ""}`,
+        );
+        if (steps) console.log(`  ${steps}`);
+      }
+      if (final.state !== "succeeded") process.exitCode = 1;
     });
 }
 

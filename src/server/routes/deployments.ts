@@ -15,6 +15,19 @@ export function deploymentRoutes(deps: { deployer: Deployer }): Hono {
     c.json(await deployer.rollback(await c.req.json<RollbackRequest>()), 202),
   );
 
+  app.get("/deployments", async (c) => {
+    const limit = Number(c.req.query("limit") ?? "20");
+    const app = c.req.query("app");
+    const group = c.req.query("group");
+    return c.json({
+      deployments: await deployer.list({
+        limit: Number.isInteger(limit) && limit > 0 ? limit : 20,
+        ...(app ? { app } : {}),
+        ...(group ? { group } : {}),
+      }),
+    });
+  });
+
   app.get("/deployments/:id", async (c) => {
     const view = await deployer.view(c.req.param("id"));
     if (!view) throw new StrataError("not_found", `[server] no deployment ${c.req.param("id")}`);

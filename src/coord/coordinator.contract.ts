@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { DesiredRelease } from "../wire/agent.js";
+import type { Coordinator } from "./coordinator.js";
+
+export interface CoordinatorContractOptions {
+  /** A fresh coordinator in which the servers `a` and `b` exist with no desired release. */
+  create: () => Promise<{
+    coordinator: Coordinator;
+    release: (id: string) => DesiredRelease;
+    close(): Promise<void>;
+  }>;
+  /** Tests to skip, each with the reason. */
+  skip?: Record<string, string>;
+}
+
+/** The behaviour every Coordinator (embedded, etcd) must show. */
+export function runCoordinatorContract(name: string, options: CoordinatorContractOptions): void {
+  const it = (title: string, fn: () => Promise<void>) =>
+    test(title, options.skip?.[title] ? { skip: options.skip[title] } : {}, fn);
+  const R1 = `sha256:${"1".repeat(64)}`;
+  const R2 = `sha256:${"2".repeat(64)}`;
+
+  describe(`Coordinator contract: ${name}`, () => {
+    it("a server starts at generation 0 with no release", async () => {
+      const { coordinator, close } = await options.create();
+      assert.deepEqual(await coordinator.desired("a"), { generation: 0, release: null });
+      await close();
+    });
+
+    it("setDesired bumps the generation only on a change, unless forced", async () => {
+      const { coordinator, release, close } = await options.create();
+      const first = await coordinator.setDesired("a", release(R1));
+      assert.equal(first.generation, 1);
+      assert.equal(first.release?.id, R1);
+      assert.equal((await coordinator.setDesired("a", release(R1))).generation, 1);
+      assert.equal((await coordinator.setDesired("a", release(R1), { force: true })).generation, 2);
+      assert.equal((await coordinator.setDesired("a", release(R2))).generation, 3);
+      assert.equal((await coordinator.desired("b")).generation, 0, "other servers are untouched");
+      await close();
+    });
+
+    it("watch answers at once when the generation differs, else at the change", async () => {
+      const { coordinator, release, close } = await options.create();
+      assert.equal((await coordinator.watch("a", -1, 10_000)).generation, 0);
+      const waiting = coordinator.watch("a", 0, 10_000);
+      const others = coordinator.watch("b", 0, 50);
+      await coordinator.setDesired("a", release(R1));
+      const seen = await waiting;
+      assert.equal(seen.generation, 1);
+      assert.equal(seen.release?.id, R1);
+      assert.equal((await others).generation, 0, "a watcher of another server times out unchanged");
+      await close();
+    });
+
+    it("many watchers of one server all wake", async () => {
+      const { coordinator, release, close } = await options.create();
+      const watchers = Array.from({ length: 50 }, () => coordinator.watch("a", 0, 10_000));
+      await coordinator.setDesired("a", release(R2));
+      const seen = await Promise.all(watchers);
+      assert.ok(seen.every((s) => s.generation === 1 && s.release?.id === R2));
+      await close();
+    });
+
+    it("an aborted watch returns the current state", async () => {
+      const { coordinator, close } = await options.create();
+      const abort = new AbortController();
+      const waiting = coordinator.watch("a", 0, 10_000, abort.signal);
+      abort.abort();
+      assert.equal((await waiting).generation, 0);
+      await close();
+    });
+
+    it("a lock has one owner at a time and is free again after release", async () => {
+      const { coordinator, close } = await options.create();
+      const lock = await coordinator.tryLock("deploy/hello/web", "d-1");
+      assert.ok(lock);
+      assert.equal(await coordinator.tryLock("deploy/hello/web", "d-2"), null);
+      assert.equal(await coordinator.lockOwner("deploy/hello/web"), "d-1");
+      assert.ok(
+        await coordinator.tryLock("deploy/hello/api", "d-3"),
+        "other names are independent",
+      );
+      await lock.release();
+      await lock.release();
+      assert.equal(await coordinator.lockOwner("deploy/hello/web"), null);
+      assert.ok(await coordinator.tryLock("deploy/hello/web", "d-2"));
+      await close();
+    });
+  });
+}

@@ -33,6 +33,17 @@ export function createLocalBalancer(options: LocalBalancerOptions = {}): Balance
   const attempts = options.attempts ?? 3;
   const pools = new Map<string, Pool>();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  // A finished minute is reported even when no request follows it.
+  const flusher = setInterval(() => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    for (const pool of pools.values()) {
+      if (pool.counts && pool.counts.minute < minute) {
+        options.onCounts?.({ group: pool.info.group, ...pool.counts });
+        pool.counts = null;
+      }
+    }
+  }, 5_000);
+  flusher.unref();
 
   function count(pool: Pool, status: number): void {
     if (!options.onCounts) return;
@@ -163,6 +174,7 @@ export function createLocalBalancer(options: LocalBalancerOptions = {}): Balance
     members: async (group) =>
       (pools.get(group)?.members ?? []).map(({ id, address, port }) => ({ id, address, port })),
     async close() {
+      clearInterval(flusher);
       for (const pool of pools.values()) {
         if (pool.counts) options.onCounts?.({ group: pool.info.group, ...pool.counts });
         pool.server.closeAllConnections();

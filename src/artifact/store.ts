@@ -1,0 +1,28 @@
+import type { Readable } from "node:stream";
+
+/**
+ * Content-addressed release tarballs, keyed by release id (`sha256:<hex>` of
+ * the bytes). The embedded control plane keeps them in a local folder; S3
+ * (and S3-compatible stores) will implement the same interface.
+ */
+export interface ArtifactStore {
+  /**
+   * Stores the tarball read from `source` under `id`, verifying sha256 while
+   * streaming; on mismatch rejects with StrataError("checksum_mismatch", names
+   * both ids) and stores nothing. Called by the server on upload. Idempotent:
+   * an id already stored is kept (the upload is still read and verified).
+   * May run concurrently, also for the same id. Rejects a malformed id with
+   * "bad_request".
+   */
+  put(id: string, source: NodeJS.ReadableStream | Readable): Promise<{ size: number }>;
+  /**
+   * Opens the stored bytes as they are (no verification: the agent verifies).
+   * null when missing. Called for every agent download; may run concurrently
+   * with anything, and a stream already open survives a delete().
+   */
+  open(id: string): Promise<{ stream: Readable; size: number } | null>;
+  /** Whether `id` is stored. May run concurrently. */
+  has(id: string): Promise<boolean>;
+  /** Removes `id`; idempotent (missing is fine). Called by garbage collection. */
+  delete(id: string): Promise<void>;
+}

@@ -16,11 +16,20 @@ function plainView(out: NodeJS.WriteStream): DeployProgress {
   return {
     event(event) {
       switch (event.type) {
-        case "snapshot":
+        case "snapshot": {
+          const d = event.deployment;
           out.write(
-            `${stamp()} deployment ${event.deployment.id}: ${event.deployment.app}@${event.deployment.version} -> ${event.deployment.group} (${event.deployment.strategy}, ${event.deployment.waves} wave(s))\n`,
+            `${stamp()} deployment ${d.id}: ${d.app}@${d.version} -> ${d.group} (${d.strategy}, ${d.waves} wave(s))\n`,
           );
+          // The first wave may have started before this view subscribed.
+          const started = d.servers.filter((x) => x.wave > 0 && x.state !== "pending");
+          const wave = Math.max(0, ...started.map((x) => x.wave));
+          if (d.state === "running" && wave > 0) {
+            const names = d.servers.filter((x) => x.wave === wave).map((x) => x.name);
+            out.write(`${stamp()} wave ${wave}: ${names.join(", ")}\n`);
+          }
           break;
+        }
         case "wave":
           out.write(`${stamp()} wave ${event.wave}: ${event.servers.join(", ")}\n`);
           break;

@@ -1,0 +1,270 @@
+import { randomBytes } from "node:crypto";
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { releaseDir, switchCurrent } from "../../agent/switch.js";
+import { extractArchive } from "../../artifact/extract.js";
+import { isoTime, systemClock, type Clock } from "../../lib/clock.js";
+import { StrataError, messageOf } from "../../lib/errors.js";
+import {
+  ImageBuildError,
+  type BuildRequest,
+  type BuildResult,
+  type Image,
+  type ImageStore,
+  type RecipeLayer,
+  type ReleaseLayer,
+} from "../image-store.js";
+import { PROVISION_SCRIPT, runProvision } from "../recipe.js";
+import {
+  cloneTree,
+  copyTree,
+  hasGnuCp,
+  probeCopyMethod,
+  treeSize,
+  type CopyMethod,
+} from "../tree.js";
+
+export interface LocalImageStoreOptions {
+  /** Folder holding one folder per image: `<id>/image.json` and `<id>/root/`. */
+  dir: string;
+  /** @default systemClock */
+  clock?: Clock;
+  /**
+   * Copy image roots with GNU cp (one process; about 3x faster than a copy
+   * file by file on thousands of small files) rather than in-process.
+   * @default whether `cp --version` says GNU coreutils
+   */
+  gnuCp?: boolean;
+}
+
+/** The local store also turns an image into a server root (the local provider's `prepareRoot`). */
+export interface LocalImageStore extends ImageStore {
+  /**
+   * Copies the active image's root into `dest` (an empty or missing folder)
+   * with reflinks where the filesystem allows, full copies otherwise: what a
+   * server writes never reaches the image or another server. May run
+   * concurrently, also for the same image. "not_found" for an image that is
+   * not active.
+   */
+  cloneRoot(id: string, dest: string): Promise<{ method: CopyMethod }>;
+  /** How this filesystem copies image files: `reflink` or `copy` (probed once). */
+  copyMethod(): Promise<CopyMethod>;
+}
+
+const ID = /^img-[0-9a-f]{12}$/;
+
+/**
+ * Images as folders on the control plane's disk. A build assembles the root
+ * in `<id>/root.partial` and renames it to `<id>/root` only when complete, so
+ * a crash never leaves a root that looks usable; `image.json` is replaced
+ * atomically on every state change.
+ */
+export function createLocalImageStore(options: LocalImageStoreOptions): LocalImageStore {
+  const { dir } = options;
+  const clock = options.clock ?? systemClock;
+  let method: Promise<CopyMethod> | null = null;
+  let gnuCp: Promise<boolean> | null =
+    options.gnuCp === undefined ? null : Promise.resolve(options.gnuCp);
+  const clone = async (src: string, dest: string, signal?: AbortSignal) =>
+    cloneTree(src, dest, { gnuCp: await (gnuCp ??= hasGnuCp()), ...(signal ? { signal } : {}) });
+
+  const folderOf = (id: string) => {
+    if (!ID.test(id))
+      throw new StrataError("bad_request", `[image] local: "${id}" is not an image id`);
+    return join(dir, id);
+  };
+  const rootOf = (id: string) => join(folderOf(id), "root");
+
+  async function read(id: string): Promise<Image | null> {
+    try {
+      return JSON.parse(await readFile(join(folderOf(id), "image.json"), "utf8")) as Image;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+  }
+
+  async function write(image: Image): Promise<Image> {
+    const file = join(folderOf(image.id), "image.json");
+    const temp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(temp, JSON.stringify(image, null, 2) + "\n");
+    await rename(temp, file);
+    return image;
+  }
+
+  async function transition(image: Image, patch: Partial<Image>): Promise<Image> {
+    return write({ ...image, ...patch, updated_at: isoTime(clock.now()) });
+  }
+
+  async function applyRecipe(
+    layer: RecipeLayer,
+    root: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    await copyTree(layer.dir, root, { exclude: (rel) => rel === PROVISION_SCRIPT, signal });
+    const script = join(layer.dir, PROVISION_SCRIPT);
+    if (!(await exists(script))) return "";
+    const result = await runProvision({
+      script,
+      cwd: root,
+      env: layer.env ?? {},
+      timeoutMs: layer.timeoutMs,
+      clock,
+      signal,
+    });
+    if (signal.aborted) throw signal.reason;
+    if (result.timedOut) {
+      throw new ImageBuildError(
+        "timeout",
+        `[image] ${PROVISION_SCRIPT}: timed out after ${layer.timeoutMs} ms`,
+        result.output,
+      );
+    }
+    if (result.exitCode !== 0) {
+      const how = result.signal
+        ? `killed by ${result.signal}`
+        : `exited with ${result.exitCode ?? "an error"}`;
+      throw new ImageBuildError(
+        "hook_failed",
+        `[image] ${PROVISION_SCRIPT}: ${how}`,
+        result.output,
+      );
+    }
+    return result.output;
+  }
+
+  async function applyRelease(
+    layer: ReleaseLayer,
+    root: string,
+    folder: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const tarball = join(folder, "release.tar.gz");
+    try {
+      await layer.download(tarball, signal);
+      signal.throwIfAborted();
+      const { files, bytes } = await extractArchive(tarball, releaseDir(root, layer.release.id));
+      // The agent's own switch, so a server booted from the image finds exactly what it would have made.
+      await switchCurrent(root, layer.release.id, {
+        activated_at: clock.now(),
+        version: layer.release.version,
+      });
+      return `${layer.release.id}: ${files} files, ${bytes} bytes`;
+    } finally {
+      await rm(tarball, { force: true });
+    }
+  }
+
+  return {
+    name: "local",
+
+    async create(spec) {
+      const id = `img-${randomBytes(6).toString("hex")}`;
+      await mkdir(folderOf(id), { recursive: true });
+      const now = isoTime(clock.now());
+      return write({
+        id,
+        name: spec.name,
+        state: "queued",
+        size: null,
+        properties: { ...spec.properties },
+        created_at: now,
+        updated_at: now,
+      });
+    },
+
+    async build(
+      id,
+      request: BuildRequest,
+      signal = new AbortController().signal,
+    ): Promise<BuildResult> {
+      let image = await read(id);
+      if (!image) throw new StrataError("not_found", `[image] local: no image ${id}`);
+      if (image.state !== "queued") {
+        throw new StrataError(
+          "conflict",
+          `[image] local: image ${id} is ${image.state}, not queued`,
+        );
+      }
+      const folder = folderOf(id);
+      const staging = join(folder, "root.partial");
+      image = await transition(image, { state: "saving" });
+      try {
+        await rm(staging, { recursive: true, force: true });
+        if (request.parent) {
+          const parent = await read(request.parent);
+          if (parent?.state !== "active") {
+            throw new StrataError(
+              "not_found",
+              `[image] local: parent ${request.parent} is not an active image`,
+            );
+          }
+          await clone(rootOf(request.parent), staging, signal);
+        } else {
+          await mkdir(staging);
+        }
+        const output =
+          request.layer.kind === "recipe"
+            ? await applyRecipe(request.layer, staging, signal)
+            : await applyRelease(request.layer, staging, folder, signal);
+        const size = await treeSize(staging);
+        await rename(staging, rootOf(id));
+        image = await transition(image, { state: "active", size });
+        return { image, output };
+      } catch (err) {
+        await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        await transition(image, { state: "killed" }).catch(() => undefined);
+        if (err instanceof ImageBuildError) throw err;
+        if (signal.aborted)
+          throw new ImageBuildError("unavailable", "[image] build aborted", "", { cause: err });
+        if (err instanceof StrataError)
+          throw new ImageBuildError(err.code, err.message, "", { cause: err });
+        throw new ImageBuildError("internal", `[image] build ${id}: ${messageOf(err)}`, "", {
+          cause: err,
+        });
+      }
+    },
+
+    get: (id) => read(id),
+
+    async list(properties = {}) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw err;
+      }
+      const images = (await Promise.all(names.filter((n) => ID.test(n)).map(read))).filter(
+        (image): image is Image =>
+          image !== null && Object.entries(properties).every(([k, v]) => image.properties[k] === v),
+      );
+      return images.sort((a, b) =>
+        a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0,
+      );
+    },
+
+    async delete(id) {
+      // image.json goes first: a half-deleted folder is never read as an image.
+      await rm(join(folderOf(id), "image.json"), { force: true });
+      await rm(folderOf(id), { recursive: true, force: true });
+    },
+
+    async cloneRoot(id, dest) {
+      const image = await read(id);
+      if (image?.state !== "active")
+        throw new StrataError("not_found", `[image] local: no active image ${id}`);
+      await clone(rootOf(id), dest);
+      return { method: await this.copyMethod() };
+    },
+
+    copyMethod: () => (method ??= probeCopyMethod(dir)),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,144 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BoundedOutput, childEnv } from "../agent/hooks.js";
+import type { Clock } from "../lib/clock.js";
+import { StrataError } from "../lib/errors.js";
+import { killGroup } from "../lib/process.js";
+
+/** The script of a recipe folder that runs after its files are copied; it is not copied itself. */
+export const PROVISION_SCRIPT = "provision.sh";
+
+/**
+ * Content hash of a recipe folder, `sha256:<hex>`: sha256 over its entries
+ * sorted by relative path (`/`-separated, byte order), each as kind, path,
+ * permission bits and content hash (symlinks: their target). Timestamps and
+ * owners do not count, so a fresh checkout hashes the same. Rejects a socket,
+ * FIFO or device with "bad_request", a missing folder with "not_found".
+ */
+export async function hashRecipe(dir: string): Promise<string> {
+  const info = await lstat(dir).catch(() => null);
+  if (!info?.isDirectory())
+    throw new StrataError("not_found", `[image] recipe: ${dir} is not a folder`);
+  const manifest = createHash("sha256");
+  const entries: { rel: string; abs: string }[] = [];
+  async function walk(abs: string, rel: string): Promise<void> {
+    for (const name of await readdir(abs)) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      entries.push({ rel: childRel, abs: join(abs, name) });
+      if ((await lstat(join(abs, name))).isDirectory()) await walk(join(abs, name), childRel);
+    }
+  }
+  await walk(dir, "");
+  entries.sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
+  for (const { rel, abs } of entries) {
+    const stats = await lstat(abs);
+    const mode = (stats.mode & 0o7777).toString(8);
+    if (stats.isDirectory()) manifest.update(`d ${JSON.stringify(rel)} ${mode}\n`);
+    else if (stats.isSymbolicLink())
+      manifest.update(`l ${JSON.stringify(rel)} ${JSON.stringify(await readlink(abs))}\n`);
+    else if (stats.isFile())
+      manifest.update(`f ${JSON.stringify(rel)} ${mode} ${await fileHash(abs)}\n`);
+    else
+      throw new StrataError("bad_request", `[image] recipe: ${rel}: not a file, folder or symlink`);
+  }
+  return `sha256:${manifest.digest("hex")}`;
+}
+
+async function fileHash(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
+    hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The argv that runs a provision script. */
+export function provisionArgv(script: string): string[] {
+  return ["/bin/sh", script];
+}
+
+export interface RunProvisionOptions {
+  /** Absolute path of provision.sh. */
+  script: string;
+  /** The image root being built. */
+  cwd: string;
+  /** Added to the control plane's environment minus its STRATA_* secrets. */
+  env: Record<string, string>;
+  timeoutMs: number;
+  clock: Clock;
+  signal?: AbortSignal;
+  /** Between SIGTERM and SIGKILL of the script's process group. @default 2000 */
+  killGraceMs?: number;
+  /** Output kept: the first and the last half of this. @default 65536 */
+  maxOutputBytes?: number;
+}
+
+export interface ProvisionResult {
+  /** null when killed by a signal or not started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** stdout and stderr in arrival order, bounded. */
+  output: string;
+  durationMs: number;
+}
+
+/**
+ * Runs provision.sh in its own process group and resolves once it and all it
+ * started are gone (on timeout or abort: SIGTERM, then SIGKILL). Never
+ * rejects for a failing script; the caller reads `exitCode`. May run
+ * concurrently.
+ */
+export function runProvision(options: RunProvisionOptions): Promise<ProvisionResult> {
+  const started = options.clock.now();
+  const output = new BoundedOutput(options.maxOutputBytes ?? 65536);
+  const [file, ...args] = provisionArgv(options.script);
+  const child = spawn(file!, args, {
+    cwd: options.cwd,
+    env: childEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout.on("data", (chunk: Buffer) => output.append(chunk));
+  child.stderr.on("data", (chunk: Buffer) => output.append(chunk));
+
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminate = () => {
+    killGroup(child.pid, "SIGTERM");
+    killTimer ??= setTimeout(() => killGroup(child.pid, "SIGKILL"), options.killGraceMs ?? 2000);
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    terminate();
+  }, options.timeoutMs);
+  if (options.signal?.aborted) terminate();
+  options.signal?.addEventListener("abort", terminate, { once: true });
+
+  return new Promise((resolve) => {
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    child.on("error", (err) => {
+      output.append(Buffer.from(`[image] cannot run ${options.script}: ${err.message}\n`));
+      exit = { code: null, signal: null };
+    });
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      // Whatever the script left running in the background goes too.
+      killGroup(child.pid, "SIGKILL");
+    });
+    child.on("close", () => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      options.signal?.removeEventListener("abort", terminate);
+      resolve({
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        timedOut,
+        output: output.toString(),
+        durationMs: options.clock.now() - started,
+      });
+    });
+  });
+}

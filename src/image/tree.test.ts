@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { cloneTree, copyTree, cpCloneArgv, hasGnuCp, treeSize } from "./tree.js";
+
+describe("tree copies", () => {
+  let work = "";
+  let src = "";
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "strata-tree-"));
+    src = join(work, "src");
+    await mkdir(join(src, "bin"), { recursive: true });
+    await mkdir(join(src, "locked"), { mode: 0o555 });
+    await writeFile(join(src, "bin", "run"), "#!/bin/sh\n");
+    await chmod(join(src, "bin", "run"), 0o750);
+    await writeFile(join(src, "data.txt"), "0123456789");
+    await link(join(src, "data.txt"), join(src, "data-link.txt"));
+    await symlink("bin/run", join(src, "run"));
+    await chmod(join(src, "locked"), 0o555);
+  });
+  after(async () => {
+    await chmod(join(src, "locked"), 0o755);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test("GNU cp argv: archive mode, reflinks when possible, the folder's content", () => {
+    assert.deepEqual(cpCloneArgv("/img/root", "/srv/web-1"), [
+      "cp",
+      "-a",
+      "--reflink=auto",
+      "--",
+      "/img/root/.",
+      "/srv/web-1",
+    ]);
+  });
+
+  const variants: [string, (dest: string) => Promise<unknown>][] = [
+    ["copyTree", (dest) => copyTree(src, dest)],
+    ["cloneTree in-process", (dest) => cloneTree(src, dest, { gnuCp: false })],
+    ["cloneTree with GNU cp", (dest) => cloneTree(src, dest, { gnuCp: true })],
+  ];
+  for (const [name, copy] of variants) {
+    test(`${name} keeps modes and symlinks and shares no inode with the source`, async (t) => {
+      if (name.includes("GNU") && !(await hasGnuCp()))
+        return t.skip("cp here is not GNU coreutils");
+      const dest = join(work, name.replace(/ /g, "-"));
+      await copy(dest);
+      assert.equal((await stat(join(dest, "bin", "run"))).mode & 0o777, 0o750);
+      assert.equal((await stat(join(dest, "locked"))).mode & 0o777, 0o555);
+      assert.equal(await readlink(join(dest, "run")), "bin/run");
+      assert.equal(await readFile(join(dest, "data-link.txt"), "utf8"), "0123456789");
+      for (const file of ["data.txt", "data-link.txt", "bin/run"]) {
+        assert.notEqual(
+          (await lstat(join(dest, file))).ino,
+          (await lstat(join(src, file))).ino,
+          file,
+        );
+      }
+      await writeFile(join(dest, "data.txt"), "changed");
+      assert.equal(await readFile(join(src, "data.txt"), "utf8"), "0123456789");
+      await chmod(join(dest, "locked"), 0o755);
+    });
+  }
+
+  test("copyTree skips excluded entries", async () => {
+    const dest = join(work, "excluded");
+    await copyTree(src, dest, { exclude: (rel) => rel === "bin" || rel === "data.txt" });
+    await assert.rejects(lstat(join(dest, "bin")), { code: "ENOENT" });
+    await assert.rejects(lstat(join(dest, "data.txt")), { code: "ENOENT" });
+    assert.equal(await readFile(join(dest, "data-link.txt"), "utf8"), "0123456789");
+    await chmod(join(dest, "locked"), 0o755);
+  });
+
+  test("treeSize adds file sizes and symlink lengths", async () => {
+    assert.equal(await treeSize(src), 10 + 10 + "#!/bin/sh\n".length + "bin/run".length);
+  });
+});

@@ -3,7 +3,9 @@ import { StrataError } from "../../lib/errors.js";
 import type { BacktestScore } from "../../forecast/backtest.js";
 import { MODEL_NAMES } from "../../forecast/registry.js";
 import { backtestTrace, type TraceBacktestReport } from "../../forecast/trace-backtest.js";
-import { printJson, progress, table } from "../output.js";
+import type { EventView, ForecastView } from "../../wire/forecast.js";
+import { createClient } from "../client.js";
+import { printJson, progress, table, type OutputOptions } from "../output.js";
 
 /**
  * `strata forecast ...`. `backtest` works on a local trace file; `run` and `show`, which talk
@@ -14,6 +16,32 @@ export function registerForecastCommands(program: Command): void {
     .command("forecast")
     .description("forecast hourly traffic and check the models");
   registerBacktest(forecast);
+  forecast
+    .command("run")
+    .description(
+      "forecast the app's next hours now (from its traffic on the control plane) and store it",
+    )
+    .argument("<app>", "app name")
+    .option("--json", "print the forecast as one JSON document")
+    .action(async (app: string, opts: OutputOptions) => {
+      const client = await createClient(program.opts());
+      const view = await client.post<ForecastView>(`/v1/apps/${encodeURIComponent(app)}/forecasts`);
+      if (opts.json) printJson(view);
+      else process.stdout.write(renderForecast(view) + "\n");
+    });
+  forecast
+    .command("show")
+    .description("the app's latest stored forecast: mean and p90 per hour, known events applied")
+    .argument("<app>", "app name")
+    .option("--json", "print the forecast as one JSON document")
+    .action(async (app: string, opts: OutputOptions) => {
+      const client = await createClient(program.opts());
+      const view = await client.get<ForecastView>(
+        `/v1/apps/${encodeURIComponent(app)}/forecasts/latest`,
+      );
+      if (opts.json) printJson(view);
+      else process.stdout.write(renderForecast(view) + "\n");
+    });
 }
 
 interface BacktestFlags {
@@ -115,5 +143,53 @@ export function renderBacktest(r: TraceBacktestReport): string {
     "",
     `backtest ${r.seconds.backtest.toFixed(2)} s (read ${r.seconds.read.toFixed(2)} s)` +
       (r.rows ? `, rows in ${r.rows}` : ""),
+  ].join("\n");
+}
+
+const BARS = "▁▂▃▄▅▆▇█";
+
+/** One character per value, scaled from 0 to `max`. */
+export function sparkline(values: readonly number[], max: number): string {
+  return values
+    .map((v) => BARS[max > 0 ? Math.min(7, Math.max(0, Math.round((v / max) * 7))) : 0])
+    .join("");
+}
+
+/** `2024-03-01T12:00Z`: ISO 8601 UTC to the minute. */
+const shortTime = (iso: string) => iso.slice(0, 16) + "Z";
+
+export function describeEvent(e: EventView): string {
+  return `#${e.id} ${shortTime(e.from)} .. ${shortTime(e.to)} x${e.factor}${e.note ? ` ${e.note}` : ""}`;
+}
+
+export function renderForecast(f: ForecastView): string {
+  const max = Math.max(...f.hours.map((h) => h.p90), 0);
+  const model = f.requested_model === f.model ? f.model : `${f.model} (${f.requested_model})`;
+  const history = f.history.from
+    ? `${f.history.hours_with_data} hours with data since ${shortTime(f.history.from)}, ${f.history.missing_hours} missing`
+    : "none";
+  return [
+    `${f.app}: forecast ${f.id} from ${shortTime(f.origin)} for ${f.hours.length} h, model ${model}, ` +
+      `zone ${f.zone}`,
+    `made ${shortTime(f.created_at)} (${f.trigger}); history: ${history}`,
+    ...f.events.map((e) => `event ${describeEvent(e)}`),
+    `mean ${sparkline(
+      f.hours.map((h) => h.mean),
+      max,
+    )}`,
+    `p90  ${sparkline(
+      f.hours.map((h) => h.p90),
+      max,
+    )}`,
+    "",
+    table(
+      ["hour (UTC)", "mean", "p90", "events"],
+      f.hours.map((h) => [
+        shortTime(h.time),
+        Math.round(h.mean),
+        Math.round(h.p90),
+        h.factor === 1 ? "" : `x${h.factor}`,
+      ]),
+    ),
   ].join("\n");
 }

@@ -10,19 +10,27 @@ import { createLocalBalancer } from "../balancer/local/local-balancer.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
+import { parseForecastConfig } from "../forecast/service/forecast-config.js";
+import { createForecastService } from "../forecast/service/forecast-service.js";
+import { appsToForecast, createForecastScheduler } from "../forecast/service/scheduler.js";
 import { parseImageConfig } from "../image/image-config.js";
 import { createImageService, type ImageService } from "../image/image-service.js";
 import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
+import { createSqliteForecastRepo } from "../store/sqlite/forecast-repo.js";
 import { createSqliteImageRepo } from "../store/sqlite/image-repo.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createSqliteTrafficRepo } from "../store/sqlite/traffic-repo.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "./fleet.js";
 import { FleetOps } from "./fleet-ops.js";
+import { createRequestCountRecorder } from "./request-counts.js";
+import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
+import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "./tokens.js";
 
 export interface ControlPlaneOptions {
@@ -57,6 +65,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const imageConfig = parseImageConfig(config.sections, process.cwd());
+  const forecastConfig = parseForecastConfig(config.sections);
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
@@ -76,9 +85,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     audit,
   });
+  const traffic = createSqliteTrafficRepo(store.db, { clock });
+  const forecastRepo = createSqliteForecastRepo(store.db);
+  const forecasts = createForecastService({
+    traffic,
+    repo: forecastRepo,
+    config: forecastConfig,
+    clock,
+    audit,
+  });
+  const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
   const balancer = createLocalBalancer({
     host: config.balancerHost,
-    ...(options.onRequestCounts ? { onCounts: options.onRequestCounts } : {}),
+    onCounts: (counts) => {
+      requestCounts.record(counts);
+      options.onRequestCounts?.(counts);
+    },
   });
   let url = "";
   const ensurePool = async (name: string) => {
@@ -125,7 +147,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     serverTimeoutMs: config.serverTimeoutMs,
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
   });
-  const extra = [imageRoutes({ images, store, fleet, fleetOps, provider, audit })];
+  const extra = [
+    imageRoutes({ images, store, fleet, fleetOps, provider, audit }),
+    trafficRoutes({ traffic }),
+    forecastRoutes({ forecasts }),
+  ];
   const api = createApi({
     store,
     coordinator,
@@ -153,6 +179,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await store.servers.update(server.name, { in_service: false, app_healthy: false });
   }
   fleet.start();
+  const dailyForecasts = createForecastScheduler({
+    clock,
+    zone: forecastConfig.zone,
+    atMinute: forecastConfig.atMinute,
+    apps: () => appsToForecast(store.groups, forecastRepo),
+    run: (app) => forecasts.run(app, "daily"),
+    repo: forecastRepo,
+    audit,
+  });
+  if (forecastConfig.daily) dailyForecasts.start();
   await provider.resume();
   await audit("server.start", "control-plane", { url });
 
@@ -174,9 +210,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     close: () =>
       (closing ??= (async () => {
         fleet.stop();
+        await dailyForecasts.stop();
         await images.close();
         await provider.close();
         await balancer.close();
+        await requestCounts.settle();
         http.closeAllConnections?.();
         await new Promise<void>((done) => http.close(() => done()));
         await audit("server.stop", "control-plane", {});

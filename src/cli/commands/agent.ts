@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { run } from "../../agent/agent.js";
 import { StrataError } from "../../lib/errors.js";
 
 export function registerAgentCommand(program: Command): void {
@@ -38,6 +37,8 @@ export function registerAgentCommand(program: Command): void {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
         const heartbeatMs = Number(process.env.STRATA_HEARTBEAT_MS ?? "5000");
+        // Loaded on use: a new server starts its agent on every launch, and the rest of the CLI is not needed.
+        const { run } = await import("../../agent/agent.js");
         await run(controller.signal, {
           server,
           ...(joinToken ? { joinToken } : {}),

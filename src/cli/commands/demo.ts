@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StrataError } from "../../lib/errors.js";
 import { loadServerConfig } from "../../config/server-config.js";
-import { startControlPlane, type ControlPlane } from "../../server/control-plane.js";
+import type { ControlPlane } from "../../server/control-plane.js";
 import type { DeploymentView } from "../../wire/deployment.js";
 import type { StatusView } from "../../wire/server.js";
 import { ApiClient } from "../client.js";
@@ -37,6 +37,7 @@ async function runDemo(dataDir: string, count: number, listen: string): Promise<
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
   process.once("SIGTERM", () => stop.abort());
+  const { startControlPlane } = await import("../../server/control-plane.js");
   const plane = await startControlPlane({ config });
   const work = await mkdtemp(join(tmpdir(), "strata-demo-"));
   try {
@@ -73,7 +74,12 @@ async function runDemo(dataDir: string, count: number, listen: string): Promise<
   }
 }
 
-async function deploy(client: ApiClient, version: string, batch: string, signal: AbortSignal): Promise<void> {
+async function deploy(
+  client: ApiClient,
+  version: string,
+  batch: string,
+  signal: AbortSignal,
+): Promise<void> {
   if (signal.aborted) return;
   const started = await client.post<DeploymentView>("/v1/deployments", {
     app: "hello",
@@ -84,7 +90,10 @@ async function deploy(client: ApiClient, version: string, batch: string, signal:
   });
   const done = await watchDeployment(client, started.id);
   if (done.state !== "succeeded") {
-    throw new StrataError("internal", `[demo] deployment of hello@${version} ${done.state}: ${done.error}`);
+    throw new StrataError(
+      "internal",
+      `[demo] deployment of hello@${version} ${done.state}: ${done.error}`,
+    );
   }
 }
 

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { loadServerConfig } from "../../config/server-config.js";
-import { startControlPlane } from "../../server/control-plane.js";
 import { progress } from "../output.js";
 
 export function registerServerCommand(program: Command): void {
@@ -24,6 +23,7 @@ export function registerServerCommand(program: Command): void {
 
 /** Runs until SIGINT/SIGTERM, then stops everything it started. */
 async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): Promise<void> {
+  const { startControlPlane } = await import("../../server/control-plane.js");
   const plane = await startControlPlane({ config });
   progress(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`);
   progress(

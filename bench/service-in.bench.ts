@@ -24,7 +24,6 @@ import { createLocalImageStore } from "../src/image/local/local-image-store.js";
 import { systemClock } from "../src/lib/clock.js";
 import { startControlPlane, type ControlPlane } from "../src/server/control-plane.js";
 import { FleetOps } from "../src/server/fleet-ops.js";
-import { scaleGroup } from "../src/server/routes/images.js";
 import type { ImagesView } from "../src/wire/image.js";
 import type { Release } from "../src/wire/release.js";
 import type { StatusView } from "../src/wire/server.js";
@@ -205,6 +204,7 @@ async function main(): Promise<void> {
     let chosen: string | null = null;
     const fleetOps = new FleetOps({
       store: plane.store,
+      fleet: plane.fleet,
       provider: plane.provider,
       clock: systemClock,
       audit: async () => undefined,
@@ -266,15 +266,7 @@ async function main(): Promise<void> {
         log(
           `round ${round + 1} ${condition}: ${Math.round(t1 - t0)} ms${opened.includes(v2.id) ? " (fetched)" : ""}`,
         );
-        const deps = {
-          images: plane.images,
-          store: plane.store,
-          fleet: plane.fleet,
-          fleetOps,
-          provider: plane.provider,
-          audit: async () => undefined,
-        };
-        await scaleGroup(deps, "web", 0);
+        await fleetOps.scale("web", 0);
         for (let i = 0; i < 200 && (await probe(lbUrl)).status !== 503; i++) await sleep(20);
       }
     }

@@ -132,6 +132,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   const fleetOps = new FleetOps({
     store,
+    fleet,
     provider,
     clock,
     audit,
@@ -148,7 +149,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
   });
   const extra = [
-    imageRoutes({ images, store, fleet, fleetOps, provider, audit }),
+    imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
   ];

@@ -1,11 +1,14 @@
 import type { Clock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
 import type { Provider } from "../provider/provider.js";
-import type { Store } from "../store/store.js";
-import { emptyServer } from "./fleet.js";
+import type { ServerRecord, Store } from "../store/store.js";
+import type { ScaleView } from "../wire/image.js";
+import { emptyServer, type Fleet } from "./fleet.js";
 
 export interface FleetOpsOptions {
   store: Store;
+  /** Takes retiring servers out of the balancer (draining) before they stop. */
+  fleet: Fleet;
   provider: Provider;
   clock: Clock;
   /** What agents on new servers need to join. */
@@ -25,7 +28,7 @@ export class FleetOps {
   }
 
   /** Ensures the group has at least `count` live servers; returns the names launched. Idempotent. */
-  up(group: string, count: number): Promise<string[]> {
+  async up(group: string, count: number): Promise<string[]> {
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(group)) {
       throw new StrataError(
         "bad_request",
@@ -83,10 +86,41 @@ export class FleetOps {
     return names;
   }
 
+  /**
+   * Sets the group to exactly `count` servers: missing ones launch from the
+   * group's image; surplus ones (out of service first, then the newest names)
+   * drain from the balancer and terminate.
+   */
+  async scale(group: string, count: number): Promise<ScaleView> {
+    validate(group, count);
+    const live = await this.#o.store.servers.list(group);
+    if (count >= live.length) {
+      const image = (await this.#o.imageFor?.(group)) ?? null;
+      return { group, count, image, launched: await this.up(group, count), terminated: [] };
+    }
+    const victims = [...live]
+      .sort(
+        (a, b) =>
+          Number(a.in_service) - Number(b.in_service) ||
+          b.name.localeCompare(a.name, "en", { numeric: true }),
+      )
+      .slice(0, live.length - count);
+    await this.#retire(victims, `scale to ${count}`);
+    return { group, count, image: null, launched: [], terminated: victims.map((s) => s.name) };
+  }
+
   /** Terminates every server of the group (or of all groups). Returns the names terminated. */
   async down(group?: string): Promise<string[]> {
-    const { store, provider } = this.#o;
-    const servers = await store.servers.list(group);
+    const servers = await this.#o.store.servers.list(group);
+    await this.#retire(servers, "fleet down");
+    return servers.map((s) => s.name);
+  }
+
+  /** Drains servers from the balancer, then stops them through the provider. */
+  async #retire(servers: ServerRecord[], reason: string): Promise<void> {
+    const { store, provider, fleet } = this.#o;
+    const names = servers.map((s) => s.name);
+    await fleet.holdOut(names);
     await Promise.all(
       servers.map(async (server) => {
         if (server.provider_id) await provider.terminate(server.provider_id);
@@ -95,9 +129,25 @@ export class FleetOps {
           in_service: false,
           token_hash: null,
         });
-        await this.#o.audit("server.terminate", server.name, { group: server.group });
+        await this.#o.audit("server.terminate", server.name, { group: server.group, reason });
       }),
     );
-    return servers.map((s) => s.name);
+    // The hold is only for this retirement: a later server may reuse a name.
+    await fleet.letIn(names);
+  }
+}
+
+function validate(group: string, count: number): void {
+  if (typeof group !== "string" || !/^[a-z][a-z0-9-]{0,30}$/.test(group)) {
+    throw new StrataError(
+      "bad_request",
+      `[fleet] group: ${JSON.stringify(group)} must be lowercase letters, digits and dashes`,
+    );
+  }
+  if (!Number.isInteger(count) || count < 0 || count > 250) {
+    throw new StrataError(
+      "bad_request",
+      `[fleet] count: must be a whole number from 0 to 250, got ${JSON.stringify(count)}`,
+    );
   }
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { Balancer } from "../../balancer/balancer.js";
 import { isoTime } from "../../lib/clock.js";
 import type { ServerRecord, Store } from "../../store/store.js";
+import type { ScaleRequest } from "../../wire/image.js";
 import type { GroupView, ServerView, StatusView } from "../../wire/server.js";
 import type { FleetOps } from "../fleet-ops.js";
 
@@ -16,6 +17,12 @@ export function fleetRoutes(deps: { store: Store; fleetOps: FleetOps; balancer: 
     const { group, count } = await c.req.json<{ group: string; count: number }>();
     const launched = await fleetOps.up(group, count);
     return c.json({ launched, ...(await status(store, balancer, group)) });
+  });
+
+  /** Exactly `count` servers: scale-out launches from the group's channel image. */
+  app.post("/fleet/scale", async (c) => {
+    const { group, count } = await c.req.json<ScaleRequest>();
+    return c.json(await fleetOps.scale(group, count));
   });
 
   app.post("/fleet/down", async (c) => {

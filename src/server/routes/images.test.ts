@@ -4,11 +4,7 @@ import { Hono } from "hono";
 import type { BakeRecord } from "../../image/image-records.js";
 import type { ImageService } from "../../image/image-service.js";
 import { StrataError } from "../../lib/errors.js";
-import type { Provider } from "../../provider/provider.js";
-import { createSqliteStore } from "../../store/sqlite/sqlite-store.js";
-import type { BakeView, GcView, ScaleView } from "../../wire/image.js";
-import { emptyServer, type Fleet } from "../fleet.js";
-import type { FleetOps } from "../fleet-ops.js";
+import type { BakeView, GcView } from "../../wire/image.js";
 import { errorResponse } from "../http-errors.js";
 import { imageRoutes } from "./images.js";
 
@@ -33,7 +29,6 @@ function bakeView(id: string, group: string): BakeView {
 }
 
 function setup() {
-  const store = createSqliteStore({ path: ":memory:" });
   const calls: string[] = [];
   const images: ImageService = {
     start: async () => undefined,
@@ -53,24 +48,11 @@ function setup() {
     idle: async () => undefined,
     close: async () => undefined,
   };
-  const fleet = {
-    holdOut: async (names: string[]) => void calls.push(`holdOut ${names.join(",")}`),
-    letIn: async (names: string[]) => void calls.push(`letIn ${names.join(",")}`),
-  } as unknown as Fleet;
-  const fleetOps = {
-    up: async (group: string, count: number) => {
-      calls.push(`up ${group} ${count}`);
-      return [`${group}-3`];
-    },
-  } as unknown as FleetOps;
-  const provider = {
-    terminate: async (id: string) => void calls.push(`terminate ${id}`),
-  } as unknown as Provider;
   const app = new Hono();
   app.onError(errorResponse);
   app.route(
     "/v1",
-    imageRoutes({ images, store, fleet, fleetOps, provider, audit: async () => undefined }),
+    imageRoutes({ images }),
   );
   const post = (path: string, body: unknown) =>
     app.request(path, {
@@ -78,7 +60,7 @@ function setup() {
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
     });
-  return { app, store, calls, post };
+  return { app, calls, post };
 }
 
 describe("image routes", () => {
@@ -115,61 +97,5 @@ describe("image routes", () => {
     await post("/v1/images/gc", {});
     assert.deepEqual(calls, ["gc keep=2 dry=true", "gc keep=undefined dry=false"]);
     assert.equal((await post("/v1/images/gc", { keep: "2" })).status, 400);
-  });
-
-  test("POST /v1/fleet/scale up launches through FleetOps and names the image", async () => {
-    const { post, calls } = setup();
-    const res = await post("/v1/fleet/scale", { group: "web", count: 3 });
-    const view = (await res.json()) as ScaleView;
-    assert.deepEqual(view, {
-      group: "web",
-      count: 3,
-      image: "img-000000000001",
-      launched: ["web-3"],
-      terminated: [],
-    });
-    assert.deepEqual(calls, ["up web 3"]);
-  });
-
-  test("POST /v1/fleet/scale down drains then terminates out-of-service and newest servers first", async () => {
-    const { post, calls, store } = setup();
-    for (const [name, inService] of [
-      ["web-1", true],
-      ["web-2", false],
-      ["web-10", true],
-      ["web-9", true],
-    ] as const) {
-      await store.servers.insert({
-        ...emptyServer(name, "web", "127.0.0.2", 0, null),
-        provider_id: `p-${name}`,
-        in_service: inService,
-      });
-    }
-    const view = (await (
-      await post("/v1/fleet/scale", { group: "web", count: 2 })
-    ).json()) as ScaleView;
-    assert.deepEqual(view.terminated, ["web-2", "web-10"]);
-    assert.deepEqual(calls, [
-      "holdOut web-2,web-10",
-      "terminate p-web-2",
-      "terminate p-web-10",
-      "letIn web-2,web-10",
-    ]);
-    assert.deepEqual(
-      (await store.servers.list("web")).map((s) => s.name),
-      ["web-1", "web-9"],
-    );
-  });
-
-  test("POST /v1/fleet/scale rejects bad input", async () => {
-    const { post } = setup();
-    for (const body of [
-      { group: "web", count: -1 },
-      { group: "web", count: 1.5 },
-      { group: "Web", count: 1 },
-      {},
-    ]) {
-      assert.equal((await post("/v1/fleet/scale", body)).status, 400, JSON.stringify(body));
-    }
   });
 });

@@ -19,10 +19,7 @@ import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
-import { createSqliteForecastRepo } from "../store/sqlite/forecast-repo.js";
-import { createSqliteImageRepo } from "../store/sqlite/image-repo.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
-import { createSqliteTrafficRepo } from "../store/sqlite/traffic-repo.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "./fleet.js";
@@ -71,22 +68,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
 
-  const store = createSqliteStore({ path: join(dataDir, "state.db") });
+  const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
     store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
-    repo: createSqliteImageRepo(store.db),
+    repo: store.images,
     images: localImages,
     artifacts,
     config: imageConfig,
     clock,
     audit,
   });
-  const traffic = createSqliteTrafficRepo(store.db, { clock });
-  const forecastRepo = createSqliteForecastRepo(store.db);
+  const { traffic, forecasts: forecastRepo } = store;
   const forecasts = createForecastService({
     traffic,
     repo: forecastRepo,

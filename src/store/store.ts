@@ -1,3 +1,6 @@
+import type { ForecastRepo } from "../forecast/forecast-repo.js";
+import type { ImageRepo } from "../image/image-records.js";
+import type { TrafficRepo } from "../traffic/traffic-repo.js";
 import type { Release } from "../wire/release.js";
 import type { ServerState } from "../wire/server.js";
 import type {
@@ -18,6 +21,9 @@ export interface Store {
   servers: ServerRepo;
   deployments: DeploymentRepo;
   audit: AuditRepo;
+  images: ImageRepo;
+  traffic: TrafficRepo;
+  forecasts: ForecastRepo;
   /** Closes connections. Called once at shutdown; nothing may be called after. */
   close(): Promise<void>;
 }

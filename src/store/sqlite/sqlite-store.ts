@@ -14,11 +14,17 @@ import type {
   ServerRepo,
   Store,
 } from "../store.js";
+import { systemClock, type Clock } from "../../lib/clock.js";
+import { createSqliteForecastRepo } from "./forecast-repo.js";
+import { createSqliteImageRepo } from "./image-repo.js";
 import { migrate } from "./migrate.js";
+import { createSqliteTrafficRepo } from "./traffic-repo.js";
 
 export interface SqliteStoreOptions {
   /** Database file, or ":memory:". */
   path: string;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 /** The embedded state store. Opens (and migrates) the database file. */
@@ -36,6 +42,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
     servers: serverRepo(db),
     deployments: deploymentRepo(db),
     audit: auditRepo(db),
+    images: createSqliteImageRepo(db),
+    traffic: createSqliteTrafficRepo(db, { clock: options.clock ?? systemClock }),
+    forecasts: createSqliteForecastRepo(db),
     close: async () => {
       db.close();
     },

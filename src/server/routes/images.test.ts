@@ -50,10 +50,7 @@ function setup() {
   };
   const app = new Hono();
   app.onError(errorResponse);
-  app.route(
-    "/v1",
-    imageRoutes({ images }),
-  );
+  app.route("/v1", imageRoutes({ images }));
   const post = (path: string, body: unknown) =>
     app.request(path, {
       method: "POST",

@@ -8,13 +8,16 @@ import { createLocalBalancer } from "./local-balancer.js";
 const octet = () => 10 + Math.floor(Math.random() * 240);
 const prefix = `127.${octet()}.${octet()}`;
 
-/** An upstream answering with its name, optionally after a delay. */
-async function upstream(name: string, host: string, delayMs = 0) {
-  const server = http.createServer((req, res) => {
-    setTimeout(() => res.end(name), delayMs);
+/** An upstream answering with its name; while `hold` is set, requests wait for its release. */
+async function upstream(name: string, host: string) {
+  const gate = { hold: false, arrived: () => {}, release: () => {} };
+  const server = http.createServer((_, res) => {
+    if (!gate.hold) return void res.end(name);
+    gate.arrived();
+    gate.release = () => res.end(name);
   });
   await new Promise<void>((r) => server.listen(0, host, r));
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, gate, port: (server.address() as AddressInfo).port };
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -32,7 +35,7 @@ describe("local balancer", () => {
     const pool = await balancer.ensurePool("web");
     assert.deepEqual(await balancer.ensurePool("web"), pool, "ensurePool is idempotent");
     url = `http://${pool.address}/`;
-    ups.push(await upstream("a", `${prefix}.2`), await upstream("b", `${prefix}.3`, 300));
+    ups.push(await upstream("a", `${prefix}.2`), await upstream("b", `${prefix}.3`));
   });
   after(async () => {
     await balancer.close();
@@ -59,14 +62,18 @@ describe("local balancer", () => {
 
   test("removeMember waits for the member's requests in flight", async () => {
     await balancer.removeMember("web", "a");
-    const inFlight = get(url); // only b is left; it answers after 300 ms
-    await new Promise((r) => setTimeout(r, 50));
+    const b = ups[1]!.gate;
+    b.hold = true;
+    const arrived = new Promise<void>((r) => (b.arrived = r));
+    const inFlight = get(url); // only b is left, and it holds the answer
+    await arrived;
     let drained = false;
     const removal = balancer
-      .removeMember("web", "b", { drainMs: 5000 })
+      .removeMember("web", "b", { drainMs: 60_000 })
       .then(() => (drained = true));
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r));
     assert.equal(drained, false, "still draining while the request runs");
+    b.release();
     assert.equal((await inFlight).body, "b");
     await removal;
     assert.deepEqual(await balancer.members("web"), []);

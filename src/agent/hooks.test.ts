@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
-import { BoundedOutput, hookArgv, runHook, type RunHookOptions } from "./hooks.js";
+import { BoundedOutput } from "../lib/process.js";
+import { hookArgv, runHook, type RunHookOptions } from "./hooks.js";
 import { isAlive, waitFor } from "./test-support.js";
 
 describe("runHook", () => {

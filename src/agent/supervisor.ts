@@ -15,7 +15,7 @@ import {
 import { readFile } from "node:fs/promises";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
-import { childEnv, killGroup } from "./hooks.js";
+import { childEnv, killGroup } from "../lib/process.js";
 
 /** One release to run. */
 export interface AppSpec {

@@ -1,12 +1,10 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { BoundedOutput, childEnv } from "../agent/hooks.js";
 import type { Clock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import { killGroup } from "../lib/process.js";
+import { runInGroup, type RunResult } from "../lib/process.js";
 
 /** The script of a recipe folder that runs after its files are copied; it is not copied itself. */
 export const PROVISION_SCRIPT = "provision.sh";
@@ -75,70 +73,12 @@ export interface RunProvisionOptions {
   maxOutputBytes?: number;
 }
 
-export interface ProvisionResult {
-  /** null when killed by a signal or not started. */
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  /** stdout and stderr in arrival order, bounded. */
-  output: string;
-  durationMs: number;
-}
+export type ProvisionResult = RunResult;
 
-/**
- * Runs provision.sh in its own process group and resolves once it and all it
- * started are gone (on timeout or abort: SIGTERM, then SIGKILL). Never
- * rejects for a failing script; the caller reads `exitCode`. May run
- * concurrently.
- */
+/** Runs provision.sh in its own process group, with its timeout; never rejects for a failing script. */
 export function runProvision(options: RunProvisionOptions): Promise<ProvisionResult> {
-  const started = options.clock.now();
-  const output = new BoundedOutput(options.maxOutputBytes ?? 65536);
-  const [file, ...args] = provisionArgv(options.script);
-  const child = spawn(file!, args, {
-    cwd: options.cwd,
-    env: childEnv(options.env),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout.on("data", (chunk: Buffer) => output.append(chunk));
-  child.stderr.on("data", (chunk: Buffer) => output.append(chunk));
-
-  let timedOut = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const terminate = () => {
-    killGroup(child.pid, "SIGTERM");
-    killTimer ??= setTimeout(() => killGroup(child.pid, "SIGKILL"), options.killGraceMs ?? 2000);
-  };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    terminate();
-  }, options.timeoutMs);
-  if (options.signal?.aborted) terminate();
-  options.signal?.addEventListener("abort", terminate, { once: true });
-
-  return new Promise((resolve) => {
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-    child.on("error", (err) => {
-      output.append(Buffer.from(`[image] cannot run ${options.script}: ${err.message}\n`));
-      exit = { code: null, signal: null };
-    });
-    child.on("exit", (code, signal) => {
-      exit = { code, signal };
-      // Whatever the script left running in the background goes too.
-      killGroup(child.pid, "SIGKILL");
-    });
-    child.on("close", () => {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
-      options.signal?.removeEventListener("abort", terminate);
-      resolve({
-        exitCode: exit?.code ?? null,
-        signal: exit?.signal ?? null,
-        timedOut,
-        output: output.toString(),
-        durationMs: options.clock.now() - started,
-      });
-    });
+  return runInGroup(provisionArgv(options.script), {
+    ...options,
+    label: `[image] ${options.script}`,
   });
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type { Clock } from "./clock.js";
 
 /** Starts argv as a child in its own process group, so it and all it spawns can be signalled together. */
 export function spawnGroup(argv: string[], options: SpawnOptions = {}): ChildProcess {
@@ -28,4 +29,122 @@ export async function stopGroup(child: ChildProcess, graceMs: number): Promise<v
   const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** The environment for children: this process's STRATA_* variables (join token...) stay private. */
+export function childEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("STRATA_")) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+export interface RunInGroupOptions {
+  /** Names the program in the output when it cannot start (`[agent] hook before_switch`). */
+  label: string;
+  cwd: string;
+  /** Added to this process's environment minus its STRATA_* secrets. */
+  env: Record<string, string>;
+  timeoutMs: number;
+  clock: Clock;
+  signal?: AbortSignal;
+  /** Between SIGTERM and SIGKILL of the process group. @default 2000 */
+  killGraceMs?: number;
+  /** Output kept: half from the start, half from the end. @default 65536 */
+  maxOutputBytes?: number;
+}
+
+export interface RunResult {
+  /** null when killed by a signal or not started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** stdout and stderr in arrival order, bounded. Env values are never added to it. */
+  output: string;
+  durationMs: number;
+}
+
+/**
+ * Runs argv in its own process group and resolves when it and everything it
+ * started are gone: on timeout or abort the group gets SIGTERM, then SIGKILL;
+ * leftovers of a program that exited are killed too. Never rejects for a
+ * failing program (see `exitCode`); callers decide. May run concurrently.
+ */
+export function runInGroup(argv: string[], options: RunInGroupOptions): Promise<RunResult> {
+  const started = options.clock.now();
+  const output = new BoundedOutput(options.maxOutputBytes ?? 65536);
+  const [file, ...args] = argv;
+  const child = spawn(file!, args, {
+    cwd: options.cwd,
+    env: childEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout.on("data", (chunk: Buffer) => output.append(chunk));
+  child.stderr.on("data", (chunk: Buffer) => output.append(chunk));
+
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminate = () => {
+    killGroup(child.pid, "SIGTERM");
+    killTimer ??= setTimeout(() => killGroup(child.pid, "SIGKILL"), options.killGraceMs ?? 2000);
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    terminate();
+  }, options.timeoutMs);
+  if (options.signal?.aborted) terminate();
+  options.signal?.addEventListener("abort", terminate, { once: true });
+
+  return new Promise((resolve) => {
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    child.on("error", (err) => {
+      output.append(Buffer.from(`${options.label}: cannot run: ${err.message}\n`));
+      exit = { code: null, signal: null };
+    });
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      // Whatever it left running in the background goes too.
+      killGroup(child.pid, "SIGKILL");
+    });
+    child.on("close", () => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      options.signal?.removeEventListener("abort", terminate);
+      resolve({
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        timedOut,
+        output: output.toString(),
+        durationMs: options.clock.now() - started,
+      });
+    });
+  });
+}
+
+/** Keeps the first and the last `max / 2` bytes of a stream and counts what it drops. */
+export class BoundedOutput {
+  readonly #half: number;
+  #head = Buffer.alloc(0);
+  #tail = Buffer.alloc(0);
+  #tailSeen = 0;
+
+  constructor(max: number) {
+    this.#half = Math.max(1, Math.floor(max / 2));
+  }
+
+  append(chunk: Buffer): void {
+    const room = this.#half - this.#head.length;
+    if (room > 0) this.#head = Buffer.concat([this.#head, chunk.subarray(0, room)]);
+    const rest = chunk.subarray(Math.max(room, 0));
+    this.#tailSeen += rest.length;
+    this.#tail = Buffer.concat([this.#tail, rest]).subarray(-this.#half);
+  }
+
+  toString(): string {
+    const dropped = this.#tailSeen - this.#tail.length;
+    const gap = dropped > 0 ? `\n[... ${dropped} bytes omitted ...]\n` : "";
+    return this.#head.toString("utf8") + gap + this.#tail.toString("utf8");
+  }
 }

@@ -241,5 +241,8 @@ function listen(
   return new Promise((resolveListen, reject) => {
     const server = serve({ fetch: api.fetch, hostname: host, port }, () => resolveListen(server));
     server.once("error", reject);
+    // Outlive the clients' keep-alive (undici: 4 s), so a client never reuses a
+    // socket this server is closing (ECONNRESET when the event loop is busy).
+    if ("keepAliveTimeout" in server) server.keepAliveTimeout = 65_000;
   });
 }

@@ -160,8 +160,8 @@ export async function get(url: string): Promise<{ status: number; body: string }
 export function agentPid(root: string): number | null {
   const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
   for (const line of out.split("\n")) {
-    if (line.includes(" agent ") && line.includes(`--root ${root} `))
-      return Number(line.trim().split(/\s+/)[0]);
+    const isAgent = line.includes(" agent ") || line.includes("strata-agent.mjs");
+    if (isAgent && line.includes(`--root ${root} `)) return Number(line.trim().split(/\s+/)[0]);
   }
   return null;
 }

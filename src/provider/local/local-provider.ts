@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { StrataError } from "../../lib/errors.js";
 import { spawnGroup, stopGroup } from "../../lib/process.js";
 import { strataCommand } from "../../lib/self.js";
+import { bundleAgent } from "./agent-bundle.js";
 import type { Instance, LaunchSpec, Provider } from "../provider.js";
 
 export interface LocalProviderOptions {
@@ -17,7 +18,10 @@ export interface LocalProviderOptions {
    * @default "127.0.0"
    */
   addressPrefix?: string;
-  /** argv that starts `strata agent` (flags are appended). @default this strata's own CLI */
+  /**
+   * argv that starts `strata agent` (flags are appended).
+   * @default the agent bundled from the sources into `dir` (fast to start), or `strata agent` under tsx if bundling fails
+   */
   agentCommand?: string[];
   /** Lets an image id become a server root before the agent starts (issue: golden images). */
   prepareRoot?: (image: string, root: string) => Promise<void>;
@@ -36,7 +40,14 @@ interface Entry extends Instance {
 /** Servers as local processes: each an agent process with its own root folder and loopback address. */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
   const prefix = options.addressPrefix ?? "127.0.0";
-  const agentCommand = options.agentCommand ?? [...strataCommand(), "agent"];
+  let agentCommand: Promise<string[]> | null = null;
+  const command = () =>
+    (agentCommand ??= options.agentCommand
+      ? Promise.resolve(options.agentCommand)
+      : bundleAgent(options.dir).catch((err) => {
+          console.error(`[provider] local: cannot bundle the agent, using strata agent: ${err}`);
+          return [...strataCommand(), "agent"];
+        }));
   const stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
   const listFile = join(options.dir, "instances.json");
   const processes = new Map<string, ChildProcess>();
@@ -77,11 +88,11 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     );
   }
 
-  function startAgent(entry: Entry): void {
+  function startAgent(entry: Entry, argv: string[]): void {
     const log = openSync(join(entry.root!, "agent.log"), "a");
     const child = spawnGroup(
       [
-        ...agentCommand,
+        ...argv,
         "--server",
         entry.agent.server,
         "--group",
@@ -111,7 +122,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       // A crashed agent comes back, as systemd would restart it on a VM.
       if (!closing && entry.state === "active") {
         setTimeout(() => {
-          if (!closing && entry.state === "active" && !processes.has(entry.id)) startAgent(entry);
+          if (!closing && entry.state === "active" && !processes.has(entry.id)) {
+            startAgent(entry, argv);
+          }
         }, RESTART_DELAY_MS).unref();
       }
     });
@@ -152,7 +165,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           }
           await options.prepareRoot(spec.image, root);
         }
-        startAgent(entry);
+        startAgent(entry, await command());
         entry.state = "active";
       } catch (err) {
         entry.state = "error";
@@ -183,7 +196,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     },
     async resume() {
       for (const entry of await load()) {
-        if (entry.state === "active" && !processes.has(entry.id)) startAgent(entry);
+        if (entry.state === "active" && !processes.has(entry.id))
+          startAgent(entry, await command());
       }
     },
     async close() {

@@ -13,7 +13,8 @@ export interface CheckHealthOptions {
 
 /**
  * GETs the app's health path until it answers the expected status, at most
- * `1 + retries` times. Resolves with the number of tries; throws
+ * `1 + retries` times, waiting 20 ms, 40 ms, ... up to `intervalMs` between
+ * tries. Resolves with the number of tries; throws
  * `health_check_failed` naming the last answer. Read-only, may run concurrently.
  */
 export async function checkHealth(options: CheckHealthOptions): Promise<number> {
@@ -35,7 +36,9 @@ export async function checkHealth(options: CheckHealthOptions): Promise<number> 
         `[agent] health_check: GET ${url}: expected ${health.status}, got ${last} (${attempt} tries)`,
       );
     }
-    await clock.sleep(health.intervalMs, signal);
+    // The first tries come quickly (an app usually listens within tens of
+    // milliseconds), then back off to the configured interval.
+    await clock.sleep(Math.min(health.intervalMs, 20 * 2 ** (attempt - 1)), signal);
   }
 }
 

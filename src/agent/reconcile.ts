@@ -112,9 +112,10 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   const finish = async (phase: "converged" | "failed", extra: Partial<AgentReport>) => {
     const current = await readCurrent(root);
     const protect = [current, previous, release.id];
-    await pruneReleases(root, definition?.keepReleases ?? 5, protect).catch(() => undefined);
     const final = { ...snapshot(phase, current), ...extra };
+    // Report first: deleting old releases can take seconds and the deployment waits on this report.
     await options.report(final);
+    await pruneReleases(root, definition?.keepReleases ?? 5, protect).catch(() => undefined);
     return final;
   };
 

@@ -12,7 +12,7 @@ export interface LocalCoordinatorOptions {
 /** In-process coordinator for a single control plane: state in the store, wake-ups in memory. */
 export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordinator {
   const { store, describeRelease } = options;
-  const waiters = new Map<string, Set<() => void>>();
+  const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   const locks = new Map<string, string>();
 
   async function current(server: string): Promise<DesiredState> {
@@ -22,11 +22,12 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     return { generation: record.desired_generation, release };
   }
 
-  function wake(server: string): void {
+  /** Hands the new state to every waiter, so that none re-reads the store. */
+  function wake(server: string, state: DesiredState): void {
     const set = waiters.get(server);
     if (!set) return;
     waiters.delete(server);
-    for (const fn of set) fn();
+    for (const fn of set) fn(state);
   }
 
   return {
@@ -36,30 +37,34 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       if (!record) throw new Error(`[coord] unknown server ${server}`);
       const id = release?.id ?? null;
       if (record.desired_release === id && !setOptions.force) return current(server);
+      const state: DesiredState = { generation: record.desired_generation + 1, release };
       await store.servers.update(server, {
         desired_release: id,
-        desired_generation: record.desired_generation + 1,
+        desired_generation: state.generation,
       });
-      wake(server);
-      return current(server);
+      wake(server, state);
+      return state;
     },
     async watch(server, after, timeoutMs, signal) {
       const now = await current(server);
       if (now.generation !== after || timeoutMs <= 0) return now;
-      await new Promise<void>((resolve) => {
-        const done = () => {
+      const woken = await new Promise<DesiredState | null>((resolve) => {
+        const done = (state: DesiredState | null) => {
           clearTimeout(timer);
-          signal?.removeEventListener("abort", done);
+          signal?.removeEventListener("abort", abandon);
           waiters.get(server)?.delete(done);
-          resolve();
+          resolve(state);
         };
-        const timer = setTimeout(done, timeoutMs);
-        signal?.addEventListener("abort", done, { once: true });
+        const expire = () => done(null);
+        // An aborted poll has nobody to answer: no store read (it may be closed by then).
+        const abandon = () => done(now);
+        const timer = setTimeout(expire, timeoutMs);
+        signal?.addEventListener("abort", abandon, { once: true });
         let set = waiters.get(server);
         if (!set) waiters.set(server, (set = new Set()));
         set.add(done);
       });
-      return current(server);
+      return woken ?? current(server);
     },
     async tryLock(name, owner) {
       if (locks.has(name)) return null;

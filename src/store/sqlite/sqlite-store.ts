@@ -1,4 +1,4 @@
-import BetterSqlite3, { type Database } from "better-sqlite3";
+import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { StrataError } from "../../lib/errors.js";
 import type { Release } from "../../wire/release.js";
 import type {
@@ -53,6 +53,17 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
 
 type Row = Record<string, unknown>;
 
+const statements = new WeakMap<Database, Map<string, Statement>>();
+
+/** Compiles each distinct SQL text once per connection (patches build their SQL per call). */
+function prepare(db: Database, sql: string): Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+  return statement;
+}
+
 /** Builds `SET a = @a, b = @b` for the defined keys of a patch, renaming columns where the SQL name differs. */
 function setClause(patch: Row, columns: Record<string, string> = {}): { sql: string; values: Row } {
   const keys = Object.keys(patch).filter((k) => patch[k] !== undefined);
@@ -74,11 +85,12 @@ function isPlainObject(v: unknown): boolean {
 }
 
 function releaseRepo(db: Database): ReleaseRepo {
-  const insert = db.prepare(
+  const insert = prepare(
+    db,
     "INSERT INTO releases (id, app, version, size, file_count, created_at) VALUES (@id, @app, @version, @size, @file_count, @created_at)",
   );
-  const byVersion = db.prepare("SELECT * FROM releases WHERE app = ? AND version = ?");
-  const byId = db.prepare("SELECT * FROM releases WHERE id = ? ORDER BY created_at LIMIT 1");
+  const byVersion = prepare(db, "SELECT * FROM releases WHERE app = ? AND version = ?");
+  const byId = prepare(db, "SELECT * FROM releases WHERE id = ? ORDER BY created_at LIMIT 1");
   return {
     insert: async (release) => {
       const existing = byVersion.get(release.app, release.version) as Release | undefined;
@@ -95,23 +107,23 @@ function releaseRepo(db: Database): ReleaseRepo {
     getById: async (id) => (byId.get(id) as Release | undefined) ?? null,
     list: async (app) =>
       (app
-        ? db.prepare("SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC").all(app)
-        : db.prepare("SELECT * FROM releases ORDER BY created_at DESC").all()) as Release[],
+        ? prepare(db, "SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC").all(app)
+        : prepare(db, "SELECT * FROM releases ORDER BY created_at DESC").all()) as Release[],
   };
 }
 
 function groupRepo(db: Database): GroupRepo {
-  const get = db.prepare("SELECT * FROM groups WHERE name = ?");
+  const get = prepare(db, "SELECT * FROM groups WHERE name = ?");
   return {
     ensure: async (name) => {
-      db.prepare("INSERT OR IGNORE INTO groups (name) VALUES (?)").run(name);
+      prepare(db, "INSERT OR IGNORE INTO groups (name) VALUES (?)").run(name);
       return get.get(name) as GroupRecord;
     },
     get: async (name) => (get.get(name) as GroupRecord | undefined) ?? null,
-    list: async () => db.prepare("SELECT * FROM groups ORDER BY name").all() as GroupRecord[],
+    list: async () => prepare(db, "SELECT * FROM groups ORDER BY name").all() as GroupRecord[],
     update: async (name, patch) => {
       const { sql, values } = setClause(patch);
-      if (sql) db.prepare(`UPDATE groups SET ${sql} WHERE name = @name`).run({ ...values, name });
+      if (sql) prepare(db, `UPDATE groups SET ${sql} WHERE name = @name`).run({ ...values, name });
     },
   };
 }
@@ -136,7 +148,7 @@ function serverRepo(db: Database): ServerRepo {
       const cols = sql.split(", ").map((s) => s.split(" = ")[0]);
       const params = sql.split(", ").map((s) => s.split(" = ")[1]);
       try {
-        db.prepare(`INSERT INTO servers (${cols.join(", ")}) VALUES (${params.join(", ")})`).run(
+        prepare(db, `INSERT INTO servers (${cols.join(", ")}) VALUES (${params.join(", ")})`).run(
           values,
         );
       } catch (err) {
@@ -146,19 +158,19 @@ function serverRepo(db: Database): ServerRepo {
       }
     },
     get: async (name) =>
-      toServer(db.prepare("SELECT * FROM servers WHERE name = ?").get(name) as Row),
+      toServer(prepare(db, "SELECT * FROM servers WHERE name = ?").get(name) as Row),
     getByTokenHash: async (hash) =>
-      toServer(db.prepare("SELECT * FROM servers WHERE token_hash = ?").get(hash) as Row),
+      toServer(prepare(db, "SELECT * FROM servers WHERE token_hash = ?").get(hash) as Row),
     list: async (group) =>
       (group
         ? db
             .prepare("SELECT * FROM servers WHERE grp = ? AND state != 'terminated' ORDER BY name")
             .all(group)
-        : db.prepare("SELECT * FROM servers WHERE state != 'terminated' ORDER BY name").all()
+        : prepare(db, "SELECT * FROM servers WHERE state != 'terminated' ORDER BY name").all()
       ).map((r) => toServer(r as Row) as ServerRecord),
     update: async (name, patch) => {
       const { sql, values } = setClause(patch as Row, SERVER_COLUMNS);
-      if (sql) db.prepare(`UPDATE servers SET ${sql} WHERE name = @name`).run({ ...values, name });
+      if (sql) prepare(db, `UPDATE servers SET ${sql} WHERE name = @name`).run({ ...values, name });
     },
     usedAddresses: async () =>
       db
@@ -181,13 +193,15 @@ function toDeploymentServer(row: Row): DeploymentServerRecord {
 }
 
 function deploymentRepo(db: Database): DeploymentRepo {
-  const insertDeployment = db.prepare(
+  const insertDeployment = prepare(
+    db,
     `INSERT INTO deployments (id, app, grp, version, release, previous_release, kind, strategy, batch,
        max_failures, state, error, waves, created_at, finished_at)
      VALUES (@id, @app, @group, @version, @release, @previous_release, @kind, @strategy, @batch,
        @max_failures, @state, @error, @waves, @created_at, @finished_at)`,
   );
-  const insertServer = db.prepare(
+  const insertServer = prepare(
+    db,
     `INSERT INTO deployment_servers (deployment_id, server, wave, state, error, steps)
      VALUES (@deployment_id, @server, @wave, @state, @error, @steps)`,
   );
@@ -199,7 +213,7 @@ function deploymentRepo(db: Database): DeploymentRepo {
       })();
     },
     get: async (id) =>
-      toDeployment(db.prepare("SELECT * FROM deployments WHERE id = ?").get(id) as Row),
+      toDeployment(prepare(db, "SELECT * FROM deployments WHERE id = ?").get(id) as Row),
     list: async (filter = {}) => {
       const where: string[] = [];
       if (filter.app) where.push("app = @app");
@@ -219,7 +233,7 @@ function deploymentRepo(db: Database): DeploymentRepo {
       ),
     update: async (id, patch) => {
       const { sql, values } = setClause(patch as Row, DEPLOYMENT_COLUMNS);
-      if (sql) db.prepare(`UPDATE deployments SET ${sql} WHERE id = @id`).run({ ...values, id });
+      if (sql) prepare(db, `UPDATE deployments SET ${sql} WHERE id = @id`).run({ ...values, id });
     },
     servers: async (id) =>
       db
@@ -229,7 +243,8 @@ function deploymentRepo(db: Database): DeploymentRepo {
     updateServer: async (id, server, patch) => {
       const { sql, values } = setClause(patch as Row);
       if (sql)
-        db.prepare(
+        prepare(
+          db,
           `UPDATE deployment_servers SET ${sql} WHERE deployment_id = @id AND server = @server`,
         ).run({ ...values, id, server });
     },
@@ -237,7 +252,8 @@ function deploymentRepo(db: Database): DeploymentRepo {
 }
 
 function auditRepo(db: Database): AuditRepo {
-  const insert = db.prepare(
+  const insert = prepare(
+    db,
     "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (@at, @actor, @action, @subject, @detail)",
   );
   return {

@@ -1,0 +1,107 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApiClient } from "../../src/cli/client.js";
+import { parseServerConfig } from "../../src/config/server-config.js";
+import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
+
+export interface BenchPlaneOptions {
+  /** Extra top-level lines of the control plane's strata.yaml (no provider, balancer or listen). */
+  yaml?: string[];
+  /** Prefix of the temp folder holding the data dir. @default "strata-bench-" */
+  tempPrefix?: string;
+}
+
+export interface BenchPlane {
+  plane: ControlPlane;
+  client: ApiClient;
+  /** Temp folder: `data/` is the control plane's; benches may put their own files beside it. */
+  dir: string;
+  /** Closes the control plane (stopping its agents) and removes the temp folder. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A random 127.a.b prefix, so concurrent benches and tests never share addresses. */
+export function randomLoopbackPrefix(): string {
+  const octet = () => 2 + Math.floor(Math.random() * 249);
+  return `127.${octet()}.${octet()}`;
+}
+
+/** Starts a real control plane in this process on loopback addresses; its agents are real processes. */
+export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<BenchPlane> {
+  const dir = await mkdtemp(join(tmpdir(), options.tempPrefix ?? "strata-bench-"));
+  const api = randomLoopbackPrefix();
+  const yaml = [
+    `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
+    `balancer: { host: "${api}.1" }`,
+    ...(options.yaml ?? []),
+  ].join("\n");
+  const config = parseServerConfig(yaml, "bench", {
+    dataDir: join(dir, "data"),
+    listen: `${api}.1:0`,
+  });
+  let plane: ControlPlane;
+  try {
+    plane = await startControlPlane({ config });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    plane,
+    client: new ApiClient(plane.url, plane.adminToken),
+    dir,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await plane.close();
+        } finally {
+          // Work interrupted by a signal may still be writing here: retry.
+          await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+        }
+      })()),
+  };
+}
+
+/** Polls `probe` every `intervalMs` until it returns something truthy; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 120_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/** Runs `work` with a plane and always closes it, also on SIGINT/SIGTERM. */
+export async function withBenchPlane<T>(
+  options: BenchPlaneOptions,
+  work: (bench: BenchPlane) => Promise<T>,
+): Promise<T> {
+  const bench = await startBenchPlane(options);
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`bench: ${signal}, closing the control plane\n`);
+    void bench.close().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await work(bench);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await bench.close();
+  }
+}

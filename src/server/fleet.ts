@@ -113,12 +113,22 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   async heartbeat(server: ServerRecord, hb: Heartbeat): Promise<void> {
+    const now = this.#options.clock.now();
+    // A healthy app on the desired release is ready, whether a report or a
+    // heartbeat says so first (a server booted from a current image may
+    // heartbeat before its reconcile reports), and after an offline spell.
+    const onDesired =
+      hb.app_healthy &&
+      hb.current_release !== null &&
+      hb.current_release === server.desired_release;
+    const settled = ["offline", "launching", "joined"].includes(server.state);
     await this.#options.store.servers.update(server.name, {
-      last_heartbeat: this.#options.clock.now(),
+      last_heartbeat: now,
       current_release: hb.current_release,
       app_healthy: hb.app_healthy,
       app_port: hb.app_port,
-      ...(server.state === "offline" || server.state === "launching" ? { state: "joined" } : {}),
+      ...(settled ? { state: onDesired ? "ready" : "joined" } : {}),
+      ...(settled && onDesired && !server.ready_at ? { ready_at: now } : {}),
     });
     await this.sync(server.name);
   }

@@ -1,20 +1,8 @@
-import type { Clock } from "../lib/clock.js";
-import { runInGroup, type RunResult } from "../lib/process.js";
+import { runInGroup, type RunInGroupOptions, type RunResult } from "../lib/process.js";
 
-export interface RunHookOptions {
-  /** Run by `/bin/sh -c`. */
+export interface RunHookOptions extends Omit<RunInGroupOptions, "label"> {
+  /** Run by `/bin/sh -c` in `cwd`, the release folder, with the app's env and the STRATA_* variables. */
   command: string;
-  /** The release folder; the working directory of the hook. */
-  cwd: string;
-  /** The app's env and the STRATA_* variables; added to the agent's own env minus its STRATA_* secrets. */
-  env: Record<string, string>;
-  timeoutMs: number;
-  clock: Clock;
-  signal?: AbortSignal;
-  /** Between SIGTERM and SIGKILL of the hook's process group. @default 2000 */
-  killGraceMs?: number;
-  /** Output kept: half from the start, half from the end. @default 65536 */
-  maxOutputBytes?: number;
 }
 
 export type HookResult = RunResult;

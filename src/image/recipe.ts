@@ -2,9 +2,8 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Clock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import { runInGroup, type RunResult } from "../lib/process.js";
+import { runInGroup, type RunInGroupOptions, type RunResult } from "../lib/process.js";
 
 /** The script of a recipe folder that runs after its files are copied; it is not copied itself. */
 export const PROVISION_SCRIPT = "provision.sh";
@@ -57,20 +56,9 @@ export function provisionArgv(script: string): string[] {
   return ["/bin/sh", script];
 }
 
-export interface RunProvisionOptions {
-  /** Absolute path of provision.sh. */
+export interface RunProvisionOptions extends Omit<RunInGroupOptions, "label"> {
+  /** Absolute path of provision.sh; `cwd` is the image root being built. */
   script: string;
-  /** The image root being built. */
-  cwd: string;
-  /** Added to the control plane's environment minus its STRATA_* secrets. */
-  env: Record<string, string>;
-  timeoutMs: number;
-  clock: Clock;
-  signal?: AbortSignal;
-  /** Between SIGTERM and SIGKILL of the script's process group. @default 2000 */
-  killGraceMs?: number;
-  /** Output kept: the first and the last half of this. @default 65536 */
-  maxOutputBytes?: number;
 }
 
 export type ProvisionResult = RunResult;

@@ -37,8 +37,12 @@ export class Deployer {
   readonly #events = new Map<string, EventEmitter<{ event: [DeploymentEvent] }>>();
   readonly #running = new Map<string, Promise<void>>();
 
+  /** The wave waiting on each server's reports: one lookup per report, however large the wave. */
+  readonly #awaiting = new Map<string, (report: AgentReport) => void>();
+
   constructor(options: DeployerOptions) {
     this.#o = options;
+    options.fleet.on("report", (server, report) => this.#awaiting.get(server)?.(report));
   }
 
   /** Validates and starts a deployment; returns at once with it in `running`. */
@@ -260,7 +264,9 @@ export class Deployer {
     let failedError: string | null = null;
     for (const [index, wave] of waves.entries()) {
       this.#emit(d.id, { type: "wave", wave: index + 1, servers: wave });
-      for (const name of wave) await this.#setServer(d, name, "draining");
+      await store.deployments.updateServers(d.id, wave, { state: "draining" });
+      for (const name of wave)
+        this.#emit(d.id, { type: "server", server: name, state: "draining" });
       await fleet.holdOut(wave);
       touched.push(...wave);
       const outcomes = await Promise.all(
@@ -340,7 +346,7 @@ export class Deployer {
     target: DesiredRelease,
     track: DeploymentServerState | null,
   ): Promise<Outcome> {
-    const { coordinator, fleet, store } = this.#o;
+    const { coordinator, store } = this.#o;
     const server = await store.servers.get(name);
     if (
       server?.current_release === target.id &&
@@ -349,7 +355,6 @@ export class Deployer {
     ) {
       return { ok: true };
     }
-    if (track) await this.#setServer(d, name, track);
     const steps: AgentReport["steps"] = [];
     let generation = -1;
     const outcome = new Promise<Outcome>((resolve) => {
@@ -358,8 +363,8 @@ export class Deployer {
         () => done({ ok: false, error: `[deploy] no report from ${name} within ${timeoutMs} ms` }),
         timeoutMs,
       );
-      const onReport = (server: string, report: AgentReport) => {
-        if (server !== name || report.generation !== generation) return;
+      const onReport = (report: AgentReport) => {
+        if (report.generation !== generation) return;
         if (track) {
           steps.splice(0, steps.length, ...report.steps);
           void store.deployments.updateServer(d.id, name, { steps: [...steps] });
@@ -376,12 +381,14 @@ export class Deployer {
       };
       const done = (result: Outcome) => {
         clearTimeout(timer);
-        fleet.off("report", onReport);
+        if (this.#awaiting.get(name) === onReport) this.#awaiting.delete(name);
         resolve(result);
       };
-      fleet.on("report", onReport);
+      this.#awaiting.set(name, onReport);
     });
+    // The agent is woken first; the bookkeeping can follow (its first report is a network round trip away).
     generation = (await coordinator.setDesired(name, target, { force: true })).generation;
+    if (track) await this.#setServer(d, name, track);
     return outcome;
   }
 

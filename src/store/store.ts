@@ -125,6 +125,12 @@ export interface DeploymentRepo {
   running(app: string, group: string): Promise<DeploymentRecord | null>;
   update(id: string, patch: Partial<Omit<DeploymentRecord, "id">>): Promise<void>;
   servers(id: string): Promise<DeploymentServerRecord[]>;
+  /** The same patch for several servers of a deployment, in one transaction. */
+  updateServers(
+    id: string,
+    servers: string[],
+    patch: Partial<Omit<DeploymentServerRecord, "deployment_id" | "server">>,
+  ): Promise<void>;
   updateServer(
     id: string,
     server: string,

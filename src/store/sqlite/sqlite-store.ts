@@ -240,6 +240,17 @@ function deploymentRepo(db: Database): DeploymentRepo {
         .prepare("SELECT * FROM deployment_servers WHERE deployment_id = ? ORDER BY wave, server")
         .all(id)
         .map((r) => toDeploymentServer(r as Row)),
+    updateServers: async (id, servers, patch) => {
+      const { sql, values } = setClause(patch as Row);
+      if (!sql) return;
+      const statement = prepare(
+        db,
+        `UPDATE deployment_servers SET ${sql} WHERE deployment_id = @id AND server = @server`,
+      );
+      db.transaction(() => {
+        for (const server of servers) statement.run({ ...values, id, server });
+      })();
+    },
     updateServer: async (id, server, patch) => {
       const { sql, values } = setClause(patch as Row);
       if (sql)

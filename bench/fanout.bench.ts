@@ -279,11 +279,15 @@ async function measure({ plane, client, dir }: BenchPlane) {
     const launching = process.hrtime.bigint();
     await client.post("/v1/fleet/up", { group: GROUP, count });
     if (next === 0) {
-      await waitFor(`${count} agents to join`, async () => {
-        const s = await client.get<StatusView>("/v1/status");
-        const joined = s.servers.filter((x) => x.state !== "launching" && x.last_heartbeat);
-        return joined.length >= count;
-      });
+      await waitFor(
+        `${count} agents to join`,
+        async () => {
+          const s = await client.get<StatusView>("/v1/status");
+          const joined = s.servers.filter((x) => x.state !== "launching" && x.last_heartbeat);
+          return joined.length >= count;
+        },
+        120_000,
+      );
       // Untimed first deploy: every timed one then replaces a running release, as in production.
       await deployStrata(client, releases[next]!.version);
     }

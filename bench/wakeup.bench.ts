@@ -245,10 +245,14 @@ async function deployScenario(): Promise<Scenario> {
           return {
             // No agent reports: the deployment fails after deploy.server_timeout and rolls back.
             settle: async () => {
-              await waitFor(`deployment ${deployment.id} to end`, async () => {
-                const d = await client.get<DeploymentView>(`/v1/deployments/${deployment.id}`);
-                return d.state !== "running";
-              });
+              await waitFor(
+                `deployment ${deployment.id} to end`,
+                async () => {
+                  const d = await client.get<DeploymentView>(`/v1/deployments/${deployment.id}`);
+                  return d.state !== "running";
+                },
+                120_000,
+              );
             },
           };
         },

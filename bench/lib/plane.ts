@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ApiClient } from "../../src/cli/client.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
+import { randomLoopbackPrefix } from "../../test/e2e/harness.js";
 
 export interface BenchPlaneOptions {
   /** Extra top-level lines of the control plane's strata.yaml (no provider, balancer or listen). */
@@ -19,12 +20,6 @@ export interface BenchPlane {
   dir: string;
   /** Closes the control plane (stopping its agents) and removes the temp folder. Idempotent. */
   close(): Promise<void>;
-}
-
-/** A random 127.a.b prefix, so concurrent benches and tests never share addresses. */
-export function randomLoopbackPrefix(): string {
-  const octet = () => 2 + Math.floor(Math.random() * 249);
-  return `127.${octet()}.${octet()}`;
 }
 
 /** Starts a real control plane in this process on loopback addresses; its agents are real processes. */
@@ -64,27 +59,6 @@ export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<
   };
 }
 
-/** Polls `probe` every `intervalMs` until it returns something truthy; throws after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs = 120_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
-
 /** Runs `work` with a plane and always closes it, also on SIGINT/SIGTERM. */
 export async function withBenchPlane<T>(
   options: BenchPlaneOptions,
@@ -105,3 +79,6 @@ export async function withBenchPlane<T>(
     await bench.close();
   }
 }
+
+// One implementation for tests and benches.
+export { randomLoopbackPrefix, waitFor } from "../../test/e2e/harness.js";

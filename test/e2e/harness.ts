@@ -66,10 +66,12 @@ export async function startTestPlane(): Promise<TestPlane> {
   return harness;
 }
 
+/** Polls `probe` every `intervalMs` until it returns something truthy; throws after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false>,
   timeoutMs = 60_000,
+  intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
@@ -80,7 +82,7 @@ export async function waitFor<T>(
     } catch (err) {
       last = err;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }

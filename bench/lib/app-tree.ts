@@ -1,10 +1,10 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { EXAMPLE_APP } from "../../test/e2e/harness.js";
 
-/** The example app every generated tree starts from, so the release starts and passes its health check. */
-export const EXAMPLE_APP = fileURLToPath(new URL("../../examples/hello", import.meta.url));
+/** Every generated tree starts from the example app, so the release starts and passes its health check. */
+export { EXAMPLE_APP };
 
 export interface AppTreeOptions {
   /** Generated files, besides the example app's own. @default 10000 */

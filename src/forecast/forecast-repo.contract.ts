@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe } from "node:test";
 import type { ForecastRepo, NewForecast } from "./forecast-repo.js";
+import { runCases } from "../lib/contract.js";
 
 export interface ForecastRepoContractOptions {
   /** A fresh, empty repo per test, and how to dispose of it. */
@@ -111,16 +112,13 @@ export function runForecastRepoContract(options: ForecastRepoContractOptions): v
   };
 
   describe("ForecastRepo contract", () => {
-    for (const [name, run] of Object.entries(cases)) {
-      const reason = options.skip?.[name];
-      test(name, { skip: reason ?? false }, async () => {
+    runCases(
+      cases,
+      async () => {
         const { repo, close } = await options.create();
-        try {
-          await run(repo);
-        } finally {
-          await close();
-        }
-      });
-    }
+        return { subject: repo, close: close };
+      },
+      options.skip,
+    );
   });
 }

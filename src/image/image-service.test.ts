@@ -10,7 +10,6 @@ import { packDirectory } from "../artifact/pack.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import { systemClock } from "../lib/clock.js";
 import { emptyServer } from "../server/fleet.js";
-import { createSqliteImageRepo } from "../store/sqlite/image-repo.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { AuditEntry, DeploymentRecord, Store } from "../store/store.js";
 import type { Release } from "../wire/release.js";
@@ -40,7 +39,7 @@ async function setup(
 ): Promise<Fixture> {
   const work = await mkdtemp(join(tmpdir(), "strata-image-service-"));
   const store = createSqliteStore({ path: ":memory:" });
-  const repo = createSqliteImageRepo(store.db);
+  const repo = store.images;
   const images = createLocalImageStore({ dir: join(work, "images") });
   const real = createLocalArtifactStore({ dir: join(work, "artifacts") });
   let held: Promise<void> | null = null;
@@ -78,7 +77,6 @@ async function setup(
   const audit: Omit<AuditEntry, "id">[] = [];
   const service = createImageService({
     store,
-    repo,
     images,
     artifacts,
     config,

@@ -10,20 +10,13 @@ import type { Release } from "../wire/release.js";
 import type { BakeView, ChannelView, GcView, ImageView, ImagesView } from "../wire/image.js";
 import { planGc } from "./gc.js";
 import type { ImageConfig } from "./image-config.js";
-import type {
-  BakeReason,
-  BakeRecord,
-  ImageLayerKind,
-  ImageRecord,
-  ImageRepo,
-} from "./image-records.js";
+import type { BakeReason, BakeRecord, ImageLayerKind, ImageRecord } from "./image-records.js";
 import { ImageBuildError, type ImageLayer, type ImageStore } from "./image-store.js";
 import { hashRecipe } from "./recipe.js";
 
 export interface ImageServiceOptions {
-  /** Groups, releases and servers are read from here; nothing is written. */
+  /** Images and bakes are kept in `store.images`; groups, releases and servers are only read. */
   store: Store;
-  repo: ImageRepo;
   images: ImageStore;
   /** Where the app layer's release tarball comes from. */
   artifacts: ArtifactStore;
@@ -82,7 +75,8 @@ export function channelName(group: string): string {
 }
 
 export function createImageService(options: ImageServiceOptions): ImageService {
-  const { store, repo, images, artifacts, config, clock, audit } = options;
+  const { store, images, artifacts, config, clock, audit } = options;
+  const repo = store.images;
   const stop = new AbortController();
   const chains = new Map<string, Promise<void>>();
   const pending = new Set<Promise<void>>();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import { packDirectory } from "../artifact/pack.js";
 import {
   ImageBuildError,
@@ -10,6 +10,7 @@ import {
   type RecipeLayer,
   type ReleaseLayer,
 } from "./image-store.js";
+import { runCases } from "../lib/contract.js";
 
 export type ImageStoreCase =
   | "create registers a queued image"
@@ -169,19 +170,13 @@ export function runImageStoreContract(options: ImageStoreContractOptions): void 
     });
     after(() => rm(work, { recursive: true, force: true }));
 
-    for (const [name, run] of Object.entries(cases) as [
-      ImageStoreCase,
-      (store: ImageStore) => Promise<void>,
-    ][]) {
-      const reason = options.skip?.[name];
-      test(name, reason ? { skip: reason } : {}, async () => {
+    runCases(
+      cases,
+      async () => {
         const { store, cleanup } = await options.create();
-        try {
-          await run(store);
-        } finally {
-          await cleanup();
-        }
-      });
-    }
+        return { subject: store, close: cleanup };
+      },
+      options.skip,
+    );
   });
 }

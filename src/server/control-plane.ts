@@ -75,7 +75,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
-    repo: store.images,
     images: localImages,
     artifacts,
     config: imageConfig,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe } from "node:test";
 import { StrataError } from "../lib/errors.js";
 import type { MinuteCounts } from "./minute-counter.js";
 import type { TrafficRepo } from "./traffic-repo.js";
+import { runCases } from "../lib/contract.js";
 
 export interface TrafficRepoContractOptions {
   /** A fresh, empty repo per test, and how to dispose of it. */
@@ -130,16 +131,13 @@ export function runTrafficRepoContract(options: TrafficRepoContractOptions): voi
   };
 
   describe("TrafficRepo contract", () => {
-    for (const [name, run] of Object.entries(cases)) {
-      const reason = options.skip?.[name];
-      test(name, { skip: reason ?? false }, async () => {
+    runCases(
+      cases,
+      async () => {
         const { repo, close } = await options.create();
-        try {
-          await run(repo);
-        } finally {
-          await close();
-        }
-      });
-    }
+        return { subject: repo, close: close };
+      },
+      options.skip,
+    );
   });
 }

@@ -23,7 +23,7 @@ import { parseServerConfig } from "../src/config/server-config.js";
 import { createLocalImageStore } from "../src/image/local/local-image-store.js";
 import { systemClock } from "../src/lib/clock.js";
 import { startControlPlane, type ControlPlane } from "../src/server/control-plane.js";
-import { FleetOps } from "../src/server/fleet-ops.js";
+import { FleetOps } from "../src/fleet/fleet-ops.js";
 import type { ImagesView } from "../src/wire/image.js";
 import type { Release } from "../src/wire/release.js";
 import type { StatusView } from "../src/wire/server.js";

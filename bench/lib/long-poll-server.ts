@@ -9,7 +9,7 @@ import {
   type LocalCoordinatorOptions,
 } from "../../src/coord/local/local-coordinator.js";
 import { systemClock } from "../../src/lib/clock.js";
-import { describeRelease, Fleet } from "../../src/server/fleet.js";
+import { describeRelease, Fleet } from "../../src/fleet/fleet.js";
 import { errorResponse } from "../../src/server/http-errors.js";
 import { agentRoutes } from "../../src/server/routes/agents.js";
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.js";

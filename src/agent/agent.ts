@@ -8,7 +8,7 @@ import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
 import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
 import { createSupervisor, stopOrphan } from "./supervisor.js";
-import { readCurrent } from "./switch.js";
+import { readCurrent } from "../lib/server-root.js";
 
 export interface AgentConfig {
   /** Control plane URL. */

@@ -13,7 +13,7 @@ import { packDirectory } from "../artifact/pack.js";
 import { fetchArtifact } from "./fetch.js";
 import { reconcile } from "./reconcile.js";
 import { createSupervisor, type Supervisor } from "./supervisor.js";
-import { readCurrent, releaseDir, releaseDirName } from "./switch.js";
+import { readCurrent, releaseDir, releaseDirName } from "../lib/server-root.js";
 import { randomLoopback, randomPort } from "./test-support.js";
 
 const EXAMPLE = new URL("../../examples/hello/", import.meta.url).pathname;

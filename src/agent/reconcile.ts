@@ -18,7 +18,7 @@ import {
   releaseDir,
   releaseDirName,
   switchCurrent,
-} from "./switch.js";
+} from "../lib/server-root.js";
 
 /** Downloads the verified artifact of `release` to `dest`. */
 export type ArtifactFetcher = (

@@ -4,7 +4,7 @@ import type { Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { isoTime } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import type { Fleet } from "../server/fleet.js";
+import type { Fleet } from "../fleet/fleet.js";
 import type { DeploymentRecord, DeploymentServerRecord, Store } from "../store/store.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { planGc, type GcInput } from "./gc.js";
-import type { ImageRecord } from "./image-records.js";
+import type { ImageRecord } from "../store/image-repo.js";
 
 let clock = 0;
 function img(id: string, patch: Partial<ImageRecord> = {}): ImageRecord {

@@ -1,4 +1,4 @@
-import type { ChannelRecord, ImageRecord } from "./image-records.js";
+import type { ChannelRecord, ImageRecord } from "../store/image-repo.js";
 
 export interface GcInput {
   images: readonly ImageRecord[];

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { readCurrent } from "../agent/switch.js";
-import { emptyServer } from "../server/fleet.js";
+import { readCurrent } from "../lib/server-root.js";
+import { emptyServer } from "../fleet/fleet.js";
 import { channelName } from "./image-service.js";
 import { setupImageService, type ImageFixture } from "./test-fixture.js";
 

@@ -10,7 +10,7 @@ import type { Release } from "../wire/release.js";
 import type { BakeView, ChannelView, GcView, ImageView, ImagesView } from "../wire/image.js";
 import { planGc } from "./gc.js";
 import type { ImageConfig } from "./image-config.js";
-import type { BakeReason, BakeRecord, ImageLayerKind, ImageRecord } from "./image-records.js";
+import type { BakeReason, BakeRecord, ImageLayerKind, ImageRecord } from "../store/image-repo.js";
 import { ImageBuildError, type ImageLayer, type ImageStore } from "./image-store.js";
 import { hashRecipe } from "./recipe.js";
 

@@ -10,7 +10,7 @@ import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { AuditEntry, DeploymentRecord, Store } from "../store/store.js";
 import type { Release } from "../wire/release.js";
 import { parseImageConfig } from "./image-config.js";
-import type { ImageRepo } from "./image-records.js";
+import type { ImageRepo } from "../store/image-repo.js";
 import { createImageService, type ImageService } from "./image-service.js";
 import { createLocalImageStore, type LocalImageStore } from "./local/local-image-store.js";
 

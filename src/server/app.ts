@@ -6,14 +6,14 @@ import type { Deployer } from "../deploy/deployer.js";
 import type { Clock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
 import type { Store } from "../store/store.js";
-import type { Fleet } from "./fleet.js";
-import type { FleetOps } from "./fleet-ops.js";
+import type { Fleet } from "../fleet/fleet.js";
+import type { FleetOps } from "../fleet/fleet-ops.js";
 import { errorResponse } from "./http-errors.js";
 import { agentRoutes, bearer } from "./routes/agents.js";
 import { deploymentRoutes } from "./routes/deployments.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { releaseRoutes } from "./routes/releases.js";
-import { sameSecret } from "./tokens.js";
+import { sameSecret } from "../fleet/tokens.js";
 
 export interface ApiDeps {
   store: Store;

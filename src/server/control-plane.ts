@@ -22,13 +22,13 @@ import { createLocalProvider } from "../provider/local/local-provider.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
-import { describeRelease, Fleet } from "./fleet.js";
-import { FleetOps } from "./fleet-ops.js";
+import { describeRelease, Fleet } from "../fleet/fleet.js";
+import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
-import { newToken } from "./tokens.js";
+import { newToken } from "../fleet/tokens.js";
 
 export interface ControlPlaneOptions {
   config: ServerConfig;

@@ -1,7 +1,7 @@
 import type { RequestCount } from "../balancer/balancer.js";
 import { messageOf } from "../lib/errors.js";
 import type { GroupRepo } from "../store/store.js";
-import type { TrafficRepo } from "../traffic/traffic-repo.js";
+import type { TrafficRepo } from "../store/traffic-repo.js";
 
 export interface RequestCountRecorderOptions {
   /** Maps a balancer group to its app. */

@@ -1,6 +1,6 @@
-import type { ForecastRepo } from "../forecast/forecast-repo.js";
-import type { ImageRepo } from "../image/image-records.js";
-import type { TrafficRepo } from "../traffic/traffic-repo.js";
+import type { ForecastRepo } from "./forecast-repo.js";
+import type { ImageRepo } from "./image-repo.js";
+import type { TrafficRepo } from "./traffic-repo.js";
 import type { Release } from "../wire/release.js";
 import type { ServerState } from "../wire/server.js";
 import type {

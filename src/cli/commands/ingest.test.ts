@@ -14,7 +14,7 @@ import { trafficRoutes } from "../../server/routes/traffic.js";
 import { createSqliteTrafficRepo } from "../../store/sqlite/traffic-repo.js";
 import { createMinuteCounter } from "../../traffic/minute-counter.js";
 import { syntheticCombinedLog } from "../../traffic/synthetic-log.js";
-import type { TrafficRepo } from "../../traffic/traffic-repo.js";
+import type { TrafficRepo } from "../../store/traffic-repo.js";
 import { registerIngestCommand, type IngestDocument } from "./ingest.js";
 
 const MIGRATION = readFileSync(

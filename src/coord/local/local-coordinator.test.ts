@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createSqliteStore } from "../../store/sqlite/sqlite-store.js";
-import { emptyServer } from "../../server/fleet.js";
+import { emptyServer } from "../../fleet/fleet.js";
 import { runCoordinatorContract } from "../coordinator.contract.js";
 import { createLocalCoordinator } from "./local-coordinator.js";
 

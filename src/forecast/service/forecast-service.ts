@@ -1,6 +1,6 @@
 import type { Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
-import type { HourCounts } from "../../traffic/traffic-repo.js";
+import type { HourCounts } from "../../store/traffic-repo.js";
 import type { EventView, ForecastView } from "../../wire/forecast.js";
 import { applyEvents } from "../events.js";
 import type { ForecasterOptions } from "../forecaster.js";
@@ -9,7 +9,7 @@ import type {
   ForecastRecord,
   ForecastRepo,
   ForecastTrigger,
-} from "../forecast-repo.js";
+} from "../../store/forecast-repo.js";
 import type { ForecastModel } from "../model.js";
 import { createForecastModel } from "../registry.js";
 import { HOUR_MS } from "../series.js";

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { StrataError } from "../../lib/errors.js";
 import { createSqliteForecastRepo } from "../../store/sqlite/forecast-repo.js";
 import { createSqliteStore } from "../../store/sqlite/sqlite-store.js";
-import type { ForecastRepo } from "../forecast-repo.js";
+import type { ForecastRepo } from "../../store/forecast-repo.js";
 import {
   appsToForecast,
   createForecastScheduler,

@@ -1,6 +1,6 @@
 import type { Clock } from "../../lib/clock.js";
 import { messageOf, StrataError } from "../../lib/errors.js";
-import type { DailyRunOutcome, ForecastRepo } from "../forecast-repo.js";
+import type { DailyRunOutcome, ForecastRepo } from "../../store/forecast-repo.js";
 import type { AuditFn } from "./forecast-service.js";
 import { createZone } from "./zone.js";
 

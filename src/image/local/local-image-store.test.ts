@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readActivations, readCurrent, releaseDir } from "../../agent/switch.js";
+import { readActivations, readCurrent, releaseDir } from "../../lib/server-root.js";
 import { packDirectory } from "../../artifact/pack.js";
 import { runImageStoreContract } from "../image-store.contract.js";
 import type { ReleaseLayer } from "../image-store.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { releaseDir, switchCurrent } from "../../agent/switch.js";
+import { releaseDir, switchCurrent } from "../../lib/server-root.js";
 import { extractArchive } from "../../artifact/extract.js";
 import { isoTime, systemClock, type Clock } from "../../lib/clock.js";
 import { StrataError, messageOf } from "../../lib/errors.js";

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Coordinator } from "../../coord/coordinator.js";
 import type { ServerRecord } from "../../store/store.js";
 import type { AgentReport, Heartbeat, JoinRequest } from "../../wire/agent.js";
-import type { Fleet } from "../fleet.js";
+import type { Fleet } from "../../fleet/fleet.js";
 import { badRequest } from "../http-errors.js";
 
 type Env = { Variables: { server: ServerRecord } };

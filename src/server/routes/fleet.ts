@@ -4,7 +4,7 @@ import { isoTime } from "../../lib/clock.js";
 import type { ServerRecord, Store } from "../../store/store.js";
 import type { ScaleRequest } from "../../wire/image.js";
 import type { GroupView, ServerView, StatusView } from "../../wire/server.js";
-import type { FleetOps } from "../fleet-ops.js";
+import type { FleetOps } from "../../fleet/fleet-ops.js";
 
 /** Status of groups and servers, fleet up/down, and the audit log. */
 export function fleetRoutes(deps: { store: Store; fleetOps: FleetOps; balancer: Balancer }): Hono {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { StrataError } from "../../lib/errors.js";
 import type { MinuteCounts } from "../../traffic/minute-counter.js";
-import type { TrafficRepo } from "../../traffic/traffic-repo.js";
+import type { TrafficRepo } from "../../store/traffic-repo.js";
 import {
   MAX_TRAFFIC_MINUTES_PER_POST,
   type PostTrafficRequest,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runForecastRepoContract } from "../../forecast/forecast-repo.contract.js";
+import { runForecastRepoContract } from "../forecast-repo.contract.js";
 import { createSqliteForecastRepo } from "./forecast-repo.js";
 import { createSqliteStore } from "./sqlite-store.js";
 

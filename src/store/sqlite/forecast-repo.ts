@@ -6,7 +6,7 @@ import type {
   ForecastRecord,
   ForecastRepo,
   NewForecast,
-} from "../../forecast/forecast-repo.js";
+} from "../forecast-repo.js";
 
 const HOUR_MS = 3_600_000;
 

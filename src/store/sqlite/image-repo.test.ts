@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { BakeRecord, ImageRecord } from "../../image/image-records.js";
+import type { BakeRecord, ImageRecord } from "../image-repo.js";
 import { createSqliteImageRepo } from "./image-repo.js";
 import { createSqliteStore } from "./sqlite-store.js";
 

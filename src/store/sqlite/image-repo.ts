@@ -1,10 +1,5 @@
 import type { Database } from "better-sqlite3";
-import type {
-  BakeRecord,
-  ChannelRecord,
-  ImageRecord,
-  ImageRepo,
-} from "../../image/image-records.js";
+import type { BakeRecord, ChannelRecord, ImageRecord, ImageRepo } from "../image-repo.js";
 
 type Row = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import Database from "better-sqlite3";
-import { runTrafficRepoContract } from "../../traffic/traffic-repo.contract.js";
+import { runTrafficRepoContract } from "../traffic-repo.contract.js";
 import { migrate } from "./migrate.js";
 import { createSqliteTrafficRepo } from "./traffic-repo.js";
 

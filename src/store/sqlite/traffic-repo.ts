@@ -9,7 +9,7 @@ import {
   type TrafficCheckpoint,
   type TrafficRepo,
   type TrafficSource,
-} from "../../traffic/traffic-repo.js";
+} from "../traffic-repo.js";
 
 export interface SqliteTrafficRepoOptions {
   /** Stamps source records and checkpoints. @default systemClock */

@@ -11,7 +11,7 @@ import {
   releaseDir,
   releaseDirName,
   switchCurrent,
-} from "./switch.js";
+} from "./server-root.js";
 
 const idOf = (name: string) => `sha256:${createHash("sha256").update(name).digest("hex")}`;
 

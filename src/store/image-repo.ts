@@ -1,4 +1,4 @@
-import type { ImageState } from "./image-store.js";
+import type { ImageState } from "../image/image-store.js";
 
 export type ImageLayerKind = "middleware" | "app";
 

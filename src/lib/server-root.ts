@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile, readdir, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { StrataError } from "../lib/errors.js";
+import { StrataError } from "./errors.js";
 import { isReleaseId } from "../artifact/digest.js";
 
 // Layout of a server root:

@@ -1,6 +1,6 @@
 import { StrataError } from "../lib/errors.js";
 import type { TrafficSource } from "../wire/traffic.js";
-import { MINUTE_MS, type MinuteCounts } from "./minute-counter.js";
+import { MINUTE_MS, type MinuteCounts } from "../traffic/minute-counter.js";
 
 export type { TrafficSource } from "../wire/traffic.js";
 

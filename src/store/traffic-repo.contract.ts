@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { StrataError } from "../lib/errors.js";
-import type { MinuteCounts } from "./minute-counter.js";
+import type { MinuteCounts } from "../traffic/minute-counter.js";
 import type { TrafficRepo } from "./traffic-repo.js";
 import { runCases } from "../lib/contract.js";
 

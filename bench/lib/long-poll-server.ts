@@ -45,7 +45,7 @@ export interface LongPollServer {
 export async function startLongPollServer(options: LongPollServerOptions): Promise<LongPollServer> {
   const store = createSqliteStore({ path: join(options.dir, "long-poll.db") });
   const coordinator = (options.createCoordinator ?? createLocalCoordinator)({
-    store,
+    desired: store.desired,
     describeRelease: (id) => describeRelease(store, id),
   });
   const balancer = createLocalBalancer({ host: options.host });
@@ -55,7 +55,7 @@ export async function startLongPollServer(options: LongPollServerOptions): Promi
     coordinator,
     balancer,
     clock: systemClock,
-    joinToken,
+    clusterJoinToken: joinToken,
     ensurePool: async (group) => void (await store.groups.ensure(group)),
     heartbeatTimeoutMs: 3_600_000,
     audit: async () => {},

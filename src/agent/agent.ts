@@ -6,7 +6,7 @@ import type { AgentReport } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
 import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
-import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
+import { loadAppSpec, reconcile, stageRelease, type ArtifactFetcher } from "./reconcile.js";
 import { createSupervisor, stopOrphan } from "./supervisor.js";
 import { readCurrent } from "../lib/server-root.js";
 
@@ -173,9 +173,14 @@ export async function run(
       const desired = await retrying("desired", () =>
         client.desired(after, LONG_POLL_SECONDS, abort),
       );
-      const { generation, release } = desired;
+      const { generation, release, stage } = desired;
       after = generation;
       if (generation === handled) continue;
+      if (stage && stage.id !== (await readCurrent(root))) {
+        const options = { root, generation, release: stage, fetchArtifact: fetcher };
+        const staged = await stageRelease({ ...options, report, clock, signal: abort });
+        log(`[agent] generation ${generation}: ${staged.phase} ${stage.id} ${staged.error ?? ""}`);
+      }
       if (!release) {
         const current_release = await readCurrent(root);
         await report({

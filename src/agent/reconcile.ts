@@ -193,6 +193,78 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   return finish("converged", { app_port: definition!.port });
 }
 
+/**
+ * Fetches, verifies, unpacks and validates `release` without switching to it
+ * or touching the running app, and returns the final report (`staged` or
+ * `failed`). A deployment stages every server before it takes any out of service.
+ */
+export async function stageRelease(
+  options: Omit<ReconcileOptions, "supervisor" | "host">,
+): Promise<AgentReport> {
+  const { root, release, clock, signal } = options;
+  const steps: StepReport[] = [];
+  const current = await readCurrent(root);
+  const dir = releaseDir(root, release.id);
+  const report = (phase: AgentReport["phase"], error?: string): AgentReport => ({
+    generation: options.generation,
+    release_id: release.id,
+    phase,
+    current_release: current,
+    steps: steps.map((entry) => ({ ...entry })),
+    ...(error ? { error } : {}),
+  });
+  const step = async (name: string, work: () => Promise<string>) => {
+    const entry: StepReport = {
+      name: `stage_${name}`,
+      state: "running",
+      started_at: isoTime(clock.now()),
+      duration_ms: null,
+    };
+    steps.push(entry);
+    const started = clock.now();
+    try {
+      entry.output = await work();
+      entry.state = "ok";
+    } catch (err) {
+      entry.state = "failed";
+      entry.error = messageOf(err);
+      throw err;
+    } finally {
+      entry.duration_ms = clock.now() - started;
+    }
+  };
+  try {
+    if (!(await exists(dir))) {
+      await mkdir(join(root, "tmp"), { recursive: true });
+      const tarball = join(root, "tmp", `${releaseDirName(release.id)}.tar`);
+      try {
+        await step("fetch", async () => {
+          await options.fetchArtifact(release, tarball, signal);
+          return `${release.size} bytes, checksum verified`;
+        });
+        await step("extract", async () => {
+          const { files, bytes } = await extractArchive(tarball, dir);
+          return `${files} files, ${bytes} bytes`;
+        });
+      } finally {
+        await rm(tarball, { force: true });
+      }
+    }
+    await step("validate", async () => {
+      const definition = await loadDefinition(root, release.id);
+      return `start ${JSON.stringify(definition.start)}, port ${definition.port}`;
+    });
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    const final = report("failed", messageOf(err));
+    await options.report(final);
+    return final;
+  }
+  const final = report("staged");
+  await options.report(final);
+  return final;
+}
+
 async function rollBack(options: ReconcileOptions, previous: string | null): Promise<string> {
   const { root, supervisor, clock, signal, host } = options;
   if (previous === null) {

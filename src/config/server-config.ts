@@ -25,6 +25,12 @@ export interface ServerConfig {
   readonly serverTimeoutMs: number;
   /** Longest drain of in-flight requests when a server leaves the balancer. @default 10000 */
   readonly drainMs: number;
+  /**
+   * Whether agents may join with the cluster-wide join token (`<data_dir>/join-token`)
+   * under any new name. Off: servers join only with the single-use token issued
+   * for them at launch or by `strata tokens join`. @default false
+   */
+  readonly clusterJoinToken: boolean;
   /** Sections owned by other parts (forecast, groups, images), validated by them. */
   readonly sections: Readonly<Record<string, unknown>>;
 }
@@ -37,6 +43,7 @@ const KEYS = [
   "heartbeat_timeout",
   "heartbeat_interval",
   "deploy",
+  "join",
 ];
 const SECTIONS = ["forecast", "groups", "images", "scale"];
 
@@ -125,6 +132,9 @@ export function parseServerConfig(
       fail(`provider.local.${k}`, "unknown key (expected address_prefix)");
   const balancer = section("balancer", ["host"]);
   const deploy = section("deploy", ["server_timeout", "drain_timeout"]);
+  const joinSection = section("join", ["cluster_token"]);
+  const clusterJoinToken = joinSection.cluster_token ?? false;
+  if (typeof clusterJoinToken !== "boolean") fail("join.cluster_token", "expected true or false");
 
   const listenText = overrides.listen ?? str("listen", root.listen, "127.0.0.1:7700");
   const listen =
@@ -148,6 +158,7 @@ export function parseServerConfig(
     heartbeatMs: duration("heartbeat_interval", root.heartbeat_interval, 5_000),
     serverTimeoutMs: duration("deploy.server_timeout", deploy.server_timeout, 600_000),
     drainMs: duration("deploy.drain_timeout", deploy.drain_timeout, 10_000),
+    clusterJoinToken: clusterJoinToken as boolean,
     sections: Object.freeze(sections),
   });
 }

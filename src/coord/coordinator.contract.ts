@@ -40,6 +40,23 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await close();
     });
 
+    it("setStage bumps the generation, keeps the release, and setDesired of it clears the stage", async () => {
+      const { coordinator, release, close } = await options.create();
+      await coordinator.setDesired("a", release(R1));
+      const staged = await coordinator.setStage("a", release(R2));
+      assert.equal(staged.generation, 2);
+      assert.equal(staged.release?.id, R1, "staging never changes what runs");
+      assert.equal(staged.stage?.id, R2);
+      assert.equal((await coordinator.setStage("a", release(R2))).generation, 2, "idempotent");
+      const waiting = coordinator.watch("a", 2, 10_000);
+      const switched = await coordinator.setDesired("a", release(R2));
+      assert.equal(switched.generation, 3);
+      assert.equal(switched.stage ?? null, null);
+      assert.equal((await waiting).release?.id, R2);
+      assert.equal((await coordinator.desired("a")).stage ?? null, null);
+      await close();
+    });
+
     it("watch answers at once when the generation differs, else at the change", async () => {
       const { coordinator, release, close } = await options.create();
       assert.equal((await coordinator.watch("a", -1, 10_000)).generation, 0);

@@ -5,7 +5,11 @@ import type { DesiredRelease, DesiredState } from "../wire/agent.js";
  * the control plane; etcd v3 implements the same contract for several replicas.
  */
 export interface Coordinator {
-  /** Current desired state of a server (generation 0 and no release before the first change). */
+  /**
+   * Current desired state of a server (generation 0 and no release before the
+   * first change). The only source of per-server desired state: no other part
+   * reads it from the Store.
+   */
   desired(server: string): Promise<DesiredState>;
   /**
    * Sets what a server should run, bumps its generation and wakes its watchers.
@@ -17,6 +21,12 @@ export interface Coordinator {
     release: DesiredRelease | null,
     options?: { force?: boolean },
   ): Promise<DesiredState>;
+  /**
+   * Sets the release a server should fetch, verify and unpack ahead of a
+   * switch (null: none), bumps its generation and wakes its watchers.
+   * Idempotent for the same stage. `setDesired` of the staged release clears it.
+   */
+  setStage(server: string, release: DesiredRelease | null): Promise<DesiredState>;
   /**
    * Long poll: resolves as soon as the server's generation differs from `after`,
    * or after `timeoutMs` with the current state. Many may wait at once.

@@ -4,7 +4,6 @@ import type { Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { isoTime } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import type { Fleet } from "../fleet/fleet.js";
 import type { DeploymentRecord, DeploymentServerRecord, Store } from "../store/store.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type {
@@ -17,12 +16,21 @@ import type {
 } from "../wire/deployment.js";
 import { batchSize, planWaves, STRATEGIES } from "./plan.js";
 
+/** What the deployer needs of the fleet: service-out and service-in, and what agents fetch. */
+export interface DeployFleet {
+  /** Takes servers out of the balancer (draining in-flight requests) and keeps them out. Idempotent. */
+  holdOut(names: string[]): Promise<void>;
+  /** Lets servers back in once they are healthy on their desired release. Idempotent. */
+  letIn(names: string[]): Promise<void>;
+  describe(releaseId: string): Promise<DesiredRelease | null>;
+}
+
 export interface DeployerOptions {
   store: Store;
   coordinator: Coordinator;
-  fleet: Fleet;
+  fleet: DeployFleet;
   clock: Clock;
-  /** Longest wait for one server to converge in a wave. @default 600000 */
+  /** Longest wait for one server to converge (or stage) in a wave. @default 600000 */
   serverTimeoutMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Called after a deployment succeeded (the image baker listens here). */
@@ -31,7 +39,14 @@ export interface DeployerOptions {
 
 type Outcome = { ok: true } | { ok: false; error: string };
 
-/** Runs deployments: waves, service-out/in, waiting on agents, rolling back. */
+const FINAL: readonly DeploymentServerState[] = ["succeeded", "failed", "rolled_back", "skipped"];
+
+/**
+ * Runs deployments: stages the release on every server while they serve,
+ * then runs the waves (service-out, switch, service-in), waits on agents and
+ * rolls back by the deployment's rules. Every step is persisted, so a
+ * deployment left running by a crash resumes where it stood.
+ */
 export class Deployer {
   readonly #o: DeployerOptions;
   readonly #events = new Map<string, EventEmitter<{ event: [DeploymentEvent] }>>();
@@ -39,10 +54,17 @@ export class Deployer {
 
   /** The wave waiting on each server's reports: one lookup per report, however large the wave. */
   readonly #awaiting = new Map<string, (report: AgentReport) => void>();
+  /** Set by `stop()`: running deployments halt where they stand, as after a crash, and resume at next start. */
+  #stopping = false;
+  readonly #stops = new Set<() => void>();
 
   constructor(options: DeployerOptions) {
     this.#o = options;
-    options.fleet.on("report", (server, report) => this.#awaiting.get(server)?.(report));
+  }
+
+  /** Hands an agent's report to the wave waiting on that server. Called by the fleet for every report. */
+  onReport(server: string, report: AgentReport): void {
+    this.#awaiting.get(server)?.(report);
   }
 
   /** Validates and starts a deployment; returns at once with it in `running`. */
@@ -58,10 +80,6 @@ export class Deployer {
     const batch = String(req.batch ?? "1");
     batchSize(batch, 1);
     const maxFailures = req.max_failures ?? 0;
-    if (!Number.isInteger(maxFailures) || maxFailures < 0) {
-      throw new StrataError("bad_request", "[deploy] max_failures: must be a whole number >= 0");
-    }
-    if (!req.group) throw new StrataError("bad_request", "[deploy] group is required");
     const release = await store.releases.get(req.app, req.version);
     if (!release) {
       throw new StrataError(
@@ -69,7 +87,15 @@ export class Deployer {
         `[deploy] no release ${req.app}@${req.version}; run \`strata build\` first`,
       );
     }
-    const group = await store.groups.ensure(req.group);
+    // Regression (issue 15): a typo'd group was created on the spot and "succeeded in 0.0 s".
+    const group = await store.groups.get(req.group);
+    if (!group) {
+      const known = (await store.groups.list()).map((g) => g.name);
+      throw new StrataError(
+        "not_found",
+        `[deploy] no group ${req.group}${known.length ? ` (groups: ${known.join(", ")})` : ""}; launch servers with \`strata fleet up --group ${req.group}\``,
+      );
+    }
     if (group.app && group.app !== req.app) {
       throw new StrataError(
         "conflict",
@@ -77,9 +103,10 @@ export class Deployer {
       );
     }
     const id = `d-${clock.now().toString(36)}-${randomUUID().slice(0, 6)}`;
-    const lock = await coordinator.tryLock(`deploy/${req.app}/${req.group}`, id);
+    const lockName = `deploy/${req.app}/${req.group}`;
+    const lock = await coordinator.tryLock(lockName, id);
     if (!lock) {
-      const owner = await coordinator.lockOwner(`deploy/${req.app}/${req.group}`);
+      const owner = await coordinator.lockOwner(lockName);
       throw new StrataError(
         "conflict",
         `[deploy] deployment ${owner} of ${req.app} to ${req.group} is still running; wait for it or watch it with \`strata deployments show ${owner}\``,
@@ -114,7 +141,9 @@ export class Deployer {
         ...waves.flatMap((names, wave) =>
           names.map((server) => row(id, server, wave + 1, "pending")),
         ),
-        ...servers.filter((s) => !reachable.includes(s)).map((s) => row(id, s.name, 0, "skipped")),
+        ...servers
+          .filter((s) => !reachable.includes(s))
+          .map((s) => ({ ...row(id, s.name, 0, "skipped"), error: "offline or not joined" })),
       ];
       await store.deployments.insert(record, rows);
       if (!group.app) await store.groups.update(req.group, { app: req.app });
@@ -126,23 +155,7 @@ export class Deployer {
         batch,
         waves: waves.length,
       });
-      const run = this.#run(
-        record,
-        waves,
-        rows.filter((r) => r.state === "skipped").map((r) => r.server),
-      )
-        .catch(async (err) => {
-          await this.#finish(
-            record,
-            "failed",
-            `[deploy] internal error: ${(err as Error).message}`,
-          );
-        })
-        .finally(() => {
-          void lock.release();
-          this.#running.delete(id);
-        });
-      this.#running.set(id, run);
+      this.#launch(record, lock.release);
       return (await this.view(id))!;
     } catch (err) {
       await lock.release();
@@ -213,21 +226,53 @@ export class Deployer {
     return () => emitter.off("event", listener);
   }
 
+  /**
+   * Halts running deployments where they stand without finishing them (their
+   * persisted state is what the next start resumes from). Called at shutdown
+   * before the store closes. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const stop of [...this.#stops]) stop();
+    await Promise.all(this.#running.values());
+  }
+
   /** Resolves when every running deployment has finished (for shutdown and tests). */
   async idle(): Promise<void> {
     await Promise.all(this.#running.values());
   }
 
-  /** Marks deployments left `running` by a previous process as failed. Called once at start. */
+  /**
+   * Resumes deployments a previous process left running, from their persisted
+   * server states: a deployment never stays half way. Called once at start.
+   */
   async recover(): Promise<void> {
-    for (const d of await this.#o.store.deployments.list({ limit: 1000 })) {
-      if (d.state === "running")
-        await this.#finish(
-          d,
-          "failed",
-          "[deploy] the control plane restarted during the deployment",
-        );
+    const { store, coordinator } = this.#o;
+    for (const d of await store.deployments.list({ limit: 1000 })) {
+      if (d.state !== "running") continue;
+      const lock = await coordinator.tryLock(`deploy/${d.app}/${d.group}`, d.id);
+      if (!lock) continue; // another replica runs it
+      await this.#o.audit(`${d.kind}.resume`, `${d.app}/${d.group}`, { deployment: d.id });
+      // Wake-ups lost with the old process: stages and switches it asked for are asked again.
+      for (const r of await store.deployments.servers(d.id)) {
+        if (r.state === "staging") await coordinator.setStage(r.server, null);
+      }
+      this.#launch(d, lock.release);
     }
+  }
+
+  #launch(d: DeploymentRecord, unlock: () => Promise<void>): void {
+    const run = this.#run(d)
+      .catch(async (err) => {
+        if (this.#stopping) return;
+        await this.#finish(d, "failed", `[deploy] internal error: ${(err as Error).message}`);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        void unlock();
+        this.#running.delete(d.id);
+      });
+    this.#running.set(d.id, run);
   }
 
   #emitter(id: string): EventEmitter<{ event: [DeploymentEvent] }> {
@@ -244,52 +289,82 @@ export class Deployer {
     this.#events.get(id)?.emit("event", event);
   }
 
-  async #setServer(
+  async #setServers(
     d: DeploymentRecord,
-    server: string,
+    servers: string[],
     state: DeploymentServerState,
-    patch: { error?: string | null; steps?: AgentReport["steps"] } = {},
+    patch: { error?: string | null } = {},
   ): Promise<void> {
-    await this.#o.store.deployments.updateServer(d.id, server, { state, ...patch });
-    this.#emit(d.id, { type: "server", server, state });
+    if (servers.length === 0) return;
+    await this.#o.store.deployments.updateServers(d.id, servers, { state, ...patch });
+    for (const server of servers) this.#emit(d.id, { type: "server", server, state });
   }
 
-  async #run(d: DeploymentRecord, waves: string[][], skipped: string[]): Promise<void> {
-    const { store, coordinator, fleet } = this.#o;
-    const target = (await fleet.describe(d.release)) as DesiredRelease;
-    // Offline servers are told too: the desired state, not this deployment, brings them along when they return.
-    for (const name of skipped) await coordinator.setDesired(name, target);
-    const touched: string[] = [];
-    let failures = 0;
-    let failedError: string | null = null;
-    for (const [index, wave] of waves.entries()) {
-      this.#emit(d.id, { type: "wave", wave: index + 1, servers: wave });
-      await store.deployments.updateServers(d.id, wave, { state: "draining" });
-      for (const name of wave)
-        this.#emit(d.id, { type: "server", server: name, state: "draining" });
-      await fleet.holdOut(wave);
-      touched.push(...wave);
-      const outcomes = await Promise.all(
-        wave.map((name) => this.#converge(d, name, target, "deploying")),
-      );
-      const okNames = wave.filter((_, i) => outcomes[i]!.ok);
-      for (const [i, name] of wave.entries()) {
+  /** Runs (or resumes) a deployment from the server states in the store. */
+  async #run(d: DeploymentRecord): Promise<void> {
+    const { store, coordinator } = this.#o;
+    const target = await this.#o.fleet.describe(d.release);
+    if (!target) return this.#finish(d, "failed", `[deploy] release ${d.release} is gone`);
+    let rows = await store.deployments.servers(d.id);
+    const failedCount = () => rows.filter((r) => r.state === "failed").length;
+
+    if (rows.some((r) => r.state === "rolling_back")) {
+      return this.#rollBack(d, rows, d.error ?? "[deploy] resumed a rollback");
+    }
+
+    // 1. Stage everywhere at once, while every server still serves: a bad
+    // artifact fails here, before anything leaves the balancer.
+    const toStage = rows.filter(
+      (r) => r.wave > 0 && (r.state === "pending" || r.state === "staging"),
+    );
+    if (toStage.length > 0) {
+      await this.#setServers(d, names(toStage), "staging");
+      const outcomes = await Promise.all(toStage.map((r) => this.#stage(d, r.server, target)));
+      this.#halt();
+      const staged = toStage.filter((_, i) => outcomes[i]!.ok);
+      await this.#setServers(d, names(staged), "staged");
+      for (const [i, r] of toStage.entries()) {
         const outcome = outcomes[i]!;
-        await this.#setServer(d, name, outcome.ok ? "succeeded" : "failed", {
-          error: outcome.ok ? null : outcome.error,
-        });
-        if (!outcome.ok) {
-          failures++;
-          failedError ??= `${name}: ${outcome.error}`;
-        }
+        if (!outcome.ok) await this.#setServers(d, [r.server], "failed", { error: outcome.error });
       }
-      await fleet.letIn(okNames);
-      if (failures > d.max_failures) break;
+      rows = await store.deployments.servers(d.id);
+      if (failedCount() > d.max_failures) {
+        await this.#skipRest(d, rows, "not deployed: staging failed elsewhere");
+        await this.#clearStages(rows);
+        const first = rows.find((r) => r.state === "failed");
+        return this.#finish(d, "failed", `${first?.server}: ${first?.error}`);
+      }
     }
-    if (failures > d.max_failures) {
-      await this.#rollBack(d, touched, failedError!);
-      return;
+
+    // 2. Waves: out of service, switch, restart, health check, back in.
+    for (let wave = 1; wave <= d.waves; wave++) {
+      const members = rows.filter(
+        (r) => r.wave === wave && !FINAL.includes(r.state) && r.state !== "failed",
+      );
+      if (members.length === 0) continue;
+      const waveNames = names(members);
+      this.#emit(d.id, { type: "wave", wave, servers: waveNames });
+      await this.#setServers(d, waveNames, "draining");
+      await this.#o.fleet.holdOut(waveNames);
+      await this.#setServers(d, waveNames, "deploying");
+      const outcomes = await Promise.all(
+        waveNames.map((name) => this.#converge(d, name, target, true)),
+      );
+      this.#halt();
+      for (const [i, name] of waveNames.entries()) {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) await this.#setServers(d, [name], "succeeded");
+        else await this.#setServers(d, [name], "failed", { error: outcome.error });
+      }
+      await this.#o.fleet.letIn(waveNames.filter((_, i) => outcomes[i]!.ok));
+      rows = await store.deployments.servers(d.id);
+      if (failedCount() > d.max_failures) {
+        const first = rows.find((r) => r.state === "failed");
+        return this.#rollBack(d, rows, `${first?.server}: ${first?.error}`);
+      }
     }
+
+    // 3. Done: the group's desired release moves, servers that were away are told.
     const group = await store.groups.get(d.group);
     await store.groups.update(d.group, {
       desired_release: d.release,
@@ -298,6 +373,10 @@ export class Deployer {
           ? group.previous_release
           : (group?.desired_release ?? null),
     });
+    for (const r of rows.filter((r) => r.wave === 0))
+      await coordinator.setDesired(r.server, target);
+    await this.#clearStages(rows);
+    const failures = failedCount();
     await this.#finish(
       d,
       "succeeded",
@@ -306,57 +385,102 @@ export class Deployer {
     this.#o.onSucceeded?.((await store.deployments.get(d.id))!);
   }
 
-  async #rollBack(d: DeploymentRecord, touched: string[], error: string): Promise<void> {
-    const { coordinator, fleet, store } = this.#o;
-    const previous = d.previous_release ? await fleet.describe(d.previous_release) : null;
-    const switched = new Set<string>();
-    for (const row of await store.deployments.servers(d.id)) {
-      if (row.steps.some((s) => s.name === "switch" && s.state === "ok")) switched.add(row.server);
-    }
-    await fleet.holdOut(touched);
-    await Promise.all(
-      touched.map(async (name) => {
-        const server = await store.servers.get(name);
-        if (!server) return;
-        if (!previous) {
-          await coordinator.setDesired(name, null);
-          return;
-        }
-        await this.#setServer(d, name, "rolling_back");
-        const outcome = await this.#converge(d, name, previous, null);
-        await this.#setServer(
-          d,
-          name,
-          outcome.ok ? "rolled_back" : "failed",
-          outcome.ok ? {} : { error: outcome.error },
-        );
-      }),
+  /** Servers the deployment never reached, after it stopped: say so rather than leave them pending. */
+  async #skipRest(d: DeploymentRecord, rows: DeploymentServerRecord[], why: string): Promise<void> {
+    const rest = rows.filter(
+      (r) => r.wave > 0 && ["pending", "staging", "staged"].includes(r.state),
     );
-    await fleet.letIn(touched);
-    await this.#finish(d, switched.size > 0 && previous ? "rolled_back" : "failed", error);
+    await this.#setServers(d, names(rest), "skipped", { error: why });
+  }
+
+  async #clearStages(rows: DeploymentServerRecord[]): Promise<void> {
+    await Promise.all(rows.map((r) => this.#o.coordinator.setStage(r.server, null)));
   }
 
   /**
-   * Points one server at `target` and waits for its agent's final report.
-   * `track` names the deployment-server state under which its steps are recorded.
+   * Puts every server the deployment switched back on the previous release;
+   * servers that never switched are only pointed back, with no restart.
    */
+  async #rollBack(
+    d: DeploymentRecord,
+    rows: DeploymentServerRecord[],
+    error: string,
+  ): Promise<void> {
+    const { coordinator, fleet, store } = this.#o;
+    await this.#skipRest(d, rows, "not deployed: an earlier wave failed");
+    const previous = d.previous_release ? await fleet.describe(d.previous_release) : null;
+    const touched = rows.filter((r) =>
+      ["draining", "deploying", "succeeded", "failed", "rolling_back"].includes(r.state),
+    );
+    const switched = touched.filter((r) => r.state === "rolling_back" || r.steps.some(isSwitch));
+    for (const r of touched.filter((r) => !switched.includes(r))) {
+      await coordinator.setDesired(r.server, previous);
+    }
+    await fleet.holdOut(names(switched));
+    await Promise.all(
+      switched.map(async (r) => {
+        if (!(await store.servers.get(r.server))) return;
+        if (!previous) {
+          await coordinator.setDesired(r.server, null);
+          return;
+        }
+        await this.#setServers(d, [r.server], "rolling_back");
+        const outcome = await this.#converge(d, r.server, previous, false);
+        this.#halt();
+        if (outcome.ok) await this.#setServers(d, [r.server], "rolled_back");
+        else await this.#setServers(d, [r.server], "failed", { error: outcome.error });
+      }),
+    );
+    this.#halt();
+    await fleet.letIn(names(touched));
+    await this.#clearStages(rows);
+    await this.#finish(d, switched.length > 0 && previous ? "rolled_back" : "failed", error);
+  }
+
+  #halt(): void {
+    if (this.#stopping) throw new Error("[deploy] stopping");
+  }
+
+  /** Asks one server to fetch, verify and unpack `target` and waits for its verdict. */
+  async #stage(d: DeploymentRecord, name: string, target: DesiredRelease): Promise<Outcome> {
+    const { coordinator, store } = this.#o;
+    const server = await store.servers.get(name);
+    if (server?.current_release === target.id) return { ok: true };
+    return this.#await(d, name, false, async () => {
+      const state = await coordinator.setStage(name, target);
+      return { generation: state.generation, accept: (r) => r.phase === "staged" };
+    });
+  }
+
+  /** Points one server at `target` and waits for its agent's final report. */
   async #converge(
     d: DeploymentRecord,
     name: string,
     target: DesiredRelease,
-    track: DeploymentServerState | null,
+    track: boolean,
   ): Promise<Outcome> {
-    const { coordinator, store } = this.#o;
-    const server = await store.servers.get(name);
-    if (
-      server?.current_release === target.id &&
-      server.desired_release === target.id &&
-      server.app_healthy
-    ) {
-      return { ok: true };
-    }
-    const steps: AgentReport["steps"] = [];
+    const { coordinator } = this.#o;
+    return this.#await(d, name, track, async () => {
+      // The agent is woken first; the bookkeeping can follow (its first report is a network round trip away).
+      const state = await coordinator.setDesired(name, target, { force: true });
+      return { generation: state.generation, accept: (r) => r.phase === "converged" };
+    });
+  }
+
+  /**
+   * Registers for one server's reports, then asks (via `ask`, which returns
+   * the generation to follow) and resolves on the first final report of it.
+   */
+  async #await(
+    d: DeploymentRecord,
+    name: string,
+    track: boolean,
+    ask: () => Promise<{ generation: number; accept: (r: AgentReport) => boolean }>,
+  ): Promise<Outcome> {
+    const { store } = this.#o;
     let generation = -1;
+    let accept: (r: AgentReport) => boolean = () => false;
+    const early: AgentReport[] = [];
     const outcome = new Promise<Outcome>((resolve) => {
       const timeoutMs = this.#o.serverTimeoutMs ?? 600_000;
       const timer = setTimeout(
@@ -364,31 +488,39 @@ export class Deployer {
         timeoutMs,
       );
       const onReport = (report: AgentReport) => {
+        if (generation < 0) return void early.push(report);
         if (report.generation !== generation) return;
         if (track) {
-          steps.splice(0, steps.length, ...report.steps);
-          void store.deployments.updateServer(d.id, name, { steps: [...steps] });
+          void store.deployments.updateServer(d.id, name, { steps: [...report.steps] });
           const step = report.steps.at(-1);
           this.#emit(d.id, {
             type: "server",
             server: name,
-            state: track,
+            state: "deploying",
             ...(step ? { step } : {}),
           });
         }
-        if (report.phase === "converged") done({ ok: true });
+        if (accept(report)) done({ ok: true });
         else if (report.phase === "failed") done({ ok: false, error: report.error ?? "failed" });
       };
+      const stop = () => done({ ok: false, error: "[deploy] the control plane is stopping" });
       const done = (result: Outcome) => {
         clearTimeout(timer);
+        this.#stops.delete(stop);
         if (this.#awaiting.get(name) === onReport) this.#awaiting.delete(name);
         resolve(result);
       };
+      this.#stops.add(stop);
       this.#awaiting.set(name, onReport);
+      void ask().then(
+        (asked) => {
+          generation = asked.generation;
+          accept = asked.accept;
+          for (const report of early.splice(0)) onReport(report);
+        },
+        (err) => done({ ok: false, error: (err as Error).message }),
+      );
     });
-    // The agent is woken first; the bookkeeping can follow (its first report is a network round trip away).
-    generation = (await coordinator.setDesired(name, target, { force: true })).generation;
-    if (track) await this.#setServer(d, name, track);
     return outcome;
   }
 
@@ -412,6 +544,10 @@ export class Deployer {
     this.#events.delete(d.id);
   }
 }
+
+const isSwitch = (s: { name: string; state: string }) => s.name === "switch" && s.state === "ok";
+
+const names = (rows: { server: string }[]) => rows.map((r) => r.server);
 
 function row(
   deploymentId: string,

@@ -26,7 +26,7 @@ describe("FleetOps.scale and down", () => {
   const balancer = createLocalBalancer({ host: `${prefix}.1` });
   const audit = async () => undefined;
   const coordinator = createLocalCoordinator({
-    store,
+    desired: store.desired,
     describeRelease: (id) => describeRelease(store, id),
   });
   const fleet = new Fleet({
@@ -34,7 +34,6 @@ describe("FleetOps.scale and down", () => {
     coordinator,
     balancer,
     clock: systemClock,
-    joinToken: "join",
     ensurePool: async (group) => void (await balancer.ensurePool(group)),
     audit,
   });
@@ -44,7 +43,7 @@ describe("FleetOps.scale and down", () => {
     provider: unusedProvider,
     clock: systemClock,
     audit,
-    agent: () => ({ server: "http://127.0.0.1:1", joinToken: "join" }),
+    agent: () => ({ server: "http://127.0.0.1:1" }),
   });
   const app = http.createServer((_, res) => res.end("ok"));
   let port = 0;
@@ -53,6 +52,14 @@ describe("FleetOps.scale and down", () => {
     await new Promise<void>((r) => app.listen(0, `${prefix}.2`, r));
     port = (app.address() as AddressInfo).port;
     const release = `sha256:${"a".repeat(64)}`;
+    await store.releases.insert({
+      id: release,
+      app: "hello",
+      version: "1",
+      size: 1,
+      file_count: 1,
+      created_at: new Date().toISOString(),
+    });
     // web-2 is out of service; the others serve.
     for (const [name, healthy] of [
       ["web-1", true],
@@ -64,11 +71,11 @@ describe("FleetOps.scale and down", () => {
         ...emptyServer(name, "web", `${prefix}.2`, 0, "hash-" + name),
         state: "ready",
         current_release: release,
-        desired_release: release,
         app_port: port,
         app_healthy: healthy,
         last_heartbeat: Date.now(),
       });
+      await coordinator.setDesired(name, await describeRelease(store, release));
       await fleet.sync(name);
     }
   });

@@ -3,7 +3,7 @@ import { StrataError } from "../lib/errors.js";
 import type { Provider } from "../provider/provider.js";
 import type { ServerRecord, Store } from "../store/store.js";
 import type { ScaleView } from "../wire/image.js";
-import { emptyServer, type Fleet } from "./fleet.js";
+import type { Fleet } from "./fleet.js";
 
 export interface FleetOpsOptions {
   store: Store;
@@ -11,8 +11,8 @@ export interface FleetOpsOptions {
   fleet: Fleet;
   provider: Provider;
   clock: Clock;
-  /** What agents on new servers need to join. */
-  agent: () => { server: string; joinToken: string };
+  /** Where agents on new servers find the control plane. */
+  agent: () => { server: string };
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Image a new server of the group boots from (golden images); none means the provider's base. */
   imageFor?: (group: string) => Promise<string | null>;
@@ -51,7 +51,7 @@ export class FleetOps {
   }
 
   async #up(group: string, count: number): Promise<string[]> {
-    const { store, provider, clock } = this.#o;
+    const { store, provider, clock, fleet } = this.#o;
     await store.groups.ensure(group);
     const live = await store.servers.list(group);
     const missing = count - live.length;
@@ -65,21 +65,34 @@ export class FleetOps {
     const image = (await this.#o.imageFor?.(group)) ?? null;
     await Promise.all(
       names.map(async (name) => {
-        const instance = await provider.launch({
-          name,
-          group,
-          ...(image ? { image } : {}),
-          tags: { "strata:group": group },
-          agent: { ...this.#o.agent(), group },
-        });
-        const details = { provider_id: instance.id, root: instance.root ?? null, image };
-        // A quick agent may have joined already; its record is then completed, not duplicated.
-        if (await store.servers.get(name)) await store.servers.update(name, details);
-        else
-          await store.servers.insert({
-            ...emptyServer(name, group, instance.address, clock.now(), null),
-            ...details,
+        // The record and its single-use join token exist before the instance: its agent may join at once.
+        const joinToken = await fleet.issueJoinToken({ name, group });
+        let instance;
+        try {
+          instance = await provider.launch({
+            name,
+            group,
+            ...(image ? { image } : {}),
+            tags: { "strata:group": group },
+            agent: { ...this.#o.agent(), joinToken, group },
           });
+        } catch (err) {
+          await store.servers.update(name, { state: "terminated", join_token_hash: null });
+          await this.#o.audit("server.launch_failed", name, { group, error: String(err) });
+          throw err;
+        }
+        const record = await store.servers.get(name);
+        if (record?.address && record.address !== instance.address) {
+          // Joined from somewhere else than the provider put it: not this instance's agent.
+          await fleet.revoke(name);
+        }
+        await store.servers.update(name, {
+          provider_id: instance.id,
+          root: instance.root ?? null,
+          image,
+          address: instance.address,
+          launched_at: clock.now(),
+        });
         await this.#o.audit("server.launch", name, { group, address: instance.address, image });
       }),
     );

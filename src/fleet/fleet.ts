@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import type { Balancer } from "../balancer/balancer.js";
 import type { Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
@@ -18,7 +17,14 @@ export interface FleetOptions {
   coordinator: Coordinator;
   balancer: Balancer;
   clock: Clock;
-  joinToken: string;
+  /**
+   * A join token any agent may join with under any new name. Off (null) by
+   * default: servers then join only with the single-use token issued for them
+   * at launch (or by `strata tokens join`). @default null
+   */
+  clusterJoinToken?: string | null;
+  /** How long an issued join token stays valid. @default 3600000 (1 h) */
+  joinTokenTtlMs?: number;
   /** Ensures the group's balancer pool exists (and remembers its port). */
   ensurePool: (group: string) => Promise<void>;
   /** A server with no heartbeat for this long is offline and out of service. @default 15000 */
@@ -26,17 +32,24 @@ export interface FleetOptions {
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
+  /** Receives every agent report once it is recorded (the deployer waits on them). */
+  onReport?: (server: string, report: AgentReport) => void;
 }
 
-export interface FleetEvents {
-  report: [server: string, report: AgentReport];
+/** What an issued join token binds: the instance it was made for. */
+export interface JoinGrant {
+  name: string;
+  group: string;
+  /** The address the provider gave the instance, once known; a join from another is refused. */
+  address?: string;
 }
 
 /**
- * Servers as the control plane sees them: agent join, heartbeats and reports,
- * and the rule that decides who is in the load balancer.
+ * Servers as the control plane sees them: identity (join tokens bound to the
+ * instance launched, per-agent tokens), heartbeats and reports, and the rule
+ * that decides who is in the load balancer.
  */
-export class Fleet extends EventEmitter<FleetEvents> {
+export class Fleet {
   readonly #options: FleetOptions;
   readonly #heldOut = new Set<string>();
   #sweeper: NodeJS.Timeout | null = null;
@@ -44,8 +57,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #syncing = new Map<string, Promise<void>>();
 
   constructor(options: FleetOptions) {
-    super();
-    this.setMaxListeners(0);
     this.#options = options;
   }
 
@@ -59,68 +70,182 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (this.#sweeper) clearInterval(this.#sweeper);
   }
 
-  async join(req: JoinRequest): Promise<JoinResponse> {
-    const { store, coordinator, clock } = this.#options;
-    if (!req.join_token || !sameSecret(req.join_token, this.#options.joinToken)) {
-      throw new StrataError("unauthorized", "[server] join: invalid join token");
-    }
-    for (const key of ["name", "group", "address"] as const) {
-      if (typeof req[key] !== "string" || !req[key]) {
-        throw new StrataError("bad_request", `[server] join: ${key} is required`);
-      }
-    }
+  /**
+   * Issues a single-use join token for one server (recorded as `launching`
+   * until its agent joins). Called before the provider launches the instance,
+   * so the token can travel in its user data. Returns the token; only its hash is kept.
+   */
+  async issueJoinToken(grant: JoinGrant): Promise<string> {
+    const { store, clock } = this.#options;
     const token = newToken();
-    const existing = await store.servers.get(req.name);
-    if (existing && existing.group !== req.group) {
-      throw new StrataError(
-        "conflict",
-        `[server] join: ${req.name} belongs to group ${existing.group}, not ${req.group}`,
-      );
+    const patch = {
+      join_token_hash: hashToken(token),
+      join_expires_at: clock.now() + (this.#options.joinTokenTtlMs ?? 3_600_000),
+    };
+    const existing = await store.servers.get(grant.name);
+    if (existing && existing.state !== "terminated") {
+      if (existing.group !== grant.group) {
+        throw new StrataError(
+          "conflict",
+          `[fleet] ${grant.name} belongs to group ${existing.group}, not ${grant.group}`,
+        );
+      }
+      if (existing.token_hash) {
+        throw new StrataError(
+          "conflict",
+          `[fleet] ${grant.name} has joined already; revoke its token first (strata tokens revoke ${grant.name})`,
+        );
+      }
+      await store.servers.update(grant.name, {
+        ...patch,
+        ...(grant.address ? { address: grant.address } : {}),
+      });
+    } else {
+      if (existing) throw terminatedName(grant.name);
+      await store.groups.ensure(grant.group);
+      await store.servers.insert({
+        ...emptyServer(grant.name, grant.group, grant.address ?? "", clock.now(), null),
+        ...patch,
+      });
     }
-    const group = await store.groups.ensure(req.group);
+    await this.#options.audit("token.join.issue", grant.name, { group: grant.group });
+    return token;
+  }
+
+  /** Refuses a join token that is neither the cluster token nor an unexpired issued one. Reads nothing else. */
+  async checkJoinToken(token: string): Promise<void> {
+    if (this.#isClusterToken(token)) return;
+    const server = await this.#options.store.servers.getByJoinTokenHash(hashToken(token));
+    if (!server || (server.join_expires_at ?? 0) < this.#options.clock.now()) {
+      throw new StrataError("unauthorized", "[fleet] join: invalid or expired join token");
+    }
+  }
+
+  async join(req: JoinRequest & { join_token: string }): Promise<JoinResponse> {
+    const { store, coordinator, clock } = this.#options;
+    const token = newToken();
+    const bound = req.join_token
+      ? await store.servers.getByJoinTokenHash(hashToken(req.join_token))
+      : null;
+    let server: ServerRecord | null;
+    if (bound) {
+      if ((bound.join_expires_at ?? 0) < clock.now())
+        throw new StrataError("unauthorized", "[fleet] join: the join token has expired");
+      if (bound.name !== req.name || bound.group !== req.group) {
+        throw new StrataError(
+          "unauthorized",
+          `[fleet] join: this token was issued for ${bound.name} in ${bound.group}, not ${req.name} in ${req.group}`,
+        );
+      }
+      if (bound.address && bound.address !== req.address) {
+        throw new StrataError(
+          "unauthorized",
+          `[fleet] join: ${req.name} was launched at ${bound.address}, not ${req.address}`,
+        );
+      }
+      await store.servers.update(req.name, {
+        token_hash: hashToken(token),
+        join_token_hash: null,
+        join_expires_at: null,
+        address: req.address,
+        state: "joined",
+        last_heartbeat: clock.now(),
+      });
+      server = await store.servers.get(req.name);
+    } else if (this.#isClusterToken(req.join_token)) {
+      server = await this.#joinWithClusterToken(req, token);
+    } else {
+      throw new StrataError("unauthorized", "[fleet] join: invalid or expired join token");
+    }
     await this.#options.ensurePool(req.group);
-    if (existing) {
+    const group = await store.groups.ensure(req.group);
+    const desired = await coordinator.desired(req.name);
+    if (!desired.release && group.desired_release) {
+      const release = await this.describe(group.desired_release);
+      await coordinator.setDesired(req.name, release);
+    }
+    await this.#options.audit("agent.join", req.name, {
+      group: req.group,
+      address: req.address,
+      via: bound ? "issued token" : "cluster token",
+    });
+    return { server: server!.name, token };
+  }
+
+  /** The cluster token may add new servers, never take over one that has joined from elsewhere. */
+  async #joinWithClusterToken(req: JoinRequest, token: string): Promise<ServerRecord | null> {
+    const { store, clock } = this.#options;
+    const existing = await store.servers.get(req.name);
+    if (existing && existing.state !== "terminated") {
+      if (existing.group !== req.group) {
+        throw new StrataError(
+          "conflict",
+          `[fleet] join: ${req.name} belongs to group ${existing.group}, not ${req.group}`,
+        );
+      }
+      if (existing.token_hash && existing.address !== req.address) {
+        throw new StrataError(
+          "conflict",
+          `[fleet] join: ${req.name} has joined from ${existing.address}; revoke its token before it joins again`,
+        );
+      }
       await store.servers.update(req.name, {
         token_hash: hashToken(token),
         address: req.address,
-        state:
-          existing.state === "launching" || existing.state === "offline"
-            ? "joined"
-            : existing.state,
+        state: ["launching", "offline"].includes(existing.state) ? "joined" : existing.state,
         last_heartbeat: clock.now(),
       });
     } else {
+      if (existing) throw terminatedName(req.name);
+      await store.groups.ensure(req.group);
       await store.servers.insert(
         emptyServer(req.name, req.group, req.address, clock.now(), hashToken(token)),
       );
     }
-    const server = (await store.servers.get(req.name))!;
-    if (!server.desired_release && group.desired_release) {
-      const release = await this.describe(group.desired_release);
-      await coordinator.setDesired(req.name, release);
-    }
-    await this.#options.audit("agent.join", req.name, { group: req.group, address: req.address });
-    return { server: req.name, token };
+    return store.servers.get(req.name);
+  }
+
+  #isClusterToken(token: string): boolean {
+    const cluster = this.#options.clusterJoinToken ?? null;
+    return cluster !== null && token !== "" && sameSecret(token, cluster);
   }
 
   /** The server a per-agent token belongs to. */
   async authenticate(token: string): Promise<ServerRecord> {
-    const server = await this.#options.store.servers.getByTokenHash(hashToken(token));
+    const server = token
+      ? await this.#options.store.servers.getByTokenHash(hashToken(token))
+      : null;
     if (!server || server.state === "terminated") {
       throw new StrataError("unauthorized", "[server] unknown or revoked agent token");
     }
     return server;
   }
 
+  /** Revokes a server's agent token (and any unused join token): it must be issued a new one to join again. */
+  async revoke(name: string): Promise<void> {
+    const server = await this.#options.store.servers.get(name);
+    if (!server) throw new StrataError("not_found", `[fleet] no server ${name}`);
+    await this.#options.store.servers.update(name, {
+      token_hash: null,
+      join_token_hash: null,
+      join_expires_at: null,
+      state: "offline",
+      app_healthy: false,
+    });
+    await this.#options.audit("token.revoke", name, {});
+    await this.sync(name);
+  }
+
   async heartbeat(server: ServerRecord, hb: Heartbeat): Promise<void> {
     const now = this.#options.clock.now();
+    const desired = await this.#options.coordinator.desired(server.name);
     // A healthy app on the desired release is ready, whether a report or a
     // heartbeat says so first (a server booted from a current image may
     // heartbeat before its reconcile reports), and after an offline spell.
     const onDesired =
       hb.app_healthy &&
       hb.current_release !== null &&
-      hb.current_release === server.desired_release;
+      hb.current_release === (desired.release?.id ?? null);
     const settled = ["offline", "launching", "joined"].includes(server.state);
     await this.#options.store.servers.update(server.name, {
       last_heartbeat: now,
@@ -135,6 +260,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   async report(server: ServerRecord, report: AgentReport): Promise<void> {
     const now = this.#options.clock.now();
+    // A staged release changes nothing that runs: only the deployer cares.
+    if (report.phase === "staged") {
+      await this.#options.store.servers.update(server.name, { last_heartbeat: now });
+      this.#options.onReport?.(server.name, report);
+      return;
+    }
     const converged = report.phase === "converged" && report.release_id !== null;
     await this.#options.store.servers.update(server.name, {
       last_heartbeat: now,
@@ -150,7 +281,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       ...(report.phase === "working" ? {} : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
-    this.emit("report", server.name, report);
+    this.#options.onReport?.(server.name, report);
     if (report.phase !== "working") await this.sync(server.name);
   }
 
@@ -177,34 +308,29 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   async #sync(name: string): Promise<void> {
-    const { store, balancer, clock } = this.#options;
+    const { store, balancer, clock, coordinator } = this.#options;
     const server = await store.servers.get(name);
     if (!server) return;
+    const desired = await coordinator.desired(name);
     const serve =
       server.state !== "terminated" &&
       server.state !== "offline" &&
+      server.token_hash !== null &&
       server.app_healthy &&
       server.app_port !== null &&
       server.current_release !== null &&
-      server.current_release === server.desired_release &&
+      server.current_release === (desired.release?.id ?? null) &&
       !this.#heldOut.has(name);
+    const member = { id: name, address: server.address, port: server.app_port! };
     if (serve && !server.in_service) {
       await this.#options.ensurePool(server.group);
-      await balancer.addMember(server.group, {
-        id: name,
-        address: server.address,
-        port: server.app_port!,
-      });
+      await balancer.addMember(server.group, member);
       await store.servers.update(name, { in_service: true, in_service_at: clock.now() });
     } else if (!serve && server.in_service) {
       await store.servers.update(name, { in_service: false });
       await balancer.removeMember(server.group, name, { drainMs: this.#options.drainMs ?? 10_000 });
     } else if (serve) {
-      await balancer.addMember(server.group, {
-        id: name,
-        address: server.address,
-        port: server.app_port!,
-      });
+      await balancer.addMember(server.group, member);
     }
   }
 
@@ -224,6 +350,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
       }
     }
   }
+}
+
+/** Names are never reused: the audit log and the images launched keep pointing at the old server. */
+function terminatedName(name: string): StrataError {
+  return new StrataError(
+    "conflict",
+    `[fleet] ${name} is the name of a terminated server; pick another name`,
+  );
 }
 
 /** What an agent needs to fetch a release. */
@@ -258,9 +392,9 @@ export function emptyServer(
     state: tokenHash ? "joined" : "launching",
     root: null,
     token_hash: tokenHash,
+    join_token_hash: null,
+    join_expires_at: null,
     current_release: null,
-    desired_release: null,
-    desired_generation: 0,
     app_port: null,
     app_healthy: false,
     in_service: false,

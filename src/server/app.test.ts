@@ -24,14 +24,16 @@ describe("HTTP API (in-process requests)", () => {
       listen: `${host}:0`,
     });
     plane = await startControlPlane({ config });
+    const issued = await plane.api.request("/v1/tokens/join", {
+      method: "POST",
+      headers: admin(),
+      body: JSON.stringify({ name: "manual-1", group: "web", address: "127.0.0.9" }),
+    });
+    const { join_token } = (await issued.json()) as { join_token: string };
     const res = await plane.api.request("/v1/agents/join", {
       method: "POST",
-      body: JSON.stringify({
-        join_token: plane.joinToken,
-        name: "manual-1",
-        group: "web",
-        address: "127.0.0.9",
-      }),
+      headers: { authorization: `Bearer ${join_token}` },
+      body: JSON.stringify({ name: "manual-1", group: "web", address: "127.0.0.9" }),
     });
     agentToken = ((await res.json()) as { token: string }).token;
   });

@@ -13,6 +13,7 @@ import { agentRoutes, bearer } from "./routes/agents.js";
 import { deploymentRoutes } from "./routes/deployments.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { releaseRoutes } from "./routes/releases.js";
+import { tokenRoutes } from "./routes/tokens.js";
 import { sameSecret } from "../fleet/tokens.js";
 
 export interface ApiDeps {
@@ -58,6 +59,7 @@ export function createApi(deps: ApiDeps): Hono {
   app.route("/v1/releases", releaseRoutes(deps));
   app.route("/v1", deploymentRoutes(deps));
   app.route("/v1", fleetRoutes(deps));
+  app.route("/v1", tokenRoutes(deps));
   for (const extra of deps.extra ?? []) app.route("/v1", extra);
   return app;
 }

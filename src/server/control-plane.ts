@@ -42,6 +42,7 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   url: string;
   adminToken: string;
+  /** The cluster-wide join token; agents may join with it only when `join.cluster_token` is on. */
   joinToken: string;
   dataDir: string;
   api: Hono;
@@ -105,7 +106,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await store.groups.update(name, { balancer_port: pool.port });
   };
   const coordinator = createLocalCoordinator({
-    store,
+    desired: store.desired,
     describeRelease: (id) => describeRelease(store, id),
   });
   const fleet = new Fleet({
@@ -113,7 +114,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     coordinator,
     balancer,
     clock,
-    joinToken,
+    clusterJoinToken: config.clusterJoinToken ? joinToken : null,
+    onReport: (server, report) => deployer.onReport(server, report),
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     drainMs: config.drainMs,
@@ -131,7 +133,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     provider,
     clock,
     audit,
-    agent: () => ({ server: url, joinToken }),
+    agent: () => ({ server: url }),
     imageFor: (group) => images.imageFor(group),
   });
   const deployer = new Deployer({
@@ -167,7 +169,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   url = `http://${config.listen.host}:${port}`;
   await writeFile(join(dataDir, "server.json"), JSON.stringify({ url, pid: process.pid }, null, 2));
 
-  await deployer.recover();
   await images.start();
   for (const group of await store.groups.list()) await ensurePool(group.name);
   // Balancer membership lives in memory and app health is unknown until the next heartbeat.
@@ -175,6 +176,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await store.servers.update(server.name, { in_service: false, app_healthy: false });
   }
   fleet.start();
+  // After the reset above: a resumed wave's service-in must not be undone by it.
+  await deployer.recover();
   const dailyForecasts = createForecastScheduler({
     clock,
     zone: forecastConfig.zone,
@@ -206,6 +209,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     close: () =>
       (closing ??= (async () => {
         fleet.stop();
+        await deployer.stop();
         await dailyForecasts.stop();
         await images.close();
         await provider.close();

@@ -21,6 +21,8 @@ export interface Store {
   servers: ServerRepo;
   deployments: DeploymentRepo;
   audit: AuditRepo;
+  /** The embedded Coordinator's durable desired state; nothing else reads it. */
+  desired: DesiredRepo;
   images: ImageRepo;
   traffic: TrafficRepo;
   forecasts: ForecastRepo;
@@ -64,9 +66,10 @@ export interface ServerRecord {
   root: string | null;
   /** sha256 of the per-agent token; the token itself is never stored. */
   token_hash: string | null;
+  /** sha256 of the single-use join token issued for this server at launch; cleared at join. */
+  join_token_hash: string | null;
+  join_expires_at: number | null;
   current_release: string | null;
-  desired_release: string | null;
-  desired_generation: number;
   app_port: number | null;
   app_healthy: boolean;
   in_service: boolean;
@@ -77,11 +80,27 @@ export interface ServerRecord {
   in_service_at: number | null;
 }
 
+export interface DesiredRecord {
+  server: string;
+  generation: number;
+  release: string | null;
+  stage: string | null;
+}
+
+/** Per-server desired state of the embedded Coordinator. */
+export interface DesiredRepo {
+  get(server: string): Promise<DesiredRecord | null>;
+  /** Inserts or replaces the server's record. */
+  put(record: DesiredRecord): Promise<void>;
+}
+
 export interface ServerRepo {
   /** Inserts a new server; the name must be unused. */
   insert(server: ServerRecord): Promise<void>;
   get(name: string): Promise<ServerRecord | null>;
   getByTokenHash(hash: string): Promise<ServerRecord | null>;
+  /** The live server a single-use join token was issued for. */
+  getByJoinTokenHash(hash: string): Promise<ServerRecord | null>;
   /** Live servers (not terminated) of a group, or all groups, ordered by name. */
   list(group?: string): Promise<ServerRecord[]>;
   update(name: string, patch: Partial<Omit<ServerRecord, "id" | "name">>): Promise<void>;

@@ -1,22 +1,20 @@
-import type { StepReport } from "./deployment.js";
+import { z } from "zod";
+import { StepReportSchema } from "./deployment.js";
+import { groupName, ipAddress, port, releaseId, serverName } from "./names.js";
 
-export interface JoinRequest {
-  join_token: string;
-  name: string;
-  group: string;
-  address: string;
-}
+/** Body of `POST /v1/agents/join`. The join token travels as the bearer token (or, for older agents, here). */
+export const JoinRequestSchema = z.strictObject({
+  join_token: z.string().max(256).optional(),
+  name: serverName,
+  group: groupName,
+  address: ipAddress,
+});
+export type JoinRequest = z.infer<typeof JoinRequestSchema>;
 
 export interface JoinResponse {
   server: string;
   /** Per-agent bearer token; the join token is never used again by this agent. */
   token: string;
-}
-
-/** What one server should run. The generation grows with every change. */
-export interface DesiredState {
-  generation: number;
-  release: DesiredRelease | null;
 }
 
 export interface DesiredRelease {
@@ -28,21 +26,48 @@ export interface DesiredRelease {
   artifact_path: string;
 }
 
-export interface AgentReport {
-  /** The generation this report is about. */
+/** What one server should run. The generation grows with every change. */
+export interface DesiredState {
   generation: number;
-  release_id: string | null;
-  phase: "working" | "converged" | "failed";
-  /** Release running after this step (may be the previous one after a roll back). */
-  current_release: string | null;
-  steps: StepReport[];
-  error?: string;
-  /** Where the app listens once healthy. */
-  app_port?: number;
+  release: DesiredRelease | null;
+  /**
+   * A release to fetch, verify and unpack now, without switching to it: a
+   * deployment stages every server before it takes any out of service, so
+   * the out-of-service window is only switch + restart + health check.
+   */
+  stage?: DesiredRelease | null;
 }
 
-export interface Heartbeat {
-  current_release: string | null;
-  app_healthy: boolean;
-  app_port: number | null;
-}
+/** Output and errors an agent sends are bounded (hooks keep their last 64 KiB). */
+const text = z.string().max(128 * 1024);
+
+/** Body of `POST /v1/agents/report`. */
+export const AgentReportSchema = z.strictObject({
+  /** The generation this report is about. */
+  generation: z.number().int().min(0),
+  release_id: releaseId.nullable(),
+  /** `staged`: the release of `stage` is unpacked and valid, nothing switched. */
+  phase: z.enum(["working", "converged", "failed", "staged"]),
+  /** Release running after this step (may be the previous one after a roll back). */
+  current_release: releaseId.nullable(),
+  steps: z.array(StepReportSchema).max(100),
+  error: text.optional(),
+  /** Where the app listens once healthy. */
+  app_port: port.optional(),
+});
+export type AgentReport = z.infer<typeof AgentReportSchema>;
+
+/** Body of `POST /v1/agents/heartbeat`. */
+export const HeartbeatSchema = z.strictObject({
+  current_release: releaseId.nullable(),
+  app_healthy: z.boolean(),
+  app_port: port.nullable(),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** Query of `GET /v1/agents/desired`. */
+export const DesiredQuerySchema = z.strictObject({
+  after: z.coerce.number().int().min(-1).default(-1),
+  /** Seconds to hold the long poll; capped by the server. */
+  wait: z.coerce.number().min(0).max(3600).default(0),
+});

@@ -1,40 +1,69 @@
-export type Strategy = "rolling" | "canary" | "all-at-once";
+import { z } from "zod";
+import { appName, groupName, version } from "./names.js";
+
+export const STRATEGIES = ["rolling", "canary", "all-at-once"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
 
 export type DeploymentState = "running" | "succeeded" | "failed" | "rolled_back";
 
-export interface DeployRequest {
-  app: string;
-  version: string;
-  group: string;
-  strategy?: Strategy;
+const waveOptions = {
+  strategy: z.enum(STRATEGIES).optional(),
   /** Batch size for rolling/canary: a count ("2") or a share ("25%"). @default "1" */
-  batch?: string;
+  batch: z
+    .union([
+      z.string().regex(/^\d{1,6}%?$/, 'expected a count like "2" or a share like "25%"'),
+      z.int(),
+    ])
+    .transform(String)
+    .optional(),
   /** Servers that may fail before the deployment stops. @default 0 */
-  max_failures?: number;
+  max_failures: z.int().min(0).max(100_000).optional(),
+};
+
+/** Body of `POST /v1/deployments`. */
+export const DeployRequestSchema = z.strictObject({
+  app: appName,
+  version,
+  group: groupName,
+  ...waveOptions,
+});
+export type DeployRequest = z.infer<typeof DeployRequestSchema> & {
   /** Why: `rollback` deployments are recorded as such in the audit log. */
   kind?: "deploy" | "rollback";
-}
+};
 
-export interface RollbackRequest {
-  app: string;
-  group: string;
+/** Body of `POST /v1/rollbacks`. */
+export const RollbackRequestSchema = z.strictObject({
+  app: appName,
+  group: groupName,
   /** Version to return to; the previous successful release when omitted. */
-  to?: string;
-}
+  to: version.optional(),
+  ...waveOptions,
+});
+export type RollbackRequest = z.infer<typeof RollbackRequestSchema>;
 
 /** One step of an agent's reconcile, as reported to the control plane. */
-export interface StepReport {
-  name: string;
-  state: "running" | "ok" | "failed" | "skipped";
-  started_at: string;
-  duration_ms: number | null;
+export const StepReportSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  state: z.enum(["running", "ok", "failed", "skipped"]),
+  started_at: z.string().max(64),
+  duration_ms: z.number().min(0).nullable(),
   /** Bounded output of a hook or a message for other steps. */
-  output?: string;
-  error?: string;
-}
+  output: z
+    .string()
+    .max(128 * 1024)
+    .optional(),
+  error: z
+    .string()
+    .max(128 * 1024)
+    .optional(),
+});
+export type StepReport = z.infer<typeof StepReportSchema>;
 
 export type DeploymentServerState =
   | "pending"
+  | "staging" // fetching, verifying and unpacking the release while still in service
+  | "staged"
   | "draining"
   | "deploying"
   | "succeeded"

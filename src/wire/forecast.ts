@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** A known one-off event on the wire. Times are ISO 8601 UTC. */
 export interface EventView {
   id: number;
@@ -12,13 +14,14 @@ export interface EventView {
   created_at: string;
 }
 
-/** Body of `POST /v1/apps/:app/events`. Times: ISO 8601 with a zone (`Z` or `+01:00`). */
-export interface AddEventRequest {
-  from: string;
-  to: string;
-  factor: number;
-  note?: string;
-}
+/** Body of `POST /v1/apps/:app/events`. Times: ISO 8601 with a zone (`Z` or `+01:00`), checked by the route. */
+export const AddEventRequestSchema = z.strictObject({
+  from: z.string(),
+  to: z.string(),
+  factor: z.number(),
+  note: z.string().max(1000).optional(),
+});
+export type AddEventRequest = z.infer<typeof AddEventRequestSchema>;
 
 /** Body of `GET /v1/apps/:app/events`. */
 export interface EventsView {

@@ -1,3 +1,6 @@
+import { z } from "zod";
+import { groupName } from "./names.js";
+
 /** Golden images as the HTTP API and the CLI show them. Times are ISO strings. */
 
 export type ImageStateView = "queued" | "saving" | "active" | "killed";
@@ -63,17 +66,17 @@ export interface ImagesView {
 }
 
 /** `POST /v1/images/bakes` body. */
-export interface BakeRequest {
-  group: string;
-}
+export const BakeRequestSchema = z.strictObject({ group: groupName });
+export type BakeRequest = z.infer<typeof BakeRequestSchema>;
 
 /** `POST /v1/images/gc` body. */
-export interface GcRequest {
+export const GcRequestSchema = z.strictObject({
   /** @default the configured images.keep */
-  keep?: number;
+  keep: z.int().min(0).max(1000).optional(),
   /** @default false */
-  dry_run?: boolean;
-}
+  dry_run: z.boolean().optional(),
+});
+export type GcRequest = z.infer<typeof GcRequestSchema>;
 
 export interface GcView {
   dry_run: boolean;
@@ -82,11 +85,22 @@ export interface GcView {
   kept: { id: string; name: string; reason: string }[];
 }
 
-/** `POST /v1/fleet/scale` body. */
-export interface ScaleRequest {
-  group: string;
-  count: number;
-}
+/** Most servers one group may have through `fleet up` / `fleet scale`. */
+export const MAX_GROUP_SERVERS = 250;
+
+/** `POST /v1/fleet/scale` and `POST /v1/fleet/up` body. */
+export const ScaleRequestSchema = z.strictObject({
+  group: groupName,
+  count: z.int().min(0).max(MAX_GROUP_SERVERS),
+});
+export type ScaleRequest = z.infer<typeof ScaleRequestSchema>;
+
+/** `POST /v1/fleet/down` body: one group, or every group when `all` is set (never by omission). */
+export const FleetDownRequestSchema = z.union([
+  z.strictObject({ group: groupName }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+export type FleetDownRequest = z.infer<typeof FleetDownRequestSchema>;
 
 export interface ScaleView {
   group: string;

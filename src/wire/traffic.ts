@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** Requests of one UTC minute on the wire. `total` also counts 1xx and unknown status codes. */
 export interface TrafficMinute {
   /** ISO 8601 in UTC at a whole minute, e.g. `2024-03-01T09:15:00.000Z`. */
@@ -26,11 +28,33 @@ export interface TrafficSource {
   path?: string;
 }
 
-/** Body of `POST /v1/apps/:app/traffic`. */
-export interface PostTrafficRequest {
-  source?: TrafficSource;
-  minutes: TrafficMinute[];
-}
+const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Body of `POST /v1/apps/:app/traffic`. Minute times are checked by the route (ISO with a zone). */
+export const PostTrafficRequestSchema = z.strictObject({
+  source: z
+    .strictObject({
+      key: z.string().min(1).max(200),
+      part: z.int().min(0).optional(),
+      start: z.int().min(0).optional(),
+      end: z.int().min(0).optional(),
+      inode: z.int().min(0).optional(),
+      path: z.string().max(4096).optional(),
+    })
+    .optional(),
+  // Bounded by the body limit; the route names the per-post maximum when it is passed.
+  minutes: z.array(
+    z.strictObject({
+      minute: z.string(),
+      total: count,
+      s2xx: count,
+      s3xx: count,
+      s4xx: count,
+      s5xx: count,
+    }),
+  ),
+});
+export type PostTrafficRequest = z.infer<typeof PostTrafficRequestSchema>;
 
 export interface PostTrafficResponse {
   /** Minutes added (0 for a duplicate). */

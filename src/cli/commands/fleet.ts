@@ -32,9 +32,10 @@ export function registerFleetCommands(program: Command): void {
     .option("--json", "print one JSON document")
     .action(async (opts: { group?: string } & OutputOptions) => {
       const client = await createClient(program.opts());
-      const result = await client.post<{ terminated: string[] }>("/v1/fleet/down", {
-        group: opts.group,
-      });
+      const result = await client.post<{ terminated: string[] }>(
+        "/v1/fleet/down",
+        opts.group ? { group: opts.group } : { all: true },
+      );
       if (opts.json) return printJson(result);
       console.log(`terminated ${result.terminated.length} server(s)`);
     });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createSqliteStore } from "../../store/sqlite/sqlite-store.js";
-import { emptyServer } from "../../fleet/fleet.js";
 import { runCoordinatorContract } from "../coordinator.contract.js";
 import { createLocalCoordinator } from "./local-coordinator.js";
 
@@ -16,10 +15,8 @@ const release = (id: string) => ({
 runCoordinatorContract("local (SQLite + in-memory wake-ups)", {
   async create() {
     const store = createSqliteStore({ path: ":memory:" });
-    for (const name of ["a", "b"])
-      await store.servers.insert(emptyServer(name, "web", "127.0.0.2", 0, null));
     const coordinator = createLocalCoordinator({
-      store,
+      desired: store.desired,
       describeRelease: async (id) => release(id),
     });
     return { coordinator, release, close: () => store.close() };
@@ -31,19 +28,17 @@ runCoordinatorContract("local (SQLite + in-memory wake-ups)", {
 test("a change hands its state to the woken watchers without re-reading the store", async () => {
   const store = createSqliteStore({ path: ":memory:" });
   const names = Array.from({ length: 20 }, (_, i) => `s${i}`);
-  for (const name of names)
-    await store.servers.insert(emptyServer(name, "web", "127.0.0.2", 0, null));
   let describes = 0;
   const coordinator = createLocalCoordinator({
-    store,
+    desired: store.desired,
     describeRelease: async (id) => (describes++, release(id)),
   });
   const id = `sha256:${"3".repeat(64)}`;
   const watchers = names.map((name) => coordinator.watch(name, 0, 10_000));
   await new Promise((resolve) => setImmediate(resolve));
-  const get = store.servers.get;
+  const get = store.desired.get;
   let reads = 0;
-  store.servers.get = (name) => (reads++, get(name));
+  store.desired.get = (name) => (reads++, get(name));
   await Promise.all(names.map((name) => coordinator.setDesired(name, release(id))));
   const seen = await Promise.all(watchers);
   assert.ok(seen.every((s) => s.generation === 1 && s.release?.id === id));

@@ -1,25 +1,28 @@
+import type { DesiredRepo } from "../../store/store.js";
 import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Store } from "../../store/store.js";
 import type { Coordinator, Lock } from "../coordinator.js";
 
 export interface LocalCoordinatorOptions {
-  /** Where desired state is kept durably (the servers table). */
-  store: Store;
+  /** Where desired state is kept durably (the embedded store's desired_state table). */
+  desired: DesiredRepo;
   /** Resolves a release id into what agents need to fetch it. */
   describeRelease: (releaseId: string) => Promise<DesiredRelease | null>;
 }
 
 /** In-process coordinator for a single control plane: state in the store, wake-ups in memory. */
 export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordinator {
-  const { store, describeRelease } = options;
+  const { desired: repo, describeRelease } = options;
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   const locks = new Map<string, string>();
 
   async function current(server: string): Promise<DesiredState> {
-    const record = await store.servers.get(server);
+    const record = await repo.get(server);
     if (!record) return { generation: 0, release: null };
-    const release = record.desired_release ? await describeRelease(record.desired_release) : null;
-    return { generation: record.desired_generation, release };
+    const [release, stage] = await Promise.all([
+      record.release ? describeRelease(record.release) : null,
+      record.stage ? describeRelease(record.stage) : null,
+    ]);
+    return { generation: record.generation, release, ...(stage ? { stage } : {}) };
   }
 
   /** Hands the new state to every waiter, so that none re-reads the store. */
@@ -30,20 +33,31 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     for (const fn of set) fn(state);
   }
 
+  async function write(
+    server: string,
+    generation: number,
+    release: DesiredRelease | null,
+    stage: DesiredRelease | null,
+  ): Promise<DesiredState> {
+    await repo.put({ server, generation, release: release?.id ?? null, stage: stage?.id ?? null });
+    const state: DesiredState = { generation, release, ...(stage ? { stage } : {}) };
+    wake(server, state);
+    return state;
+  }
+
   return {
     desired: current,
     async setDesired(server, release, setOptions = {}) {
-      const record = await store.servers.get(server);
-      if (!record) throw new Error(`[coord] unknown server ${server}`);
-      const id = release?.id ?? null;
-      if (record.desired_release === id && !setOptions.force) return current(server);
-      const state: DesiredState = { generation: record.desired_generation + 1, release };
-      await store.servers.update(server, {
-        desired_release: id,
-        desired_generation: state.generation,
-      });
-      wake(server, state);
-      return state;
+      const now = await current(server);
+      if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return now;
+      // A stage of the release now desired is no longer ahead of anything.
+      const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
+      return write(server, now.generation + 1, release, stage);
+    },
+    async setStage(server, stage) {
+      const now = await current(server);
+      if ((now.stage?.id ?? null) === (stage?.id ?? null)) return now;
+      return write(server, now.generation + 1, now.release, stage);
     },
     async watch(server, after, timeoutMs, signal) {
       const now = await current(server);

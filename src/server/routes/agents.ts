@@ -1,21 +1,36 @@
 import { Hono } from "hono";
 import type { Coordinator } from "../../coord/coordinator.js";
-import type { ServerRecord } from "../../store/store.js";
-import type { AgentReport, Heartbeat, JoinRequest } from "../../wire/agent.js";
 import type { Fleet } from "../../fleet/fleet.js";
-import { badRequest } from "../http-errors.js";
+import type { ServerRecord } from "../../store/store.js";
+import {
+  AgentReportSchema,
+  DesiredQuerySchema,
+  HeartbeatSchema,
+  JoinRequestSchema,
+} from "../../wire/agent.js";
+import { BODY_LIMIT, readJson, readQuery } from "../validate.js";
 
 type Env = { Variables: { server: ServerRecord } };
 
 /** Longest long poll an agent may ask for, in seconds. */
 const MAX_WAIT_S = 60;
 
-/** Routes agents call: join with the join token, the rest with their own token. */
+/**
+ * Routes agents call: join with a join token, the rest with their own token.
+ * The token is checked before a body is read, and every body is bounded and
+ * validated: an agent token is no licence to send anything.
+ */
 export function agentRoutes(deps: { fleet: Fleet; coordinator: Coordinator }): Hono<Env> {
   const { fleet, coordinator } = deps;
   const app = new Hono<Env>();
 
-  app.post("/join", async (c) => c.json(await fleet.join(await c.req.json<JoinRequest>())));
+  app.post("/join", async (c) => {
+    const headerToken = bearer(c.req.header("authorization"));
+    // A join token in the header is checked before the body is read; one in the body is bounded by the small limit.
+    if (headerToken) await fleet.checkJoinToken(headerToken);
+    const body = await readJson(c, JoinRequestSchema, "join");
+    return c.json(await fleet.join({ ...body, join_token: headerToken || body.join_token || "" }));
+  });
 
   app.use("/*", async (c, next) => {
     if (c.req.path.endsWith("/join")) return next();
@@ -25,22 +40,23 @@ export function agentRoutes(deps: { fleet: Fleet; coordinator: Coordinator }): H
   });
 
   app.get("/desired", async (c) => {
-    const after = Number(c.req.query("after") ?? "-1");
-    const wait = Math.min(Number(c.req.query("wait") ?? "0"), MAX_WAIT_S);
-    if (!Number.isFinite(after) || !Number.isFinite(wait))
-      throw badRequest("[server] desired: after and wait must be numbers");
+    const { after, wait } = readQuery(c, DesiredQuerySchema, "desired");
     const abort = new AbortController();
     c.req.raw.signal.addEventListener("abort", () => abort.abort(), { once: true });
-    return c.json(await coordinator.watch(c.get("server").name, after, wait * 1000, abort.signal));
+    const seconds = Math.min(wait, MAX_WAIT_S);
+    return c.json(
+      await coordinator.watch(c.get("server").name, after, seconds * 1000, abort.signal),
+    );
   });
 
   app.post("/report", async (c) => {
-    await fleet.report(c.get("server"), await c.req.json<AgentReport>());
+    const report = await readJson(c, AgentReportSchema, "report", BODY_LIMIT.report);
+    await fleet.report(c.get("server"), report);
     return c.body(null, 204);
   });
 
   app.post("/heartbeat", async (c) => {
-    await fleet.heartbeat(c.get("server"), await c.req.json<Heartbeat>());
+    await fleet.heartbeat(c.get("server"), await readJson(c, HeartbeatSchema, "heartbeat"));
     return c.body(null, 204);
   });
 

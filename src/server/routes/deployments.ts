@@ -2,26 +2,40 @@ import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { Deployer } from "../../deploy/deployer.js";
 import { StrataError } from "../../lib/errors.js";
-import type { DeployRequest, DeploymentEvent, RollbackRequest } from "../../wire/deployment.js";
+import { z } from "zod";
+import {
+  DeployRequestSchema,
+  RollbackRequestSchema,
+  type DeploymentEvent,
+} from "../../wire/deployment.js";
+import { appName, groupName } from "../../wire/names.js";
+import { readJson, readParams, readQuery } from "../validate.js";
+
+const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(20),
+  app: appName.optional(),
+  group: groupName.optional(),
+});
+const IdParams = z.object({
+  id: z.string().regex(/^d-[a-z0-9-]{1,40}$/, "is not a deployment id"),
+});
 
 export function deploymentRoutes(deps: { deployer: Deployer }): Hono {
   const { deployer } = deps;
   const app = new Hono();
 
   app.post("/deployments", async (c) =>
-    c.json(await deployer.start(await c.req.json<DeployRequest>()), 202),
+    c.json(await deployer.start(await readJson(c, DeployRequestSchema, "deploy")), 202),
   );
   app.post("/rollbacks", async (c) =>
-    c.json(await deployer.rollback(await c.req.json<RollbackRequest>()), 202),
+    c.json(await deployer.rollback(await readJson(c, RollbackRequestSchema, "rollback")), 202),
   );
 
   app.get("/deployments", async (c) => {
-    const limit = Number(c.req.query("limit") ?? "20");
-    const app = c.req.query("app");
-    const group = c.req.query("group");
+    const { limit, app, group } = readQuery(c, ListQuery, "deployments");
     return c.json({
       deployments: await deployer.list({
-        limit: Number.isInteger(limit) && limit > 0 ? limit : 20,
+        limit,
         ...(app ? { app } : {}),
         ...(group ? { group } : {}),
       }),
@@ -29,14 +43,15 @@ export function deploymentRoutes(deps: { deployer: Deployer }): Hono {
   });
 
   app.get("/deployments/:id", async (c) => {
-    const view = await deployer.view(c.req.param("id"));
-    if (!view) throw new StrataError("not_found", `[server] no deployment ${c.req.param("id")}`);
+    const { id } = readParams(c, IdParams, "deployment");
+    const view = await deployer.view(id);
+    if (!view) throw new StrataError("not_found", `[server] no deployment ${id}`);
     return c.json(view);
   });
 
   /** NDJSON: a snapshot, then events until `done`. */
   app.get("/deployments/:id/events", async (c) => {
-    const id = c.req.param("id");
+    const { id } = readParams(c, IdParams, "deployment events");
     const first = await deployer.view(id);
     if (!first) throw new StrataError("not_found", `[server] no deployment ${id}`);
     c.header("content-type", "application/x-ndjson");

@@ -1,41 +1,56 @@
 import { Hono } from "hono";
 import type { Balancer } from "../../balancer/balancer.js";
+import type { Coordinator } from "../../coord/coordinator.js";
 import { isoTime } from "../../lib/clock.js";
 import type { ServerRecord, Store } from "../../store/store.js";
-import type { ScaleRequest } from "../../wire/image.js";
+import { z } from "zod";
+import { FleetDownRequestSchema, ScaleRequestSchema } from "../../wire/image.js";
+import { groupName } from "../../wire/names.js";
 import type { GroupView, ServerView, StatusView } from "../../wire/server.js";
 import type { FleetOps } from "../../fleet/fleet-ops.js";
+import { readJson, readQuery } from "../validate.js";
+
+const StatusQuery = z.strictObject({ group: groupName.optional() });
+const AuditQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(10_000).default(200),
+  subject: z.string().max(200).optional(),
+});
 
 /** Status of groups and servers, fleet up/down, and the audit log. */
-export function fleetRoutes(deps: { store: Store; fleetOps: FleetOps; balancer: Balancer }): Hono {
-  const { store, fleetOps, balancer } = deps;
+export function fleetRoutes(deps: {
+  store: Store;
+  fleetOps: FleetOps;
+  balancer: Balancer;
+  coordinator: Coordinator;
+}): Hono {
+  const { store, fleetOps, balancer, coordinator } = deps;
   const app = new Hono();
 
-  app.get("/status", async (c) => c.json(await status(store, balancer, c.req.query("group"))));
+  app.get("/status", async (c) => {
+    const { group } = readQuery(c, StatusQuery, "status");
+    return c.json(await status(store, balancer, coordinator, group));
+  });
 
   app.post("/fleet/up", async (c) => {
-    const { group, count } = await c.req.json<{ group: string; count: number }>();
+    const { group, count } = await readJson(c, ScaleRequestSchema, "fleet up");
     const launched = await fleetOps.up(group, count);
-    return c.json({ launched, ...(await status(store, balancer, group)) });
+    return c.json({ launched, ...(await status(store, balancer, coordinator, group)) });
   });
 
   /** Exactly `count` servers: scale-out launches from the group's channel image. */
   app.post("/fleet/scale", async (c) => {
-    const { group, count } = await c.req.json<ScaleRequest>();
+    const { group, count } = await readJson(c, ScaleRequestSchema, "fleet scale");
     return c.json(await fleetOps.scale(group, count));
   });
 
   app.post("/fleet/down", async (c) => {
-    const { group } = await c.req.json<{ group?: string }>();
-    return c.json({ terminated: await fleetOps.down(group) });
+    const body = await readJson(c, FleetDownRequestSchema, "fleet down");
+    return c.json({ terminated: await fleetOps.down("group" in body ? body.group : undefined) });
   });
 
   app.get("/audit", async (c) => {
-    const limit = Number(c.req.query("limit") ?? "200");
-    const entries = await store.audit.list({
-      limit,
-      ...(c.req.query("subject") ? { subject: c.req.query("subject")! } : {}),
-    });
+    const { limit, subject } = readQuery(c, AuditQuery, "audit");
+    const entries = await store.audit.list({ limit, ...(subject ? { subject } : {}) });
     return c.json({ entries: entries.map((e) => ({ ...e, at: isoTime(e.at) })) });
   });
 
@@ -45,6 +60,7 @@ export function fleetRoutes(deps: { store: Store; fleetOps: FleetOps; balancer: 
 export async function status(
   store: Store,
   balancer: Balancer,
+  coordinator: Coordinator,
   group?: string,
 ): Promise<StatusView> {
   const releases = new Map((await store.releases.list()).map((r) => [r.id, r]));
@@ -66,10 +82,18 @@ export async function status(
     }),
   );
   const servers = await store.servers.list(group);
-  return { groups: groupViews, servers: servers.map((s) => serverView(s, releases)) };
+  const desired = await Promise.all(servers.map((s) => coordinator.desired(s.name)));
+  return {
+    groups: groupViews,
+    servers: servers.map((s, i) => serverView(s, desired[i]!.release?.id ?? null, releases)),
+  };
 }
 
-function serverView(s: ServerRecord, releases: Map<string, { version: string }>): ServerView {
+function serverView(
+  s: ServerRecord,
+  desiredRelease: string | null,
+  releases: Map<string, { version: string }>,
+): ServerView {
   const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
   return {
     name: s.name,
@@ -78,7 +102,7 @@ function serverView(s: ServerRecord, releases: Map<string, { version: string }>)
     state: s.state,
     release: s.current_release,
     version: s.current_release ? (releases.get(s.current_release)?.version ?? null) : null,
-    desired_release: s.desired_release,
+    desired_release: desiredRelease,
     in_service: s.in_service,
     last_heartbeat: time(s.last_heartbeat),
     image: s.image,

@@ -125,7 +125,7 @@ describe("forecast routes", () => {
   test("bad events are rejected with the field named and change nothing", async () => {
     const ok = { from: "2024-03-01T14:00Z", to: "2024-03-01T16:00Z", factor: 2 };
     const cases: [unknown, RegExp][] = [
-      ["not json", /expected \{ from, to, factor/],
+      ["not json", /the body is not JSON/],
       [{ ...ok, from: "2024-03-01 14:00" }, /from: expected an ISO 8601 time with a zone/],
       [{ ...ok, from: "2024-03-01T14:00" }, /from: expected an ISO 8601 time with a zone/],
       [{ ...ok, to: "2024-02-30T16:00Z" }, /to: expected an ISO 8601 time/],

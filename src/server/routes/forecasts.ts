@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import type { ForecastService } from "../../forecast/service/forecast-service.js";
 import { StrataError } from "../../lib/errors.js";
-import type { AddEventRequest, EventsView } from "../../wire/forecast.js";
+import { AddEventRequestSchema, type EventsView } from "../../wire/forecast.js";
+import { readJson } from "../validate.js";
 import { badRequest, errorResponse } from "../http-errors.js";
 
 const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -37,11 +38,7 @@ export function forecastRoutes(deps: { forecasts: ForecastService }): Hono {
 
   app.post("/apps/:app/events", async (c) => {
     const name = appName(c.req.param("app"));
-    const body = await c.req.json<AddEventRequest>().catch(() => null);
-    if (typeof body !== "object" || body === null)
-      throw badRequest("[forecast] POST events: expected { from, to, factor, note? }");
-    if (body.note !== undefined && typeof body.note !== "string")
-      throw badRequest("[forecast] event note: expected text");
+    const body = await readJson(c, AddEventRequestSchema, "[forecast] POST events");
     const event = await forecasts.addEvent(name, {
       from: time(body.from, "from"),
       to: time(body.to, "to"),

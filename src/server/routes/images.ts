@@ -1,8 +1,12 @@
 import { Hono } from "hono";
 import type { ImageService } from "../../image/image-service.js";
 import { StrataError } from "../../lib/errors.js";
-import type { BakeRequest, GcRequest } from "../../wire/image.js";
-import { badRequest } from "../http-errors.js";
+import { z } from "zod";
+import { BakeRequestSchema, GcRequestSchema } from "../../wire/image.js";
+import { groupName } from "../../wire/names.js";
+import { readJson, readQuery } from "../validate.js";
+
+const ImagesQuery = z.strictObject({ group: groupName.optional() });
 
 export interface ImageRouteDeps {
   images: ImageService;
@@ -14,8 +18,7 @@ export function imageRoutes(deps: ImageRouteDeps): Hono {
   const app = new Hono();
 
   app.post("/images/bakes", async (c) => {
-    const body = await c.req.json<BakeRequest>().catch(() => null);
-    if (typeof body?.group !== "string") throw badRequest("[server] bake: group is required");
+    const body = await readJson(c, BakeRequestSchema, "bake");
     const bake = await images.requestBake(body.group, "manual");
     return c.json(await images.bake(bake.id), 202);
   });
@@ -27,9 +30,7 @@ export function imageRoutes(deps: ImageRouteDeps): Hono {
   });
 
   app.post("/images/gc", async (c) => {
-    const body: GcRequest = (await c.req.json<GcRequest>().catch(() => null)) ?? {};
-    if (body.keep !== undefined && typeof body.keep !== "number")
-      throw badRequest("[server] gc: keep must be a number");
+    const body = await readJson(c, GcRequestSchema.default({}), "gc");
     return c.json(
       await images.gc({
         ...(body.keep !== undefined ? { keep: body.keep } : {}),
@@ -38,7 +39,9 @@ export function imageRoutes(deps: ImageRouteDeps): Hono {
     );
   });
 
-  app.get("/images", async (c) => c.json(await images.view(c.req.query("group") || undefined)));
+  app.get("/images", async (c) =>
+    c.json(await images.view(readQuery(c, ImagesQuery, "images").group)),
+  );
 
   app.get("/images/:id", async (c) => {
     const image = (await images.view()).images.find((i) => i.id === c.req.param("id"));

@@ -2,8 +2,10 @@ import { Hono } from "hono";
 import { StrataError } from "../../lib/errors.js";
 import type { MinuteCounts } from "../../traffic/minute-counter.js";
 import type { TrafficRepo } from "../../store/traffic-repo.js";
+import { BODY_LIMIT, readJson } from "../validate.js";
 import {
   MAX_TRAFFIC_MINUTES_PER_POST,
+  PostTrafficRequestSchema,
   type PostTrafficRequest,
   type PostTrafficResponse,
   type TrafficCheckpointResponse,
@@ -33,27 +35,19 @@ export function trafficRoutes(deps: { traffic: TrafficRepo }): Hono {
 
   app.post("/apps/:app/traffic", async (c) => {
     const name = appName(c.req.param("app"));
-    let body: PostTrafficRequest;
-    try {
-      body = await c.req.json<PostTrafficRequest>();
-    } catch {
-      throw badRequest("[traffic] POST traffic: the body is not JSON");
-    }
-    if (typeof body !== "object" || body === null || !Array.isArray(body.minutes)) {
-      throw badRequest("[traffic] POST traffic: expected { source?, minutes: [...] }");
-    }
+    const body: PostTrafficRequest = await readJson(
+      c,
+      PostTrafficRequestSchema,
+      "[traffic] POST traffic",
+      BODY_LIMIT.traffic,
+    );
     if (body.minutes.length > MAX_TRAFFIC_MINUTES_PER_POST) {
       throw new StrataError(
         "too_large",
         `[traffic] POST traffic: ${body.minutes.length} minutes; send at most ${MAX_TRAFFIC_MINUTES_PER_POST} per request`,
       );
     }
-    if (body.source !== undefined && (typeof body.source !== "object" || body.source === null)) {
-      throw badRequest("[traffic] source: expected an object with a key");
-    }
     const minutes: MinuteCounts[] = body.minutes.map((m, i) => {
-      if (typeof m !== "object" || m === null)
-        throw badRequest(`[traffic] minutes[${i}]: expected an object`);
       return {
         minute: time(m.minute, `minutes[${i}].minute`),
         total: m.total,

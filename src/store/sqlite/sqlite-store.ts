@@ -7,6 +7,8 @@ import type {
   DeploymentRecord,
   DeploymentRepo,
   DeploymentServerRecord,
+  DesiredRepo,
+  DesiredRecord,
   GroupRecord,
   GroupRepo,
   ReleaseRepo,
@@ -42,6 +44,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
     servers: serverRepo(db),
     deployments: deploymentRepo(db),
     audit: auditRepo(db),
+    desired: desiredRepo(db),
     images: createSqliteImageRepo(db),
     traffic: createSqliteTrafficRepo(db, { clock: options.clock ?? systemClock }),
     forecasts: createSqliteForecastRepo(db),
@@ -161,6 +164,13 @@ function serverRepo(db: Database): ServerRepo {
       toServer(prepare(db, "SELECT * FROM servers WHERE name = ?").get(name) as Row),
     getByTokenHash: async (hash) =>
       toServer(prepare(db, "SELECT * FROM servers WHERE token_hash = ?").get(hash) as Row),
+    getByJoinTokenHash: async (hash) =>
+      toServer(
+        prepare(
+          db,
+          "SELECT * FROM servers WHERE join_token_hash = ? AND state != 'terminated'",
+        ).get(hash) as Row,
+      ),
     list: async (group) =>
       (group
         ? db
@@ -259,6 +269,19 @@ function deploymentRepo(db: Database): DeploymentRepo {
           `UPDATE deployment_servers SET ${sql} WHERE deployment_id = @id AND server = @server`,
         ).run({ ...values, id, server });
     },
+  };
+}
+
+function desiredRepo(db: Database): DesiredRepo {
+  const get = prepare(db, "SELECT * FROM desired_state WHERE server = ?");
+  const put = prepare(
+    db,
+    `INSERT INTO desired_state (server, generation, release, stage) VALUES (@server, @generation, @release, @stage)
+     ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
+  );
+  return {
+    get: async (server) => (get.get(server) as DesiredRecord | undefined) ?? null,
+    put: async (record) => void put.run(record),
   };
 }
 

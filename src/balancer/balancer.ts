@@ -19,8 +19,12 @@ export interface Balancer {
   removeMember(group: string, id: string, options?: { drainMs?: number }): Promise<void>;
   /** Members currently in service. */
   members(group: string): Promise<MemberSpec[]>;
-  /** Closes listeners. Called once at shutdown. */
-  close(): Promise<void>;
+  /**
+   * Called once at control-plane shutdown. A balancer that serves apart from
+   * the control plane (the local daemon, Octavia) keeps serving unless
+   * `stopDataPlane` is set (tests, the demo); an in-process one closes its listeners.
+   */
+  close(options?: { stopDataPlane?: boolean }): Promise<void>;
 }
 
 export interface PoolInfo {

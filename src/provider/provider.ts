@@ -23,8 +23,12 @@ export interface Provider {
    * provider restarts the agent processes of its active instances).
    */
   resume(): Promise<void>;
-  /** Called once at shutdown. The local provider stops its processes; a cloud provider leaves servers running. */
-  close(): Promise<void>;
+  /**
+   * Called once at control-plane shutdown. Servers keep running (as VMs do
+   * while their control plane restarts) unless `stopServers` is set: the
+   * local provider then stops its agent processes (tests, the demo).
+   */
+  close(options?: { stopServers?: boolean }): Promise<void>;
 }
 
 export type InstanceState = "building" | "active" | "error" | "deleted";

@@ -6,7 +6,7 @@ import type { Hono } from "hono";
 import { createLocalArtifactStore } from "../artifact/local/local-store.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
-import { createLocalBalancer } from "../balancer/local/local-balancer.js";
+import { createDaemonBalancer } from "../balancer/local/daemon-client.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -54,8 +54,12 @@ export interface ControlPlane {
   fleetOps: FleetOps;
   artifacts: ArtifactStore;
   images: ImageService;
-  /** Stops servers it started, listeners and the store. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops the control plane and, unless `keepDataPlane`, the data plane too
+   * (local servers and the balancer daemon). With `keepDataPlane` they go on
+   * serving, and the next start on the same data folder takes them over. Idempotent.
+   */
+  close(options?: { keepDataPlane?: boolean }): Promise<void>;
 }
 
 /** The composition root of `strata server`: builds every real part and starts listening. */
@@ -91,7 +95,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
-  const balancer = createLocalBalancer({
+  const balancer = await createDaemonBalancer({
+    dir: dataDir,
     host: config.balancerHost,
     onCounts: (counts) => {
       requestCounts.record(counts);
@@ -206,14 +211,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fleetOps,
     artifacts,
     images,
-    close: () =>
+    close: (closeOptions = {}) =>
       (closing ??= (async () => {
+        const stopDataPlane = !closeOptions.keepDataPlane;
         fleet.stop();
         await deployer.stop();
         await dailyForecasts.stop();
         await images.close();
-        await provider.close();
-        await balancer.close();
+        await provider.close({ stopServers: stopDataPlane });
+        await balancer.close({ stopDataPlane });
         await requestCounts.settle();
         http.closeAllConnections?.();
         await new Promise<void>((done) => http.close(() => done()));

@@ -49,7 +49,7 @@ export async function startTestPlane(): Promise<TestPlane> {
     dir,
     async restart() {
       const port = new URL(harness.plane.url).port;
-      await harness.plane.close();
+      await harness.plane.close({ keepDataPlane: true });
       config = parseServerConfig(yaml, "test", {
         dataDir: join(dir, "data"),
         listen: `${api}.1:${port}`,

@@ -28,7 +28,9 @@ interface Pool {
 }
 
 /** The built-in HTTP load balancer: one listener per group, round robin, retries idempotent requests. */
-export function createLocalBalancer(options: LocalBalancerOptions = {}): Balancer {
+export function createLocalBalancer(
+  options: LocalBalancerOptions = {},
+): Balancer & { flush(): void } {
   const host = options.host ?? "127.0.0.1";
   const attempts = options.attempts ?? 3;
   const pools = new Map<string, Pool>();
@@ -127,6 +129,13 @@ export function createLocalBalancer(options: LocalBalancerOptions = {}): Balance
   }
 
   return {
+    /** Reports the minute in progress now (at shutdown, so no count is lost). */
+    flush() {
+      for (const pool of pools.values()) {
+        if (pool.counts) options.onCounts?.({ group: pool.info.group, ...pool.counts });
+        pool.counts = null;
+      }
+    },
     async ensurePool(group, poolOptions = {}) {
       const existing = pools.get(group);
       if (existing) return existing.info;

@@ -29,14 +29,23 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
   progress(
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      progress(`${signal}: stopping servers and the control plane...`);
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-  await plane.close();
-  progress("stopped");
+  // The data plane outlives the control plane: a restart of `strata server` is no outage.
+  const live = (await plane.store.servers.list()).length;
+  if (live > 0) {
+    progress(
+      `${signal}: stopping the control plane; ${live} server(s) and the load balancer keep serving`,
+    );
+    await plane.close({ keepDataPlane: true });
+    progress(
+      "stopped (start `strata server` again to manage them; `strata fleet down` stops them)",
+    );
+  } else {
+    progress(`${signal}: stopping the control plane and the load balancer...`);
+    await plane.close();
+    progress("stopped");
+  }
 }

@@ -1,29 +1,10 @@
-import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { bundleEntry } from "../../lib/bundle.js";
 
 const ENTRY = fileURLToPath(new URL("../../agent/main.ts", import.meta.url));
 
-/**
- * Bundles the agent into one ES module under `dir` and returns the argv that
- * runs it. Built from the sources at every control-plane start, so it is never
- * stale. Its packages (yaml, commander) are pure JavaScript and go in too, so
- * the file runs from anywhere.
- */
-export async function bundleAgent(dir: string): Promise<string[]> {
-  const outfile = join(dir, "strata-agent.mjs");
-  await build({
-    entryPoints: [ENTRY],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    // ESM output that bundles CommonJS packages needs a require() of its own.
-    banner: {
-      js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
-    },
-    logLevel: "silent",
-  });
-  return [process.execPath, outfile];
+/** Bundles the agent into `dir/strata-agent.mjs` and returns the argv that runs it. */
+export function bundleAgent(dir: string): Promise<string[]> {
+  return bundleEntry(ENTRY, join(dir, "strata-agent.mjs"));
 }

@@ -1,10 +1,10 @@
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StrataError } from "../../lib/errors.js";
-import { spawnGroup, stopGroup } from "../../lib/process.js";
+import { killGroup, spawnGroup, stopGroup } from "../../lib/process.js";
 import { strataCommand } from "../../lib/self.js";
 import { bundleAgent } from "./agent-bundle.js";
 import type { Instance, LaunchSpec, Provider } from "../provider.js";
@@ -35,6 +35,8 @@ const RESTART_DELAY_MS = 1000;
 
 interface Entry extends Instance {
   agent: LaunchSpec["agent"];
+  /** Pid of the agent's process group leader, so a restarted control plane finds it again. */
+  pid?: number;
 }
 
 /** Servers as local processes: each an agent process with its own root folder and loopback address. */
@@ -51,6 +53,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
   const listFile = join(options.dir, "instances.json");
   const processes = new Map<string, ChildProcess>();
+  /** Agents started by an earlier control plane, still running: watched by polling, not by 'exit'. */
+  const adopted = new Map<string, { pid: number; watch: NodeJS.Timeout }>();
   let entries: Entry[] | null = null;
   let saving = Promise.resolve();
   let closing = false;
@@ -106,16 +110,15 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       ],
       {
         stdio: ["ignore", log, log],
-        env: {
-          ...process.env,
-          ...options.env,
-          STRATA_JOIN_TOKEN: entry.agent.joinToken,
-          STRATA_EXIT_WITH_PARENT: "1",
-        },
+        // The agent outlives the control plane, as on a VM: the data plane keeps serving while it restarts.
+        env: { ...process.env, ...options.env, STRATA_JOIN_TOKEN: entry.agent.joinToken },
       },
     );
     closeSync(log);
+    child.unref();
     processes.set(entry.id, child);
+    entry.pid = child.pid;
+    void save();
     child.once("exit", () => {
       if (processes.get(entry.id) !== child) return;
       processes.delete(entry.id);
@@ -130,8 +133,20 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     });
   }
 
+  /** Watches an agent a previous control plane started; starts a new one when it dies. */
+  function adopt(entry: Entry, pid: number, argv: string[]): void {
+    const watch = setInterval(() => {
+      if (alive(pid)) return;
+      clearInterval(watch);
+      adopted.delete(entry.id);
+      if (!closing && entry.state === "active") startAgent(entry, argv);
+    }, RESTART_DELAY_MS);
+    watch.unref();
+    adopted.set(entry.id, { pid, watch });
+  }
+
   function view(entry: Entry): Instance {
-    const { agent: _agent, ...instance } = entry;
+    const { agent: _agent, pid: _pid, ...instance } = entry;
     return { ...instance, tags: { ...instance.tags } };
   }
 
@@ -191,20 +206,64 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       entry.state = "deleted";
       const child = processes.get(id);
       if (child) await stopGroup(child, stopTimeoutMs);
+      const other = adopted.get(id);
+      if (other) {
+        clearInterval(other.watch);
+        adopted.delete(id);
+        await stopPid(other.pid, stopTimeoutMs);
+      }
       await save();
       if (entry.root) await rm(entry.root, { recursive: true, force: true });
     },
     async resume() {
       for (const entry of await load()) {
-        if (entry.state === "active" && !processes.has(entry.id))
-          startAgent(entry, await command());
+        if (entry.state !== "active" || processes.has(entry.id) || adopted.has(entry.id)) continue;
+        if (entry.pid && isAgentOf(entry.pid, entry.root!))
+          adopt(entry, entry.pid, await command());
+        else startAgent(entry, await command());
       }
     },
-    async close() {
+    async close(closeOptions = {}) {
       closing = true;
-      await Promise.all([...processes.values()].map((child) => stopGroup(child, stopTimeoutMs)));
+      for (const { watch } of adopted.values()) clearInterval(watch);
+      if (closeOptions.stopServers) {
+        await Promise.all([
+          ...[...processes.values()].map((child) => stopGroup(child, stopTimeoutMs)),
+          ...[...adopted.values()].map(({ pid }) => stopPid(pid, stopTimeoutMs)),
+        ]);
+      }
       processes.clear();
+      adopted.clear();
       await saving;
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` is still the agent of `root` (a pid may be reused by an unrelated process). */
+function isAgentOf(pid: number, root: string): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return args.includes("--root") && args[args.indexOf("--root") + 1] === root;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM to the process group, SIGKILL after `graceMs`; resolves once the leader is gone. */
+async function stopPid(pid: number, graceMs: number): Promise<void> {
+  killGroup(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) killGroup(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

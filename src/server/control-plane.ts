@@ -176,9 +176,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   await images.start();
   for (const group of await store.groups.list()) await ensurePool(group.name);
-  // Balancer membership lives in memory and app health is unknown until the next heartbeat.
+  // Membership lives in the balancer, which may have served on while no control plane ran:
+  // what it has is what is in service. App health is refreshed by the next heartbeat.
+  const members = new Map<string, Set<string>>();
   for (const server of await store.servers.list()) {
-    await store.servers.update(server.name, { in_service: false, app_healthy: false });
+    if (!members.has(server.group)) {
+      const list = await balancer.members(server.group).catch(() => []);
+      members.set(server.group, new Set(list.map((m) => m.id)));
+    }
+    const inService = members.get(server.group)!.has(server.name);
+    if (inService !== server.in_service) await store.servers.update(server.name, { in_service: inService });
   }
   fleet.start();
   // After the reset above: a resumed wave's service-in must not be undone by it.

@@ -11,6 +11,8 @@ export interface BenchPlaneOptions {
   yaml?: string[];
   /** Prefix of the temp folder holding the data dir. @default "strata-bench-" */
   tempPrefix?: string;
+  /** Passed to the control plane. @default true */
+  stageFirst?: boolean;
 }
 
 export interface BenchPlane {
@@ -37,7 +39,10 @@ export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<
   });
   let plane: ControlPlane;
   try {
-    plane = await startControlPlane({ config });
+    plane = await startControlPlane({
+      config,
+      ...(options.stageFirst === false ? { stageFirst: false } : {}),
+    });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

@@ -35,6 +35,11 @@ export interface DeployerOptions {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Called after a deployment succeeded (the image baker listens here). */
   onSucceeded?: (deployment: DeploymentRecord) => void;
+  /**
+   * Stage the release on every server before any wave leaves the balancer.
+   * Off only to measure what staging saves (bench/out-of-service.bench.ts). @default true
+   */
+  stageFirst?: boolean;
 }
 
 type Outcome = { ok: true } | { ok: false; error: string };
@@ -315,7 +320,10 @@ export class Deployer {
     // 1. Stage everywhere at once, while every server still serves: a bad
     // artifact fails here, before anything leaves the balancer.
     const toStage = rows.filter(
-      (r) => r.wave > 0 && (r.state === "pending" || r.state === "staging"),
+      (r) =>
+        this.#o.stageFirst !== false &&
+        r.wave > 0 &&
+        (r.state === "pending" || r.state === "staging"),
     );
     if (toStage.length > 0) {
       await this.#setServers(d, names(toStage), "staging");

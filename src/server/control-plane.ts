@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
   clock?: Clock;
   /** Extra environment for agents the local provider starts. */
   agentEnv?: Record<string, string>;
+  /** Stage releases before any server leaves the balancer (off only in a benchmark's baseline). @default true */
+  stageFirst?: boolean;
   /** Receives the balancer's per-minute request counts. */
   onRequestCounts?: (counts: RequestCount) => void;
 }
@@ -148,6 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     audit,
     serverTimeoutMs: config.serverTimeoutMs,
+    ...(options.stageFirst === false ? { stageFirst: false } : {}),
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
   });
   const extra = [

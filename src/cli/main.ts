@@ -9,6 +9,7 @@ import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerForecastCommands } from "./commands/forecast.js";
 import { registerServerCommand } from "./commands/server.js";
+import { registerTokensCommand } from "./commands/tokens.js";
 import { reportError } from "./output.js";
 
 /** Builds the `strata` command tree. Each command module declares its arguments and calls one function. */
@@ -16,7 +17,10 @@ export function buildProgram(): Command {
   const program = new Command("strata")
     .description("Pull deploys, golden images and forecast-driven scaling for web services on VMs")
     .option("--server <url>", "control plane URL (env STRATA_SERVER)")
-    .option("--token <token>", "admin token (env STRATA_TOKEN)")
+    .option(
+      "--token <token>",
+      "API token: the admin token or one from `strata tokens create` (env STRATA_TOKEN)",
+    )
     .option("--data-dir <dir>", "data folder of a local control plane (env STRATA_DATA_DIR)")
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError()
@@ -33,6 +37,7 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
+  registerTokensCommand(program);
   return program;
 }
 

@@ -14,7 +14,8 @@ import { deploymentRoutes } from "./routes/deployments.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { releaseRoutes } from "./routes/releases.js";
 import { tokenRoutes } from "./routes/tokens.js";
-import { sameSecret } from "../fleet/tokens.js";
+import { hashToken, sameSecret } from "../fleet/tokens.js";
+import { allowed, runAs } from "./access.js";
 
 export interface ApiDeps {
   store: Store;
@@ -45,15 +46,25 @@ export function createApi(deps: ApiDeps): Hono {
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.route("/v1/agents", agentRoutes(deps));
 
-  // Agents fetch artifacts with their own token; everything else needs the admin token.
+  // The bootstrap admin token, then API tokens by role; agents only fetch artifacts with theirs.
   app.use("/v1/*", async (c, next) => {
     const token = bearer(c.req.header("authorization"));
-    if (token && sameSecret(token, deps.adminToken)) return next();
-    if (token && c.req.method === "GET" && /^\/v1\/releases\/[^/]+\/artifact$/.test(c.req.path)) {
-      await deps.fleet.authenticate(token);
-      return next();
+    if (token && sameSecret(token, deps.adminToken)) return runAs("admin", next);
+    const record = token ? await deps.store.tokens.getByHash(hashToken(token)) : null;
+    if (record) {
+      if (!allowed(record.role, c.req.method, c.req.path)) {
+        throw new StrataError(
+          "forbidden",
+          `[server] token ${record.name} (${record.role}) may not ${c.req.method} ${c.req.path}`,
+        );
+      }
+      return runAs(`token:${record.name}`, next);
     }
-    throw new StrataError("unauthorized", "[server] missing or invalid admin token");
+    if (token && c.req.method === "GET" && /^\/v1\/releases\/[^/]+\/artifact$/.test(c.req.path)) {
+      const server = await deps.fleet.authenticate(token);
+      return runAs(`agent:${server.name}`, next);
+    }
+    throw new StrataError("unauthorized", "[server] missing, invalid or revoked token");
   });
 
   app.route("/v1/releases", releaseRoutes(deps));

@@ -21,6 +21,7 @@ import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
+import { currentActor } from "./access.js";
 import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
@@ -77,7 +78,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
-    store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
+    store.audit.append({ at: clock.now(), actor: currentActor(), action, subject, detail });
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
@@ -188,7 +189,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       members.set(server.group, new Set(list.map((m) => m.id)));
     }
     const inService = members.get(server.group)!.has(server.name);
-    if (inService !== server.in_service) await store.servers.update(server.name, { in_service: inService });
+    if (inService !== server.in_service)
+      await store.servers.update(server.name, { in_service: inService });
   }
   fleet.start();
   // After the reset above: a resumed wave's service-in must not be undone by it.

@@ -21,6 +21,7 @@ export interface Store {
   servers: ServerRepo;
   deployments: DeploymentRepo;
   audit: AuditRepo;
+  tokens: ApiTokenRepo;
   /** The embedded Coordinator's durable desired state; nothing else reads it. */
   desired: DesiredRepo;
   images: ImageRepo;
@@ -78,6 +79,27 @@ export interface ServerRecord {
   launched_at: number | null;
   ready_at: number | null;
   in_service_at: number | null;
+}
+
+export type Role = "admin" | "deployer" | "viewer";
+
+export interface ApiTokenRecord {
+  name: string;
+  role: Role;
+  /** sha256 of the token; the token itself is shown once, at creation. */
+  token_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ApiTokenRepo {
+  /** Adds a token; a name in use (even revoked) is a conflict. */
+  insert(token: ApiTokenRecord): Promise<void>;
+  /** The unrevoked token with this hash. */
+  getByHash(hash: string): Promise<ApiTokenRecord | null>;
+  list(): Promise<ApiTokenRecord[]>;
+  /** Marks the token revoked; returns false when there is no such unrevoked token. */
+  revoke(name: string, at: number): Promise<boolean>;
 }
 
 export interface DesiredRecord {

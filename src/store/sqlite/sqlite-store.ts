@@ -2,6 +2,8 @@ import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { StrataError } from "../../lib/errors.js";
 import type { Release } from "../../wire/release.js";
 import type {
+  ApiTokenRecord,
+  ApiTokenRepo,
   AuditEntry,
   AuditRepo,
   DeploymentRecord,
@@ -45,6 +47,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
     deployments: deploymentRepo(db),
     audit: auditRepo(db),
     desired: desiredRepo(db),
+    tokens: apiTokenRepo(db),
     images: createSqliteImageRepo(db),
     traffic: createSqliteTrafficRepo(db, { clock: options.clock ?? systemClock }),
     forecasts: createSqliteForecastRepo(db),
@@ -282,6 +285,34 @@ function desiredRepo(db: Database): DesiredRepo {
   return {
     get: async (server) => (get.get(server) as DesiredRecord | undefined) ?? null,
     put: async (record) => void put.run(record),
+  };
+}
+
+function apiTokenRepo(db: Database): ApiTokenRepo {
+  return {
+    insert: async (token) => {
+      try {
+        prepare(
+          db,
+          "INSERT INTO api_tokens (name, role, token_hash, created_at, revoked_at) VALUES (@name, @role, @token_hash, @created_at, @revoked_at)",
+        ).run(token);
+      } catch (err) {
+        throw new StrataError("conflict", `[server] a token named ${token.name} exists already`, {
+          cause: err,
+        });
+      }
+    },
+    getByHash: async (hash) =>
+      (prepare(db, "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL").get(
+        hash,
+      ) as ApiTokenRecord | undefined) ?? null,
+    list: async () =>
+      prepare(db, "SELECT * FROM api_tokens ORDER BY name").all() as ApiTokenRecord[],
+    revoke: async (name, at) =>
+      prepare(db, "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL").run(
+        at,
+        name,
+      ).changes > 0,
   };
 }
 

@@ -352,7 +352,15 @@ export class Deployer {
       if (members.length === 0) continue;
       const waveNames = names(members);
       this.#emit(d.id, { type: "wave", wave, servers: waveNames });
-      await this.#setServers(d, waveNames, "draining");
+      // Only servers in service drain; the rest (a first deploy, a failed server) go straight on.
+      const serving = await Promise.all(
+        waveNames.map(async (name) => (await store.servers.get(name))?.in_service === true),
+      );
+      await this.#setServers(
+        d,
+        waveNames.filter((_, i) => serving[i]),
+        "draining",
+      );
       await this.#o.fleet.holdOut(waveNames);
       await this.#setServers(d, waveNames, "deploying");
       const outcomes = await Promise.all(

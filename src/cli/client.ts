@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StrataError, type WireError } from "../lib/errors.js";
+import { tlsOptions } from "../lib/tls-fetch.js";
 
 /** How the CLI reaches a control plane: flags > env > the data folder of a local `strata server`. */
 export interface ClientOptions {
@@ -12,6 +13,8 @@ export interface ClientOptions {
 export interface ServerInfo {
   url: string;
   pid: number;
+  /** strata's CA, when the control plane serves HTTPS. */
+  ca_file?: string;
 }
 
 export const DEFAULT_DATA_DIR = ".strata";
@@ -20,10 +23,13 @@ export const DEFAULT_DATA_DIR = ".strata";
 export class ApiClient {
   readonly baseUrl: string;
   readonly #token: string;
+  readonly #tls: ReturnType<typeof tlsOptions>;
 
-  constructor(baseUrl: string, token: string) {
+  /** `ca`: PEM of the CA to trust for an https URL (strata's own); the system's roots otherwise. */
+  constructor(baseUrl: string, token: string, options: { ca?: string } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#token = token;
+    this.#tls = tlsOptions(options.ca);
   }
 
   get token(): string {
@@ -60,6 +66,7 @@ export class ApiClient {
         body: init.body ?? null,
         headers: { authorization: `Bearer ${this.#token}`, ...init.headers },
         ...(init.duplex ? { duplex: init.duplex } : {}),
+        ...this.#tls,
       } as RequestInit);
     } catch (err) {
       throw new StrataError(
@@ -107,11 +114,13 @@ export async function createClient(options: ClientOptions): Promise<ApiClient> {
   const env = process.env;
   let url = options.server ?? env.STRATA_SERVER;
   let token = options.token ?? env.STRATA_TOKEN;
-  if (!url || !token) {
+  let caFile = env.STRATA_CA_FILE;
+  if (!url || !token || !caFile) {
     const dataDir = options.dataDir ?? env.STRATA_DATA_DIR ?? DEFAULT_DATA_DIR;
     const local = await readLocalServer(dataDir);
     url ??= local?.info.url;
     token ??= local?.token;
+    caFile ??= local?.info.ca_file;
   }
   if (!url) {
     throw new StrataError(
@@ -125,5 +134,6 @@ export async function createClient(options: ClientOptions): Promise<ApiClient> {
       "[cli] no admin token: set STRATA_TOKEN (or --token), or run from the folder of `strata server`",
     );
   }
-  return new ApiClient(url, token);
+  const ca = caFile && url.startsWith("https:") ? await readFile(caFile, "utf8") : undefined;
+  return new ApiClient(url, token, ca ? { ca } : {});
 }

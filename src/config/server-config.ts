@@ -31,6 +31,12 @@ export interface ServerConfig {
    * for them at launch or by `strata tokens join`. @default false
    */
   readonly clusterJoinToken: boolean;
+  /**
+   * HTTPS for the API with strata's own CA (made at first start in
+   * `<data_dir>/tls/`): `auto` serves HTTPS when `listen` is not a loopback
+   * address, `on` always, `off` never (a warning when not on loopback). @default "auto"
+   */
+  readonly tls: "auto" | "on" | "off";
   /** Sections owned by other parts (forecast, groups, images), validated by them. */
   readonly sections: Readonly<Record<string, unknown>>;
 }
@@ -44,6 +50,7 @@ const KEYS = [
   "heartbeat_interval",
   "deploy",
   "join",
+  "tls",
 ];
 const SECTIONS = ["forecast", "groups", "images", "scale"];
 
@@ -134,6 +141,9 @@ export function parseServerConfig(
   const deploy = section("deploy", ["server_timeout", "drain_timeout"]);
   const joinSection = section("join", ["cluster_token"]);
   const clusterJoinToken = joinSection.cluster_token ?? false;
+  const tls = root.tls ?? "auto";
+  if (tls !== "auto" && tls !== "on" && tls !== "off")
+    fail("tls", 'expected "auto", "on" or "off"');
   if (typeof clusterJoinToken !== "boolean") fail("join.cluster_token", "expected true or false");
 
   const listenText = overrides.listen ?? str("listen", root.listen, "127.0.0.1:7700");
@@ -159,6 +169,7 @@ export function parseServerConfig(
     serverTimeoutMs: duration("deploy.server_timeout", deploy.server_timeout, 600_000),
     drainMs: duration("deploy.drain_timeout", deploy.drain_timeout, 10_000),
     clusterJoinToken: clusterJoinToken as boolean,
+    tls: tls as "auto" | "on" | "off",
     sections: Object.freeze(sections),
   });
 }

@@ -11,8 +11,8 @@ export interface FleetOpsOptions {
   fleet: Fleet;
   provider: Provider;
   clock: Clock;
-  /** Where agents on new servers find the control plane. */
-  agent: () => { server: string };
+  /** Where agents on new servers find the control plane (and the CA to pin, over HTTPS). */
+  agent: () => { server: string; ca?: string };
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Image a new server of the group boots from (golden images); none means the provider's base. */
   imageFor?: (group: string) => Promise<string | null>;

@@ -40,7 +40,14 @@ export interface LaunchSpec {
   image?: string;
   tags: Record<string, string>;
   /** What the agent on the new server needs to join (Nova user_data is at most 65,535 bytes). */
-  agent: { server: string; joinToken: string; group: string };
+  agent: {
+    server: string;
+    /** Single-use, bound to this instance. */
+    joinToken: string;
+    group: string;
+    /** PEM of strata's CA when the API serves HTTPS: the agent pins it. */
+    ca?: string;
+  };
 }
 
 export interface Instance {

@@ -21,7 +21,9 @@ import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
+import { createServer as createHttpsServer } from "node:https";
 import { currentActor } from "./access.js";
+import { ensureTls, isLoopback, type TlsMaterial } from "./tls.js";
 import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
@@ -45,6 +47,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   url: string;
   adminToken: string;
+  /** PEM of strata's CA when the API serves HTTPS (agents pin it at join), else null. */
+  ca: string | null;
   /** The cluster-wide join token; agents may join with it only when `join.cluster_token` is on. */
   joinToken: string;
   dataDir: string;
@@ -141,7 +145,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     provider,
     clock,
     audit,
-    agent: () => ({ server: url }),
+    agent: () => ({ server: url, ...(tls ? { ca: tls.ca } : {}) }),
     imageFor: (group) => images.imageFor(group),
   });
   const deployer = new Deployer({
@@ -173,10 +177,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     extra,
   });
 
-  const http = await listen(api, config.listen.host, config.listen.port);
+  const host = config.listen.host;
+  const secure = config.tls === "on" || (config.tls === "auto" && !isLoopback(host));
+  const tls = secure ? await ensureTls(dataDir, [host, "127.0.0.1", "localhost"]) : null;
+  if (!secure && !isLoopback(host)) {
+    process.stderr.write(
+      `[server] warning: listening on ${host} without TLS (tls: off): tokens cross the network in the clear\n`,
+    );
+  }
+  const http = await listen(api, host, config.listen.port, tls);
   const { port } = http.address() as AddressInfo;
-  url = `http://${config.listen.host}:${port}`;
-  await writeFile(join(dataDir, "server.json"), JSON.stringify({ url, pid: process.pid }, null, 2));
+  url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  await writeFile(
+    join(dataDir, "server.json"),
+    JSON.stringify({ url, pid: process.pid, ...(tls ? { ca_file: tls.caFile } : {}) }, null, 2),
+  );
 
   await images.start();
   for (const group of await store.groups.list()) await ensurePool(group.name);
@@ -212,6 +227,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   return {
     url,
     adminToken,
+    ca: tls?.ca ?? null,
     joinToken,
     dataDir,
     api,
@@ -258,9 +274,15 @@ function listen(
   api: Hono,
   host: string,
   port: number,
+  tls: TlsMaterial | null,
 ): Promise<ServerType & { closeAllConnections?: () => void }> {
   return new Promise((resolveListen, reject) => {
-    const server = serve({ fetch: api.fetch, hostname: host, port }, () => resolveListen(server));
+    const options = tls
+      ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } }
+      : {};
+    const server = serve({ fetch: api.fetch, hostname: host, port, ...options }, () =>
+      resolveListen(server),
+    );
     server.once("error", reject);
     // Outlive the clients' keep-alive (undici: 4 s), so a client never reuses a
     // socket this server is closing (ECONNRESET when the event loop is busy).

@@ -111,7 +111,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       {
         stdio: ["ignore", log, log],
         // The agent outlives the control plane, as on a VM: the data plane keeps serving while it restarts.
-        env: { ...process.env, ...options.env, STRATA_JOIN_TOKEN: entry.agent.joinToken },
+        env: {
+          ...process.env,
+          ...options.env,
+          STRATA_JOIN_TOKEN: entry.agent.joinToken,
+          ...(entry.agent.ca ? { STRATA_CA: entry.agent.ca } : {}),
+        },
       },
     );
     closeSync(log);

@@ -2,10 +2,19 @@
  * Byte-level timestamp parsers for log lines. Each returns the start of the
  * UTC minute (Unix ms) the instant falls in, or NaN. The written zone offset is
  * applied, so `13:55:36 -0700` and `20:55:36Z` land in the same minute.
- * Years outside 1970..9999 are rejected: they are garbage, not traffic.
+ * Instants outside the UTC years 1970..9999 are rejected: they are garbage,
+ * not traffic. The range is judged on the UTC instant, not on the written
+ * wall clock, so `01/Jan/1970:00:30:00 +0100` (UTC 1969) is rejected too.
  */
 
 const MINUTE_MS = 60_000;
+/** 10000-01-01T00:00:00Z, the first instant past the range. */
+const END_OF_RANGE_MS = 253_402_300_800_000;
+
+/** `ms` when it lies in the UTC years 1970..9999, else NaN. */
+export function inUtcRange(ms: number): number {
+  return ms >= 0 && ms < END_OF_RANGE_MS ? ms : NaN;
+}
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 export function daysFromCivil(year: number, month: number, day: number): number {
@@ -22,7 +31,23 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** Epoch minute of a validated local wall time minus its zone offset (minutes east of UTC); NaN if invalid. */
+/**
+ * A validated wall-clock reading as ms since the epoch, taken as if it were UTC
+ * (no range check: add the zone, then judge the instant with {@link inUtcRange}); NaN if invalid.
+ */
+export function wallMinute(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+): number {
+  if (!(year >= 0 && year <= 9999 && month >= 1 && month <= 12 && day >= 1)) return NaN;
+  if (day > daysInMonth(year, month) || !(hour <= 23 && minute <= 59)) return NaN;
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * MINUTE_MS;
+}
+
+/** Epoch minute of a local wall time minus its zone offset (minutes east of UTC); NaN if invalid or out of range. */
 export function utcMinute(
   year: number,
   month: number,
@@ -31,9 +56,7 @@ export function utcMinute(
   minute: number,
   offsetMinutes: number,
 ): number {
-  if (!(year >= 1970 && year <= 9999 && month >= 1 && month <= 12 && day >= 1)) return NaN;
-  if (day > daysInMonth(year, month) || !(hour <= 23 && minute <= 59)) return NaN;
-  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * MINUTE_MS;
+  return inUtcRange(wallMinute(year, month, day, hour, minute) - offsetMinutes * MINUTE_MS);
 }
 
 function digit(b: number | undefined): number {
@@ -167,6 +190,5 @@ export function minuteOfEpoch(value: number): number {
   if (value < 1e11) ms = value * 1000;
   else if (value >= 1e17) ms = value / 1e6;
   else if (value >= 1e14) ms = value / 1e3;
-  if (ms >= 253402300800000) return NaN; // year 10000
-  return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+  return inUtcRange(Math.floor(ms / MINUTE_MS) * MINUTE_MS);
 }

@@ -14,7 +14,8 @@ import type { BacktestScore } from "../src/forecast/backtest.js";
 import { createForecastModel } from "../src/forecast/registry.js";
 import { HOUR_MS, hourOfDay, sliceSeries, tail } from "../src/forecast/series.js";
 import { backtestTrace, type TraceBacktestReport } from "../src/forecast/trace-backtest.js";
-import { readCountsCsvFile, type CountsCsvOptions } from "../src/traffic/counts-csv.js";
+import type { CountsCsvOptions } from "../src/traffic/counts/counts-reader.js";
+import { readCountsCsvFile } from "../src/traffic/counts/read-counts-csv.js";
 
 const { values } = parseArgs({
   options: {

@@ -8,7 +8,8 @@ import type {
   TrafficMinute,
   TrafficSource,
 } from "../wire/traffic.js";
-import { readCountsCsvFile, type CountsCsvOptions } from "./counts-csv.js";
+import type { CountsCsvOptions } from "./counts/counts-reader.js";
+import { readCountsCsvFile } from "./counts/read-counts-csv.js";
 import { followLog, type FollowBatch } from "./follow.js";
 import { ingestLogFile, type FileIngest } from "./ingest-file.js";
 import type { MalformedSample } from "./log-counter.js";
@@ -319,7 +320,7 @@ export interface UploadCountsCsvOptions extends Omit<CountsCsvOptions, "badSampl
 
 /**
  * Imports a CSV of request counts through the counts reader of
- * counts-csv.ts. The reader yields hours; each complete hour's total is
+ * counts/counts-reader.ts. The reader yields hours; each complete hour's total is
  * spread over its 60 minutes (integers, remainder on the first minutes) so
  * hourly sums are exact and the store knows the hour is complete. Hours with
  * missing data are not posted at all: missing is not zero. Status classes are

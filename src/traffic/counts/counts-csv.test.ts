@@ -226,9 +226,19 @@ describe("zero-run rule", () => {
     assert.ok(r.complete.every(Boolean));
   });
 
-  test("a short run of zeros stays zeros, and the rule can be turned off", () => {
-    assert.equal(read(fiveMinuteCsv(72, (h) => (h >= 60 && h < 65 ? 0 : 10))).zeroGaps.length, 0);
+  test("a run under an hour stays zeros, and the rule can be turned off", () => {
+    // 55 minutes of zeros where an hour holds 120: expected 110, but shorter than minHours.
+    const short = (h: number, m: number) => (h === 60 && m < 55 ? 0 : 10);
+    assert.equal(read(fiveMinuteCsv(72, short)).zeroGaps.length, 0);
     assert.equal(read(fiveMinuteCsv(72, busy), { zeroRun: false }).zeroGaps.length, 0);
+  });
+
+  test("a two-hour collection outage in a busy series is missing data (the Twitter traces)", () => {
+    const outage = (h: number) => (h === 60 || h === 61 ? 0 : 10);
+    const r = read(fiveMinuteCsv(72, outage));
+    assert.equal(r.zeroGaps.length, 1);
+    assert.equal(r.zeroGaps[0]?.expected, 240);
+    assert.equal(r.complete.filter((c) => !c).length, 2);
   });
 });
 

@@ -23,7 +23,7 @@ export interface CountsCsvOptions {
   missingColumn?: string;
   /**
    * Which runs of exact zeros are missing data (see {@link ZeroRunRule}); `false` turns it off.
-   * @default { minHours: 6, minExpected: 50 }
+   * @default { minHours: 1, minExpected: 50 }
    */
   zeroRun?: ZeroRunRule | false;
   /** How many bad lines to keep as samples. @default 5 */

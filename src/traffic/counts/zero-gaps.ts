@@ -7,13 +7,16 @@ const HOUR_MS = 3_600_000;
  * all-zero would have Poisson probability below e^-minExpected.
  */
 export interface ZeroRunRule {
-  /** @default 6 */
+  /**
+   * Shortest run judged (the Poisson bound does the rest: a two-hour collection outage of
+   * 300 expected mentions is a gap, a night of near-silence is not). @default 1
+   */
   minHours: number;
   /** @default 50 */
   minExpected: number;
 }
 
-export const DEFAULT_ZERO_RUN: ZeroRunRule = Object.freeze({ minHours: 6, minExpected: 50 });
+export const DEFAULT_ZERO_RUN: ZeroRunRule = Object.freeze({ minHours: 1, minExpected: 50 });
 
 /** A run of zeros judged to be missing data. Times are wall-clock as written. */
 export interface ZeroGap {

@@ -72,10 +72,10 @@ describe("createAutoModel", () => {
     const values = Array.from({ length: 40 * 24 }, (_, i) => truth(i));
     const cases: { scales: number[]; margin?: number; model: string }[] = [
       // Errors of +2% and -2% cancel in the mean: it beats either alone.
-      { scales: [1.02, 0.98, 1.5], model: "a+b" },
+      { scales: [1.02, 0.98, 1.5], model: "mean(a, b)" },
       // 0.99 is far better than 1.1 and 0.7, and their means are worse than it.
       { scales: [0.99, 1.1, 0.7], model: "a" },
-      { scales: [1.02, 0.98, 1.5], margin: 0, model: "a+b" },
+      { scales: [1.02, 0.98, 1.5], margin: 0, model: "mean(a, b)" },
     ];
     for (const c of cases) {
       const [a, b, d] = c.scales as [number, number, number];
@@ -95,7 +95,7 @@ describe("createAutoModel", () => {
       candidates: [oracle("a", 1), oracle("b", 1.2), oracle("c", 0.8)],
       fallback: ["b", "c"],
     }).forecast({ start: MONDAY, values }, 24);
-    assert.equal(f.model, "b+c");
+    assert.equal(f.model, "mean(b, c)");
     f.mean.forEach((m, h) => assert.ok(Math.abs(m - truth(5 * 24 + h)) < 1e-9));
   });
 

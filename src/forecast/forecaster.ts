@@ -192,7 +192,10 @@ function pickCombination(
 /** The equal-weight mean of point models, predicting through the memo so members are fitted once. */
 function meanOf(members: PointModel[], memo: ForecastMemo | undefined): PointModel {
   return {
-    name: members.map((m) => m.name).join("+"),
+    name: `mean(${members
+      .map((m) => m.name)
+      .sort()
+      .join(", ")})`,
     description: `mean of ${members.map((m) => m.name).join(", ")}`,
     predict(history, horizon) {
       const all = members.map((m) => memoPredict(m, history, horizon, memo));

@@ -25,7 +25,7 @@ export interface Forecast {
   mean: number[];
   /** Upper bound per hour that the total should stay under 90% of the time. */
   p90: number[];
-  /** The point model behind `mean` (for `auto`, the one it picked at this origin; `a+b` for a mean). */
+  /** The point model behind `mean` (for `auto`, the one it picked at this origin; `mean(a, b)` for a mean of several). */
   model: string;
   /** The replayed backtest on the series' own recent history that the p90 (and `auto`'s pick) came from. */
   backtest?: ReplayScore;

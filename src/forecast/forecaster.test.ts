@@ -99,6 +99,22 @@ describe("createAutoModel", () => {
     f.mean.forEach((m, h) => assert.ok(Math.abs(m - truth(5 * 24 + h)) < 1e-9));
   });
 
+  test("gaps: replayed days without actuals do not count; the registry's auto still forecasts", () => {
+    // 30 days; the last two and a day in the middle are missing entirely.
+    const values = Array.from({ length: 30 * 24 }, (_, i) =>
+      i >= 28 * 24 || (i >= 20 * 24 && i < 21 * 24) ? NaN : truth(i),
+    );
+    const f = createForecastModel("auto").forecast({ start: MONDAY, values }, 48);
+    assert.ok(f.mean.every((m) => Number.isFinite(m) && m > 0));
+    assert.ok(f.p90.every((p, i) => p >= (f.mean[i] as number)));
+    // 21 replayed origins; the two whose first day lies in the final gap have no actuals,
+    // the one whose first day is the middle gap neither.
+    assert.equal(f.backtest?.days, 18);
+    f.mean.forEach((m, h) =>
+      assert.ok(Math.abs(m - truth(30 * 24 + h)) / truth(30 * 24 + h) < 0.1, `hour ${h}`),
+    );
+  });
+
   test("rejects an empty candidate list", () => {
     assert.throws(() => createAutoModel({ candidates: [] }), StrataError);
   });

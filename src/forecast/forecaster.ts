@@ -139,8 +139,9 @@ export function createAutoModel(options: AutoOptions): ForecastModel {
 }
 
 /**
- * `wmape`: over all replayed first-day hours; `median-day`: the median of each replayed day's
- * wMAPE, so that a burst day that every model misses does not decide (or blur) the choice.
+ * How `auto` scores replays. `wmape`: over all replayed first-day hours (the default).
+ * `median-day` / `trimmed-day`: the median / 20%-trimmed mean of each replayed day's wMAPE,
+ * so that a burst day that every model misses weighs less (judged in the bench; not better).
  */
 export type SelectionScore = "wmape" | "median-day" | "trimmed-day";
 

@@ -144,7 +144,7 @@ describe("strata forecast backtest", () => {
     }
     assert.throws(
       () => parseHours("four weeks", "--min-history"),
-      /--min-history: expected whole hours as a duration with a unit/,
+      /--min-history: expected whole hours as a duration like 28d/,
     );
   });
 });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DURATION_HINT, parseDuration } from "../../lib/duration.js";
+import { parseDuration } from "../../lib/duration.js";
 import { StrataError } from "../../lib/errors.js";
 import type { BacktestScore } from "../../forecast/backtest.js";
 import { MODEL_NAMES } from "../../forecast/registry.js";
@@ -111,7 +111,7 @@ export function parseHours(text: string, flag: string): number {
   if (ms === null || ms % HOUR_MS !== 0 || ms === 0)
     throw new StrataError(
       "bad_request",
-      `[forecast] ${flag}: expected whole hours as ${DURATION_HINT} (e.g. 28d, 672h or 4w), got "${text}"`,
+      `[forecast] ${flag}: expected whole hours as a duration like 28d, 672h or 4w (a bare number is refused), got "${text}"`,
     );
   return ms / HOUR_MS;
 }

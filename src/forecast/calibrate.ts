@@ -88,6 +88,9 @@ export function replayedWmape(hours: readonly ReplayedHour[], maxLeadDay = 0): n
   return sum > 0 ? err / sum : Infinity;
 }
 
+// Fewer replayed days than two weeks is a small sample (see upperFactors).
+const FEW_DAYS = 14;
+
 /** Options of {@link upperFactors}. */
 export interface UpperFactorsOptions {
   /** @default 0.9 */
@@ -125,7 +128,13 @@ export function upperFactors(
       continue;
     }
     const pooled = conformalQuantile(ratios.flat(), q);
-    out.push(ratios.map((xs) => Math.max(1, xs.length >= 5 ? conformalQuantile(xs, q) : pooled)));
+    // With few replayed days an hour's own quantile rests on a handful of days: it is not
+    // allowed below the quantile of all hours.
+    const days = new Set(hours.filter((r) => r.leadDay === lead).map((r) => r.age)).size;
+    const floor = days < FEW_DAYS ? pooled : 1;
+    out.push(
+      ratios.map((xs) => Math.max(1, floor, xs.length >= 5 ? conformalQuantile(xs, q) : pooled)),
+    );
   }
   return out;
 }

@@ -68,6 +68,53 @@ describe("createAutoModel", () => {
     assert.equal(ends.length, 6);
   });
 
+  test("near-tied candidates are averaged; a clear winner is not; replays give the score", () => {
+    const values = Array.from({ length: 40 * 24 }, (_, i) => truth(i));
+    const cases: { scales: number[]; margin?: number; model: string }[] = [
+      // Errors of +2% and -2% cancel in the mean: it beats either alone.
+      { scales: [1.02, 0.98, 1.5], model: "mean(a, b)" },
+      // 0.99 is far better than 1.1 and 0.7, and their means are worse than it.
+      { scales: [0.99, 1.1, 0.7], model: "a" },
+      { scales: [1.02, 0.98, 1.5], margin: 0, model: "mean(a, b)" },
+    ];
+    for (const c of cases) {
+      const [a, b, d] = c.scales as [number, number, number];
+      const f = createAutoModel({
+        candidates: [oracle("a", a), oracle("b", b), oracle("c", d)],
+        ...(c.margin !== undefined ? { closeMargin: c.margin } : {}),
+      }).forecast({ start: MONDAY, values }, 24);
+      assert.equal(f.model, c.model, JSON.stringify(c));
+      assert.equal(f.backtest?.days, 21);
+      assert.equal(f.backtest?.candidates?.length, 3);
+    }
+  });
+
+  test("a history too short to replay falls back to the mean of the fallback models", () => {
+    const values = Array.from({ length: 5 * 24 }, (_, i) => truth(i));
+    const f = createAutoModel({
+      candidates: [oracle("a", 1), oracle("b", 1.2), oracle("c", 0.8)],
+      fallback: ["b", "c"],
+    }).forecast({ start: MONDAY, values }, 24);
+    assert.equal(f.model, "mean(b, c)");
+    f.mean.forEach((m, h) => assert.ok(Math.abs(m - truth(5 * 24 + h)) < 1e-9));
+  });
+
+  test("gaps: replayed days without actuals do not count; the registry's auto still forecasts", () => {
+    // 30 days; the last two and a day in the middle are missing entirely.
+    const values = Array.from({ length: 30 * 24 }, (_, i) =>
+      i >= 28 * 24 || (i >= 20 * 24 && i < 21 * 24) ? NaN : truth(i),
+    );
+    const f = createForecastModel("auto").forecast({ start: MONDAY, values }, 48);
+    assert.ok(f.mean.every((m) => Number.isFinite(m) && m > 0));
+    assert.ok(f.p90.every((p, i) => p >= (f.mean[i] as number)));
+    // 21 replayed origins; the two whose first day lies in the final gap have no actuals,
+    // the one whose first day is the middle gap neither.
+    assert.equal(f.backtest?.days, 18);
+    f.mean.forEach((m, h) =>
+      assert.ok(Math.abs(m - truth(30 * 24 + h)) / truth(30 * 24 + h) < 0.1, `hour ${h}`),
+    );
+  });
+
   test("rejects an empty candidate list", () => {
     assert.throws(() => createAutoModel({ candidates: [] }), StrataError);
   });

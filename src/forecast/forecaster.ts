@@ -6,9 +6,9 @@ import {
   upperFactors,
   type ReplayedHour,
 } from "./calibrate.js";
-import type { Forecast, ForecastMemo, ForecastModel, PointModel } from "./model.js";
+import type { Forecast, ForecastMemo, ForecastModel, PointModel, ReplayScore } from "./model.js";
 import type { HourlySeries } from "./series.js";
-import { DAY_HOURS, hourOfDay, HOUR_MS, tail } from "./series.js";
+import { DAY_HOURS, hourOfDay, HOUR_MS, median, tail, trimmedMean } from "./series.js";
 
 /** Options shared by {@link createForecaster} and {@link createAutoModel}. */
 export interface ForecasterOptions {
@@ -61,31 +61,161 @@ export function createForecaster(
 export interface AutoOptions extends ForecasterOptions {
   /** Models to choose from (at least one). */
   candidates: PointModel[];
+  /**
+   * The equal-weight means of the best 1 .. `maxMembers` candidates are scored on their
+   * replays too; a larger mean within this share of the lowest score is preferred to it
+   * (0 = the lowest score wins). Chosen by leave-one-trace-out on the traces of
+   * `../shared/data` (docs/forecast.md). @default 0.02
+   */
+  closeMargin?: number;
+  /**
+   * With fewer replayed days than this (a short history), the scores say too little to pick:
+   * the forecast is the equal-weight mean of `fallback`. @default 3
+   */
+  minReplayDays?: number;
+  /** Names of the candidates combined when the history is too short to pick. @default every candidate */
+  fallback?: readonly string[];
+  /** Replayed origins need at least this many hours of history before them. @default 96 */
+  replayMinHistory?: number;
+  /** Largest number of candidates averaged. @default 3 */
+  maxMembers?: number;
+  /** How replays are scored for the choice. @default "wmape" */
+  score?: SelectionScore;
 }
 
 /**
  * `auto`: at each origin, replays every candidate over the last `calibrationDays` days of
- * the series' own history (only hours before the origin) and forecasts with the one of lowest
- * wMAPE on the first 24 hours of those replays; its replayed errors also give the p90.
+ * the series' own history (only hours before the origin) and scores each by the wMAPE of the
+ * first 24 hours of those replays. The means of the best 1, 2, ... `maxMembers` candidates
+ * are scored the same way (their replays are the means of the members' replays), and the
+ * forecast is made by the lowest-scoring one, a larger mean winning a near tie
+ * (`closeMargin`): when the data cannot tell models apart, their mean is steadier than the
+ * winner of the day. With under `minReplayDays` replayed days (a history of about a week or
+ * less) the scores say too little and the forecast is the mean of `fallback`. The replays of
+ * what it forecasts with give the p90.
  */
 export function createAutoModel(options: AutoOptions): ForecastModel {
   const s = settings(options);
   if (options.candidates.length === 0)
     throw new StrataError("bad_request", "[forecast] auto: no candidate models");
+  const margin = options.closeMargin ?? 0.02;
+  const minReplayDays = options.minReplayDays ?? 3;
+  const fallback = options.fallback
+    ? options.candidates.filter((c) => options.fallback?.includes(c.name))
+    : options.candidates;
   return {
     name: "auto",
     forecast(history, horizon) {
       const h = tail(history, s.window);
-      let best: { model: PointModel; score: number; replays: ReplayedHour[] } | undefined;
-      for (const model of options.candidates) {
-        const replays = recentErrors(model, h, replayOptions(s, horizon));
-        const score = replayedWmape(replays);
-        if (!best || score < best.score) best = { model, score, replays };
+      const replayOpts = {
+        ...replayOptions(s, horizon),
+        minHistory: options.replayMinHistory ?? 96,
+      };
+      const scored = options.candidates.map((model) => {
+        const replays = recentErrors(model, h, replayOpts);
+        return { model, replays, wmape: selectionScore(replays, options.score ?? "wmape") };
+      });
+      const replayedDays = new Set(scored[0]?.replays.map((r) => r.age)).size;
+      let chosen: typeof scored;
+      if (replayedDays < minReplayDays) {
+        chosen = scored.filter((c) => fallback.includes(c.model));
+        if (chosen.length === 0) chosen = scored;
+      } else {
+        chosen = pickCombination(scored, options.maxMembers ?? 3, margin, options.score ?? "wmape");
       }
-      const chosen = best as NonNullable<typeof best>;
-      return bounded(chosen.model, h, horizon, s, chosen.replays);
+      const point =
+        chosen.length === 1
+          ? (chosen[0] as (typeof scored)[number]).model
+          : meanOf(
+              chosen.map((c) => c.model),
+              s.memo,
+            );
+      const replays = combineReplays(chosen.map((c) => c.replays));
+      const forecast = bounded(point, h, horizon, s, replays);
+      const candidates = scored.map((c) => ({ model: c.model.name, wmape: c.wmape }));
+      return { ...forecast, backtest: { ...(forecast.backtest as ReplayScore), candidates } };
     },
   };
+}
+
+/**
+ * How `auto` scores replays. `wmape`: over all replayed first-day hours (the default).
+ * `median-day` / `trimmed-day`: the median / 20%-trimmed mean of each replayed day's wMAPE,
+ * so that a burst day that every model misses weighs less (judged in the bench; not better).
+ */
+export type SelectionScore = "wmape" | "median-day" | "trimmed-day";
+
+function selectionScore(replays: readonly ReplayedHour[], score: SelectionScore): number {
+  if (score === "wmape") return replayedWmape(replays);
+  const byDay = new Map<number, ReplayedHour[]>();
+  for (const r of replays) {
+    if (r.leadDay !== 0) continue;
+    let list = byDay.get(r.age);
+    if (!list) byDay.set(r.age, (list = []));
+    list.push(r);
+  }
+  const days = [...byDay.values()].map((d) => replayedWmape(d)).filter(Number.isFinite);
+  if (days.length === 0) return Infinity;
+  return score === "median-day" ? median(days) : trimmedMean(days, 0.2);
+}
+
+interface Scored {
+  model: PointModel;
+  replays: ReplayedHour[];
+  wmape: number;
+}
+
+/**
+ * The means of the best 1, 2, ... `maxMembers` candidates are scored on their replays; the
+ * lowest wins, and a larger mean whose score is within `margin` of it is preferred (a close
+ * race is a tie, and a tie goes to the combination).
+ */
+function pickCombination(
+  scored: Scored[],
+  maxMembers: number,
+  margin: number,
+  score: SelectionScore,
+): Scored[] {
+  const ranked = [...scored].sort((a, b) => a.wmape - b.wmape);
+  const options: { members: Scored[]; wmape: number }[] = [];
+  for (let k = 1; k <= Math.min(maxMembers, ranked.length); k++) {
+    const members = ranked.slice(0, k);
+    options.push({
+      members,
+      wmape: selectionScore(combineReplays(members.map((m) => m.replays)), score),
+    });
+  }
+  const best = Math.min(...options.map((o) => o.wmape));
+  const kept = options.filter((o) => o.wmape <= best * (1 + margin));
+  return (kept[kept.length - 1] ?? (options[0] as (typeof options)[number])).members;
+}
+
+/** The equal-weight mean of point models, predicting through the memo so members are fitted once. */
+function meanOf(members: PointModel[], memo: ForecastMemo | undefined): PointModel {
+  return {
+    name: `mean(${members
+      .map((m) => m.name)
+      .sort()
+      .join(", ")})`,
+    description: `mean of ${members.map((m) => m.name).join(", ")}`,
+    predict(history, horizon) {
+      const all = members.map((m) => memoPredict(m, history, horizon, memo));
+      return Array.from(
+        { length: horizon },
+        (_, i) => all.reduce((sum, f) => sum + (f[i] as number), 0) / all.length,
+      );
+    },
+  };
+}
+
+/** Replays of the mean of several models: the same hours, forecasts averaged. */
+function combineReplays(lists: ReplayedHour[][]): ReplayedHour[] {
+  const first = lists[0] ?? [];
+  if (lists.length === 1) return first;
+  return first.map((r, i) => ({
+    ...r,
+    forecast: lists.reduce((sum, l) => sum + (l[i] as ReplayedHour).forecast, 0) / lists.length,
+  }));
 }
 
 function replayOptions(s: Settings, horizon: number) {
@@ -98,7 +228,7 @@ function bounded(
   horizon: number,
   s: Settings,
   replays: ReplayedHour[],
-): Forecast {
+): Forecast & { backtest: ReplayScore } {
   const start = history.start + history.values.length * HOUR_MS;
   const mean = memoPredict(point, history, horizon, s.memo);
   const factors = upperFactors(replays, Math.ceil(horizon / DAY_HOURS), { quantile: s.quantile });
@@ -106,5 +236,12 @@ function bounded(
     const f = factors[Math.floor(i / DAY_HOURS)]?.[hourOfDay(start + i * HOUR_MS)] ?? 1;
     return m * f;
   });
-  return { start, mean, p90, model: point.name };
+  const firstDay = replays.filter((r) => r.leadDay === 0);
+  const wmape = replayedWmape(firstDay);
+  const backtest: ReplayScore = {
+    wmape: Number.isFinite(wmape) ? wmape : NaN,
+    days: new Set(firstDay.map((r) => r.age)).size,
+    hours: firstDay.length,
+  };
+  return { start, mean, p90, model: point.name, backtest };
 }

@@ -25,8 +25,25 @@ export interface Forecast {
   mean: number[];
   /** Upper bound per hour that the total should stay under 90% of the time. */
   p90: number[];
-  /** The point model behind `mean` (for `auto`, the one it picked at this origin). */
+  /** The point model behind `mean` (for `auto`, the one it picked at this origin; `mean(a, b)` for a mean of several). */
   model: string;
+  /** The replayed backtest on the series' own recent history that the p90 (and `auto`'s pick) came from. */
+  backtest?: ReplayScore;
+}
+
+/**
+ * The rolling-origin backtest replayed on the series' own past at a forecast's origin:
+ * first-day (24 h) forecasts from each of the last days, scored against the actuals.
+ */
+export interface ReplayScore {
+  /** wMAPE of `model`'s replayed first-day hours; NaN without any. */
+  wmape: number;
+  /** Past origins replayed. */
+  days: number;
+  /** Replayed first-day hours with an actual. */
+  hours: number;
+  /** `auto` only: every candidate's replayed wMAPE (Infinity without replays). */
+  candidates?: { model: string; wmape: number }[];
 }
 
 /**

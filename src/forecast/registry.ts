@@ -3,6 +3,8 @@ import { createAutoModel, createForecaster, type ForecasterOptions } from "./for
 import type { ForecastModel, PointModel } from "./model.js";
 import { createDshwModel } from "./models/dshw.js";
 import { createEnsemble } from "./models/ensemble.js";
+import { createHarmonicRegression } from "./models/harmonic-regression.js";
+import { createMstlModel } from "./models/mstl.js";
 import { createProfileModel } from "./models/profile.js";
 import { createSeasonalMedian } from "./models/seasonal-median.js";
 import { createSeasonalNaive } from "./models/seasonal-naive.js";
@@ -13,6 +15,8 @@ const BUILDERS: Record<string, () => PointModel> = {
   "snaive-week": () => createSeasonalNaive({ period: WEEK_HOURS }),
   "seasonal-median": () => createSeasonalMedian(),
   dshw: () => createDshwModel(),
+  dhr: () => createHarmonicRegression(),
+  mstl: () => createMstlModel(),
   profile: () => createProfileModel(),
   "profile-smooth": () => createProfileModel({ name: "profile-smooth", alpha: 0.5 }),
   "profile+median": () =>
@@ -31,6 +35,13 @@ export const MODEL_NAMES: readonly string[] = Object.freeze(["auto", ...POINT_MO
 /** Point models `auto` chooses from. */
 export const AUTO_CANDIDATES: readonly string[] = Object.freeze([...POINT_MODEL_NAMES]);
 
+/**
+ * What `auto` averages when the history is too short to replay: one model of each family
+ * that works from two days (regression, decomposition, robust daily profile); the seasonal
+ * naives, the seasonal median and DSHW only repeat the last day under a week or two.
+ */
+export const AUTO_FALLBACK: readonly string[] = Object.freeze(["dhr", "mstl", "profile"]);
+
 /** Builds a point model by name; rejects unknown names. */
 export function createPointModel(name: string): PointModel {
   const build = BUILDERS[name];
@@ -46,6 +57,10 @@ export function createPointModel(name: string): PointModel {
 /** Builds `auto` or a point model wrapped with its empirical p90 bound. */
 export function createForecastModel(name: string, options: ForecasterOptions = {}): ForecastModel {
   if (name === "auto")
-    return createAutoModel({ ...options, candidates: AUTO_CANDIDATES.map(createPointModel) });
+    return createAutoModel({
+      fallback: AUTO_FALLBACK,
+      ...options,
+      candidates: AUTO_CANDIDATES.map(createPointModel),
+    });
   return createForecaster(createPointModel(name), options);
 }

@@ -1,11 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { StrataError } from "../lib/errors.js";
-import {
-  type CountsCsvOptions,
-  type CountsCsvResult,
-  formatWallTime,
-  readCountsCsvFile,
-} from "../traffic/counts-csv.js";
+import type { CountsCsvOptions, CountsCsvResult } from "../traffic/counts/counts-reader.js";
+import { readCountsCsvFile } from "../traffic/counts/read-counts-csv.js";
+import { formatWallTime } from "../traffic/counts/wall-time.js";
 import { type BacktestRow, type BacktestScore, runBacktest } from "./backtest.js";
 import { MODEL_NAMES } from "./registry.js";
 import { DAY_HOURS, HOUR_MS, WEEK_HOURS } from "./series.js";

@@ -55,6 +55,22 @@ export function runForecastRepoContract(options: ForecastRepoContractOptions): v
       assert.equal(await repo.latest("none"), null);
       assert.deepEqual(await repo.apps(), ["api", "web"]);
     },
+    "the replayed backtest score reads back; a forecast without one has none": async (repo) => {
+      const scored = {
+        ...forecast("web", T0, [1, 2]),
+        backtest: { wmape: 0.153, days: 21, hours: 504 },
+      };
+      const stored = await repo.insert(scored);
+      assert.deepEqual(await repo.latest("web"), { ...scored, id: stored.id });
+      const unscored = {
+        ...forecast("web", T0 + H, [1]),
+        backtest: { wmape: null, days: 0, hours: 0 },
+      };
+      await repo.insert(unscored);
+      assert.deepEqual((await repo.latest("web"))?.backtest, { wmape: null, days: 0, hours: 0 });
+      await repo.insert(forecast("api", T0, [1]));
+      assert.equal((await repo.latest("api"))?.backtest, undefined);
+    },
     "events are per app, ordered by start, and a range selects the overlapping ones": async (
       repo,
     ) => {

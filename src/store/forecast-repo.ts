@@ -25,6 +25,21 @@ export interface ForecastRecord {
   mean: number[];
   /** Upper bound per hour (90%), before known events; same length as `mean`. */
   p90: number[];
+  /** The backtest replayed on the app's own history at the origin; absent on forecasts stored before it was kept. */
+  backtest?: ForecastBacktest;
+}
+
+/**
+ * How the forecast's model did on the app's own recent past: its first-day (24 h)
+ * forecasts replayed from each of the last `days` days, against the actuals.
+ */
+export interface ForecastBacktest {
+  /** sum |forecast - actual| / sum actual over the replayed hours; null without any. */
+  wmape: number | null;
+  /** Past origins replayed. */
+  days: number;
+  /** Replayed hours with an actual. */
+  hours: number;
 }
 
 export type NewForecast = Omit<ForecastRecord, "id">;

@@ -83,6 +83,18 @@ interface Tracked {
   idlePolls: number;
 }
 
+/** What one follow holds between polls. */
+interface Follow {
+  options: FollowOptions;
+  buf: Buffer;
+  drainPolls: number;
+  maxBatchMinutes: number;
+  /** Files renamed away or copied by copytruncate, read to their end before they are closed. */
+  draining: Tracked[];
+  /** The file at `options.path`, null while there is none. */
+  current: Tracked | null;
+}
+
 /**
  * Tails a live log across rotations without losing or double-counting lines:
  * the open file is tracked by inode and offset. When the path is renamed away
@@ -95,208 +107,18 @@ interface Tracked {
 export async function followLog(options: FollowOptions): Promise<void> {
   const clock = options.clock ?? systemClock;
   const pollMs = options.pollMs ?? 1000;
-  const chunkSize = options.chunkSize ?? 1024 * 1024;
-  const drainPolls = options.drainPolls ?? 5;
-  const maxBatchMinutes = options.maxBatchMinutes ?? 1440;
-  const buf = Buffer.allocUnsafe(chunkSize);
-  const draining: Tracked[] = [];
-  let current: Tracked | null = null;
-
-  async function openTracked(): Promise<Tracked | null> {
-    let handle: FileHandle;
-    try {
-      handle = await open(options.path, "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
-    const st = await handle.stat();
-    return {
-      handle,
-      path: options.path,
-      inode: st.ino,
-      dev: st.dev,
-      key: null,
-      fingerprintLength: 0,
-      readPos: 0,
-      base: 0,
-      committed: 0,
-      counter: null,
-      sent: { lines: 0, malformed: 0 },
-      idlePolls: 0,
-    };
-  }
-
-  /** Hash of the first line (or first FINGERPRINT_MAX bytes); null while the first line is incomplete. */
-  async function fingerprint(t: Tracked): Promise<{ hash: string; length: number } | null> {
-    const head = Buffer.alloc(FINGERPRINT_MAX);
-    const { bytesRead } = await t.handle.read(head, 0, FINGERPRINT_MAX, 0);
-    const nl = head.subarray(0, bytesRead).indexOf(0x0a);
-    const length = nl >= 0 ? nl + 1 : bytesRead === FINGERPRINT_MAX ? FINGERPRINT_MAX : 0;
-    if (length === 0) return null;
-    return { hash: createHash("sha256").update(head.subarray(0, length)).digest("hex"), length };
-  }
-
-  /** Names the file once its first line is there, and positions it at the checkpoint of that name. */
-  async function identify(t: Tracked): Promise<boolean> {
-    if (t.key) return true;
-    const fp = await fingerprint(t);
-    if (!fp) return false;
-    t.key = `follow:${fp.hash}`;
-    t.fingerprintLength = fp.length;
-    const size = (await t.handle.stat()).size;
-    const resumeAt = Math.min((await options.resume?.(t.key)) ?? 0, size);
-    t.readPos = t.base = t.committed = resumeAt;
-    t.counter = createLogCounter({
-      ...(options.format ? { format: options.format } : {}),
-      ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
-    });
-    t.sent = { lines: 0, malformed: 0 };
-    return true;
-  }
-
-  function restart(t: Tracked): void {
-    t.key = null;
-    t.counter = null;
-    t.readPos = t.base = t.committed = 0;
-    t.sent = { lines: 0, malformed: 0 };
-  }
-
-  async function emit(t: Tracked): Promise<void> {
-    const counter = t.counter;
-    if (!t.key || !counter) return;
-    const end = t.base + counter.consumed;
-    if (end <= t.committed) return;
-    const stats = counter.stats;
-    const lines = stats.lines - t.sent.lines;
-    const malformed = stats.malformed - t.sent.malformed;
-    const batch: FollowBatch = {
-      key: t.key,
-      path: t.path,
-      inode: t.inode,
-      start: t.committed,
-      end,
-      minutes: counter.counts.take(),
-      lines,
-      counted: lines - malformed,
-      malformed,
-      samples: counter.takeSamples(),
-    };
-    t.sent = { lines: stats.lines, malformed: stats.malformed };
-    t.committed = end;
-    await options.onBatch(batch);
-  }
-
-  /** Reads what is there now; returns the number of bytes read. */
-  async function readAvailable(t: Tracked): Promise<number> {
-    if (!(await identify(t))) return 0;
-    const counter = t.counter!;
-    let total = 0;
-    for (;;) {
-      const { bytesRead } = await t.handle.read(buf, 0, buf.length, t.readPos);
-      if (bytesRead === 0) break;
-      t.readPos += bytesRead;
-      total += bytesRead;
-      counter.write(buf.subarray(0, bytesRead));
-      if (counter.counts.size >= maxBatchMinutes || t.readPos - t.committed >= BATCH_BYTES)
-        await emit(t);
-    }
-    await emit(t);
-    return total;
-  }
-
-  async function truncatedInPlace(t: Tracked): Promise<boolean> {
-    const size = (await t.handle.stat()).size;
-    if (size < t.readPos) return true;
-    if (!t.key) return false;
-    const fp = await fingerprint(t);
-    return fp === null || fp.length !== t.fingerprintLength || `follow:${fp.hash}` !== t.key;
-  }
-
-  /**
-   * The copy logrotate made before truncating (`access.log.1`, `access.log-20240301`):
-   * a plain file beside the log whose first line is the tracked one and that reaches the
-   * read position. Returned as the tracked file continued, partial line included.
-   */
-  async function findCopy(t: Tracked): Promise<Tracked | null> {
-    if (!t.key) return null;
-    const dir = dirname(options.path);
-    const base = basename(options.path);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return null;
-    }
-    for (const name of names.sort()) {
-      if (!(name.startsWith(`${base}.`) || name.startsWith(`${base}-`))) continue;
-      let handle: FileHandle | null = null;
-      try {
-        handle = await open(join(dir, name), "r");
-        const st = await handle.stat();
-        if (st.isFile() && st.size >= t.readPos) {
-          const candidate: Tracked = {
-            ...t,
-            handle,
-            path: join(dir, name),
-            inode: st.ino,
-            dev: st.dev,
-            idlePolls: 0,
-          };
-          const fp = await fingerprint(candidate);
-          if (fp && `follow:${fp.hash}` === t.key) return candidate;
-        }
-      } catch {
-        // Unreadable or vanished: not the copy.
-      }
-      await handle?.close();
-    }
-    return null;
-  }
-
-  async function pollDraining(): Promise<void> {
-    for (const t of [...draining]) {
-      if ((await readAvailable(t)) > 0) {
-        t.idlePolls = 0;
-        continue;
-      }
-      if (++t.idlePolls < drainPolls) continue;
-      // The writer has moved on: an unterminated last line will never be completed.
-      t.counter?.end();
-      await emit(t);
-      await t.handle.close();
-      draining.splice(draining.indexOf(t), 1);
-    }
-  }
-
-  async function pollCurrent(): Promise<void> {
-    if (current) {
-      let onDisk: { ino: number; dev: number } | null = null;
-      try {
-        onDisk = await stat(options.path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
-      if (!onDisk || onDisk.ino !== current.inode || onDisk.dev !== current.dev) {
-        // Renamed away (or deleted): finish the old file before the new one.
-        await readAvailable(current);
-        draining.push(current);
-        current = null;
-      } else if (await truncatedInPlace(current)) {
-        // copytruncate: the lines written since the last poll are only in the copy; finish from there.
-        const copy = await findCopy(current);
-        if (copy) draining.push(copy);
-        restart(current);
-      }
-    }
-    current ??= await openTracked();
-    if (current) await readAvailable(current);
-  }
-
+  const follow: Follow = {
+    options,
+    buf: Buffer.allocUnsafe(options.chunkSize ?? 1024 * 1024),
+    drainPolls: options.drainPolls ?? 5,
+    maxBatchMinutes: options.maxBatchMinutes ?? 1440,
+    draining: [],
+    current: null,
+  };
   try {
     while (!options.signal.aborted) {
-      await pollDraining();
-      await pollCurrent();
+      await pollDraining(follow);
+      await pollCurrent(follow);
       try {
         await clock.sleep(pollMs, options.signal);
       } catch {
@@ -304,6 +126,204 @@ export async function followLog(options: FollowOptions): Promise<void> {
       }
     }
   } finally {
-    for (const t of [...draining, ...(current ? [current] : [])]) await t.handle.close();
+    const files = [...follow.draining, ...(follow.current ? [follow.current] : [])];
+    for (const t of files) await t.handle.close();
   }
+}
+
+/** Finishes the files being drained; closes each once it has been idle for `drainPolls` polls. */
+async function pollDraining(follow: Follow): Promise<void> {
+  for (const t of [...follow.draining]) {
+    if ((await readAvailable(follow, t)) > 0) {
+      t.idlePolls = 0;
+      continue;
+    }
+    if (++t.idlePolls < follow.drainPolls) continue;
+    // The writer has moved on: an unterminated last line will never be completed.
+    t.counter?.end();
+    await emit(follow, t);
+    await t.handle.close();
+    follow.draining.splice(follow.draining.indexOf(t), 1);
+  }
+}
+
+/** Notices a rename or a truncation of the followed path, then reads what the current file has. */
+async function pollCurrent(follow: Follow): Promise<void> {
+  const path = follow.options.path;
+  const current = follow.current;
+  if (current) {
+    let onDisk: { ino: number; dev: number } | null = null;
+    try {
+      onDisk = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (!onDisk || onDisk.ino !== current.inode || onDisk.dev !== current.dev) {
+      // Renamed away (or deleted): finish the old file before the new one.
+      await readAvailable(follow, current);
+      follow.draining.push(current);
+      follow.current = null;
+    } else if (await truncatedInPlace(current)) {
+      // copytruncate: the lines written since the last poll are only in the copy; finish from there.
+      const copy = await findCopy(path, current);
+      if (copy) follow.draining.push(copy);
+      restart(current);
+    }
+  }
+  follow.current ??= await openTracked(path);
+  if (follow.current) await readAvailable(follow, follow.current);
+}
+
+async function openTracked(path: string): Promise<Tracked | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  const st = await handle.stat();
+  return {
+    handle,
+    path,
+    inode: st.ino,
+    dev: st.dev,
+    key: null,
+    fingerprintLength: 0,
+    readPos: 0,
+    base: 0,
+    committed: 0,
+    counter: null,
+    sent: { lines: 0, malformed: 0 },
+    idlePolls: 0,
+  };
+}
+
+/** Hash of the first line (or first FINGERPRINT_MAX bytes); null while the first line is incomplete. */
+async function fingerprint(t: Tracked): Promise<{ hash: string; length: number } | null> {
+  const head = Buffer.alloc(FINGERPRINT_MAX);
+  const { bytesRead } = await t.handle.read(head, 0, FINGERPRINT_MAX, 0);
+  const nl = head.subarray(0, bytesRead).indexOf(0x0a);
+  const length = nl >= 0 ? nl + 1 : bytesRead === FINGERPRINT_MAX ? FINGERPRINT_MAX : 0;
+  if (length === 0) return null;
+  return { hash: createHash("sha256").update(head.subarray(0, length)).digest("hex"), length };
+}
+
+/** Names the file once its first line is there, and positions it at the checkpoint of that name. */
+async function identify(options: FollowOptions, t: Tracked): Promise<boolean> {
+  if (t.key) return true;
+  const fp = await fingerprint(t);
+  if (!fp) return false;
+  t.key = `follow:${fp.hash}`;
+  t.fingerprintLength = fp.length;
+  const size = (await t.handle.stat()).size;
+  const resumeAt = Math.min((await options.resume?.(t.key)) ?? 0, size);
+  t.readPos = t.base = t.committed = resumeAt;
+  t.counter = createLogCounter({
+    ...(options.format ? { format: options.format } : {}),
+    ...(options.maxSamples !== undefined ? { maxSamples: options.maxSamples } : {}),
+  });
+  t.sent = { lines: 0, malformed: 0 };
+  return true;
+}
+
+function restart(t: Tracked): void {
+  t.key = null;
+  t.counter = null;
+  t.readPos = t.base = t.committed = 0;
+  t.sent = { lines: 0, malformed: 0 };
+}
+
+/** Sends the complete lines counted since the last batch, if any, and moves the checkpoint. */
+async function emit(follow: Follow, t: Tracked): Promise<void> {
+  const counter = t.counter;
+  if (!t.key || !counter) return;
+  const end = t.base + counter.consumed;
+  if (end <= t.committed) return;
+  const stats = counter.stats;
+  const lines = stats.lines - t.sent.lines;
+  const malformed = stats.malformed - t.sent.malformed;
+  const batch: FollowBatch = {
+    key: t.key,
+    path: t.path,
+    inode: t.inode,
+    start: t.committed,
+    end,
+    minutes: counter.counts.take(),
+    lines,
+    counted: lines - malformed,
+    malformed,
+    samples: counter.takeSamples(),
+  };
+  t.sent = { lines: stats.lines, malformed: stats.malformed };
+  t.committed = end;
+  await follow.options.onBatch(batch);
+}
+
+/** Reads what is there now; returns the number of bytes read. */
+async function readAvailable(follow: Follow, t: Tracked): Promise<number> {
+  if (!(await identify(follow.options, t))) return 0;
+  const counter = t.counter!;
+  const buf = follow.buf;
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await t.handle.read(buf, 0, buf.length, t.readPos);
+    if (bytesRead === 0) break;
+    t.readPos += bytesRead;
+    total += bytesRead;
+    counter.write(buf.subarray(0, bytesRead));
+    if (counter.counts.size >= follow.maxBatchMinutes || t.readPos - t.committed >= BATCH_BYTES)
+      await emit(follow, t);
+  }
+  await emit(follow, t);
+  return total;
+}
+
+async function truncatedInPlace(t: Tracked): Promise<boolean> {
+  const size = (await t.handle.stat()).size;
+  if (size < t.readPos) return true;
+  if (!t.key) return false;
+  const fp = await fingerprint(t);
+  return fp === null || fp.length !== t.fingerprintLength || `follow:${fp.hash}` !== t.key;
+}
+
+/**
+ * The copy logrotate made before truncating (`access.log.1`, `access.log-20240301`):
+ * a plain file beside the log whose first line is the tracked one and that reaches the
+ * read position. Returned as the tracked file continued, partial line included.
+ */
+async function findCopy(logPath: string, t: Tracked): Promise<Tracked | null> {
+  if (!t.key) return null;
+  const dir = dirname(logPath);
+  const base = basename(logPath);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names.sort()) {
+    if (!(name.startsWith(`${base}.`) || name.startsWith(`${base}-`))) continue;
+    let handle: FileHandle | null = null;
+    try {
+      handle = await open(join(dir, name), "r");
+      const st = await handle.stat();
+      if (st.isFile() && st.size >= t.readPos) {
+        const candidate: Tracked = {
+          ...t,
+          handle,
+          path: join(dir, name),
+          inode: st.ino,
+          dev: st.dev,
+          idlePolls: 0,
+        };
+        const fp = await fingerprint(candidate);
+        if (fp && `follow:${fp.hash}` === t.key) return candidate;
+      }
+    } catch {
+      // Unreadable or vanished: not the copy.
+    }
+    await handle?.close();
+  }
+  return null;
 }

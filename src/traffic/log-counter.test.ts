@@ -70,7 +70,7 @@ describe("log counter", () => {
     assert.equal(counter.stats.malformed, 3);
     assert.deepEqual(counter.stats.samples, [
       { line: 2, text: "bad one" },
-      { line: 5, text: "bad?two" },
+      { line: 5, text: "bad\\x01two" },
     ]);
   });
 

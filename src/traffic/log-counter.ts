@@ -1,3 +1,4 @@
+import { escapeBytes } from "../lib/escape.js";
 import { createMinuteCounter, type MinuteCounter } from "./minute-counter.js";
 import { createLineParser } from "./parsers/create-line-parser.js";
 import { newParsedLine, type LogFormat, type LogFormatOption } from "./parsers/line-parser.js";
@@ -6,7 +7,7 @@ import { newParsedLine, type LogFormat, type LogFormatOption } from "./parsers/l
 export interface MalformedSample {
   /** 1-based line number (counted from where reading started). */
   line: number;
-  /** The line, cut to 200 characters, control characters replaced by `?`. */
+  /** The line's first 200 bytes, control characters and bytes that are not UTF-8 escaped (`\x1b`). */
   text: string;
 }
 
@@ -56,17 +57,7 @@ export interface LogCounter {
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
-const SAMPLE_CHARS = 200;
-
-/** Control characters (a tab aside) become `?`, so a sample cannot mess up a terminal. */
-function printable(text: string): string {
-  let out = "";
-  for (const ch of text) {
-    const code = ch.charCodeAt(0);
-    out += (code < 0x20 && code !== 0x09) || code === 0x7f ? "?" : ch;
-  }
-  return out;
-}
+const SAMPLE_BYTES = 200;
 
 export function createLogCounter(options: LogCounterOptions = {}): LogCounter {
   const parse = createLineParser(options.format ?? "auto");
@@ -94,11 +85,9 @@ export function createLogCounter(options: LogCounterOptions = {}): LogCounter {
   // A fixed-shape object keeps the per-line increment cheap.
   const formatCounts = { combined: 0, common: 0, ltsv: 0, json: 0 };
 
-  function malformed(text: string): void {
+  function malformed(sample: () => string): void {
     stats.malformed++;
-    if (stats.samples.length < maxSamples) {
-      stats.samples.push({ line: lineNumber, text: printable(text) });
-    }
+    if (stats.samples.length < maxSamples) stats.samples.push({ line: lineNumber, text: sample() });
   }
 
   function line(buf: Buffer, start: number, end: number): void {
@@ -113,7 +102,7 @@ export function createLogCounter(options: LogCounterOptions = {}): LogCounter {
       if (minute < first) first = minute;
       if (minute > last) last = minute;
     } else {
-      malformed(buf.toString("utf8", start, Math.min(end, start + SAMPLE_CHARS)));
+      malformed(() => escapeBytes(buf, start, Math.min(end, start + SAMPLE_BYTES)));
     }
   }
 
@@ -139,7 +128,7 @@ export function createLogCounter(options: LogCounterOptions = {}): LogCounter {
     if (overlong) {
       lineNumber++;
       stats.lines++;
-      malformed(`<line longer than ${maxLineBytes} bytes>`);
+      malformed(() => `<line longer than ${maxLineBytes} bytes>`);
     } else line(carry, 0, carryLength);
     overlong = false;
     carryLength = 0;

@@ -25,6 +25,11 @@ export interface ReadLogFileResult {
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+
+/** True when `head` starts with the gzip magic bytes (RFC 1952): gzip is recognised by content, not by name. */
+export function isGzip(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+}
 // After a decode error the failing input region is replayed in ever smaller slices (each /64,
 // down to this size), so at most this much compressed input before the damage is lost.
 const SMALLEST_SLICE = 16;
@@ -44,7 +49,7 @@ export async function readLogFile(
   try {
     const head = Buffer.alloc(2);
     const { bytesRead } = await file.read(head, 0, 2, 0);
-    const gzip = bytesRead === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+    const gzip = isGzip(head.subarray(0, bytesRead));
     if (!gzip) {
       const buf = Buffer.allocUnsafe(chunkSize);
       let fileBytes = 0;

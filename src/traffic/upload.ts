@@ -8,7 +8,8 @@ import type {
   TrafficMinute,
   TrafficSource,
 } from "../wire/traffic.js";
-import { readCountsCsvFile, type CountsCsvOptions } from "./counts-csv.js";
+import type { CountsCsvOptions } from "./counts/counts-reader.js";
+import { readCountsCsvFile } from "./counts/read-counts-csv.js";
 import { followLog, type FollowBatch } from "./follow.js";
 import { ingestLogFile, type FileIngest } from "./ingest-file.js";
 import type { MalformedSample } from "./log-counter.js";
@@ -120,20 +121,41 @@ export interface UploadLogFilesOptions {
  * Reads each log file, counts it per minute locally, then posts the minutes
  * per UTC day under the file's content hash, so a file ingested before (also
  * renamed, or gzipped by logrotate since) adds nothing.
- * @throws StrataError `not_found` before reading anything when a file is missing.
+ * Every file is read before anything is posted.
+ * @throws StrataError `not_found` before reading anything when a file is missing;
+ *   `bad_request` before posting anything when a file has lines but no valid one.
  */
 export async function uploadLogFiles(options: UploadLogFilesOptions): Promise<LogFileReport[]> {
   await ensureFiles(options.files);
-  const reports: LogFileReport[] = [];
+  const reads: FileIngest[] = [];
   for (const path of options.files) {
     const read = await ingestLogFile(path, {
       ...(options.format ? { format: options.format } : {}),
       onProgress: (p) => options.onProgress?.(path, p),
     });
-    const upload = await postByDay(options.api, options.app, read.sha256, path, read.minutes);
+    ensureSomeValidLine(read);
+    reads.push(read);
+  }
+  const reports: LogFileReport[] = [];
+  for (const read of reads) {
+    const upload = await postByDay(options.api, options.app, read.sha256, read.path, read.minutes);
     reports.push(reportOf(read, upload));
   }
   return reports;
+}
+
+/**
+ * A file whose every line is malformed is not an access log (a binary, the wrong file):
+ * an error, before anything is sent. An empty file is not an error.
+ */
+function ensureSomeValidLine(read: FileIngest): void {
+  if (read.counted > 0 || read.lines === 0) return;
+  const first = read.samples[0];
+  throw new StrataError(
+    "bad_request",
+    `[traffic] ingest ${read.path}: no valid log line; all ${read.lines} lines are malformed` +
+      (first ? ` (line ${first.line}: ${first.text.slice(0, 80)})` : ""),
+  );
 }
 
 function reportOf(read: FileIngest, upload: UploadOutcome): LogFileReport {
@@ -298,7 +320,7 @@ export interface UploadCountsCsvOptions extends Omit<CountsCsvOptions, "badSampl
 
 /**
  * Imports a CSV of request counts through the counts reader of
- * counts-csv.ts. The reader yields hours; each complete hour's total is
+ * counts/counts-reader.ts. The reader yields hours; each complete hour's total is
  * spread over its 60 minutes (integers, remainder on the first minutes) so
  * hourly sums are exact and the store knows the hour is complete. Hours with
  * missing data are not posted at all: missing is not zero. Status classes are

@@ -68,4 +68,15 @@ export interface ForecastView {
   hours: ForecastHourView[];
   /** Events that touch the forecast's hours, applied above. */
   events: EventView[];
+  /**
+   * How the model did on this app's own recent traffic: its first-day forecasts replayed
+   * from each of the last `days` days (the score `auto` chose by). Absent on forecasts
+   * stored before the score was kept.
+   */
+  backtest?: {
+    /** sum |forecast - actual| / sum actual over the replayed hours; null without any. */
+    wmape: number | null;
+    days: number;
+    hours: number;
+  };
 }

@@ -73,7 +73,8 @@ describe("strata forecast backtest", () => {
         "--min-history",
         "30d",
       ]);
-      assert.match(human, /^auto \*\s+\d+\.\d%/m);
+      assert.match(human, /^auto \*\s+\d+\.\d%\s+\d\.\d\d/m);
+      assert.match(human, /^winner: \S+ \(\d+\.\d%\)/m);
       assert.match(human, /5 days forecast, 120 hours/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -137,10 +138,13 @@ describe("strata forecast backtest", () => {
     assert.equal(parseHours("28d", "--min-history"), 672);
     assert.equal(parseHours("672h", "--min-history"), 672);
     assert.equal(parseHours("4w", "--min-history"), 672);
-    assert.equal(parseHours("28", "--min-history"), 672);
+    // The one duration grammar: a bare number is refused, so are part hours.
+    for (const bad of ["28", "90m", "0h"]) {
+      assert.throws(() => parseHours(bad, "--min-history"), /--min-history: expected whole hours/);
+    }
     assert.throws(
       () => parseHours("four weeks", "--min-history"),
-      /--min-history: expected a duration/,
+      /--min-history: expected whole hours as a duration like 28d/,
     );
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseDuration } from "../../lib/duration.js";
 import { StrataError } from "../../lib/errors.js";
 import type { BacktestScore } from "../../forecast/backtest.js";
 import { MODEL_NAMES } from "../../forecast/registry.js";
@@ -101,17 +102,25 @@ function registerBacktest(forecast: Command): void {
     });
 }
 
-/** Parses `28d`, `672h`, `4w` or a bare number of days into hours. */
+/**
+ * Whole hours of a duration in the one grammar (`28d`, `672h`, `4w`; src/lib/duration.ts).
+ * A bare number is refused: it once meant days here and hours in strata.yaml.
+ */
 export function parseHours(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([hdw]?)$/.exec(text.trim());
-  if (!m)
+  const ms = parseDuration(text);
+  if (ms === null || ms % HOUR_MS !== 0 || ms === 0)
     throw new StrataError(
       "bad_request",
-      `[forecast] ${flag}: expected a duration like 28d, 672h or 4w (got "${text}")`,
+      `[forecast] ${flag}: expected whole hours as a duration like 28d, 672h or 4w (a bare number is refused), got "${text}"`,
     );
-  const n = Number(m[1]);
-  const hours = m[2] === "h" ? n : m[2] === "w" ? n * 168 : n * 24;
-  return Math.round(hours);
+  return ms / HOUR_MS;
+}
+
+/** The score of lowest wMAPE (the first on a tie), or undefined when none is finite. */
+export function bestScore(scores: readonly BacktestScore[]): BacktestScore | undefined {
+  let best: BacktestScore | undefined;
+  for (const s of scores) if (Number.isFinite(s.wmape) && (!best || s.wmape < best.wmape)) best = s;
+  return best;
 }
 
 export function renderBacktest(r: TraceBacktestReport): string {
@@ -122,6 +131,7 @@ export function renderBacktest(r: TraceBacktestReport): string {
       .map(([k, v]) => `${k}:${v}`)
       .join(" ");
   const gaps = r.series.zeroGaps.map((g) => `${g.from} .. ${g.to}`).join(", ");
+  const winner = bestScore(r.scores);
   return [
     `${r.input}: ${r.series.hours} hours from ${r.series.start}, ${r.series.missingHours} missing` +
       (gaps ? ` (zero gap treated as missing: ${gaps})` : "") +
@@ -130,21 +140,27 @@ export function renderBacktest(r: TraceBacktestReport): string {
       ` (min history ${r.contract.minHistoryHours / 24} d, window ${r.contract.windowHours / 24} d)`,
     "",
     table(
-      ["model", "wMAPE", "rMAE", "under", "p90 cover", "picked"],
+      ["model", "wMAPE", "÷ winner", "rMAE", "under", "p90 cover", "picked"],
       r.scores.map((s) => [
         s.model === r.model ? `${s.model} *` : s.model,
         pct(s.wmape),
+        winner && Number.isFinite(s.wmape) ? (s.wmape / winner.wmape).toFixed(2) : "-",
         s.rmae.toFixed(3),
         pct(s.underShare),
         pct(s.p90Coverage),
         s.model === "auto" ? picks(s) : "",
       ]),
     ),
+    winner
+      ? `winner: ${winner.model} (${pct(winner.wmape)}); * is the model under test`
+      : "winner: none",
     "",
     `backtest ${r.seconds.backtest.toFixed(2)} s (read ${r.seconds.read.toFixed(2)} s)` +
       (r.rows ? `, rows in ${r.rows}` : ""),
   ].join("\n");
 }
+
+const HOUR_MS = 3_600_000;
 
 const BARS = "▁▂▃▄▅▆▇█";
 
@@ -172,6 +188,13 @@ export function renderForecast(f: ForecastView): string {
     `${f.app}: forecast ${f.id} from ${shortTime(f.origin)} for ${f.hours.length} h, model ${model}, ` +
       `zone ${f.zone}`,
     `made ${shortTime(f.created_at)} (${f.trigger}); history: ${history}`,
+    ...(f.backtest
+      ? [
+          `backtest on its own history: wMAPE ${
+            f.backtest.wmape === null ? "-" : `${(f.backtest.wmape * 100).toFixed(1)}%`
+          } over ${f.backtest.days} days (${f.backtest.hours} hours, first-day forecasts)`,
+        ]
+      : []),
     ...f.events.map((e) => `event ${describeEvent(e)}`),
     `mean ${sparkline(
       f.hours.map((h) => h.mean),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import Database from "better-sqlite3";
 import { Command } from "commander";
 import { Hono } from "hono";
+import { StrataError } from "../../lib/errors.js";
 import { trafficRoutes } from "../../server/routes/traffic.js";
 import { createSqliteTrafficRepo } from "../../store/sqlite/traffic-repo.js";
 import { createMinuteCounter } from "../../traffic/minute-counter.js";
@@ -133,6 +134,59 @@ describe("strata ingest", () => {
       /--format/,
     );
     assert.equal(await stored("x"), 0);
+  });
+
+  test("regression (issue 8 defect 8): a log time out of the UTC range is one malformed line, not an aborted ingest", async () => {
+    const good = (s: number) =>
+      `1.1.1.1 - - [02/Mar/2024:00:00:${String(s).padStart(2, "0")} +0000] "GET / HTTP/1.1" 200 1 "-" "x"\n`;
+    const path = join(dir, "range.log");
+    await writeFile(
+      path,
+      good(1) +
+        '1.1.1.1 - - [01/Jan/1970:00:30:00 +0100] "GET / HTTP/1.1" 200 1 "-" "x"\n' +
+        good(2) +
+        '1.1.1.1 - - [31/Dec/9999:23:30:00 -0100] "GET / HTTP/1.1" 200 1 "-" "x"\n' +
+        good(3),
+    );
+    const doc = await json([path, "--app", "range"]);
+    assert.equal(doc.files![0]!.counted, 3);
+    assert.equal(doc.files![0]!.malformed, 2);
+    assert.deepEqual(
+      doc.files![0]!.samples.map((s) => s.line),
+      [2, 4],
+    );
+    assert.equal(await stored("range"), 3);
+  });
+
+  test("regression (issue 15 defect 6): a binary file with no valid line is an error naming it and the count, nothing sent; samples escaped", async () => {
+    const bin = join(dir, "random.bin");
+    const bytes = Buffer.alloc(4096);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 151 + 7) % 256;
+    await writeFile(bin, bytes);
+    const good = join(dir, "good.log");
+    await writeFile(
+      good,
+      '1.1.1.1 - - [03/Mar/2024:00:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "x"\n',
+    );
+    const lines = bytes.filter((b) => b === 0x0a).length + 1;
+    await assert.rejects(
+      strata([good, bin, "--app", "binary"]),
+      (err: unknown) =>
+        err instanceof StrataError &&
+        err.code === "bad_request" &&
+        err.message.includes("random.bin") &&
+        err.message.includes(`all ${lines} lines are malformed`) &&
+        ![...err.message].some((ch) => ch.charCodeAt(0) < 0x20 || (ch >= "\x7f" && ch <= "\x9f")),
+    );
+    assert.equal(await stored("binary"), 0, "the good file before it was not sent either");
+
+    const mixed = join(dir, "mixed.log");
+    await writeFile(
+      mixed,
+      Buffer.concat([await readFile(good), Buffer.from([0x1b, 0x5b, 0xff, 0x0a])]),
+    );
+    const doc = await json([mixed, "--app", "binary"]);
+    assert.deepEqual(doc.files![0]!.samples, [{ line: 2, text: "\\x1b[\\xff" }]);
   });
 
   test("--counts imports complete hours of a counts CSV, once", async () => {

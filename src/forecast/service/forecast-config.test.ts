@@ -42,6 +42,10 @@ test("bad values are rejected with the key named", () => {
     ["{ model: prophet }", "forecast.model"],
     ["{ history: 3d }", "forecast.history"],
     ["{ history: 2w, min_history: 3w }", "forecast.min_history"],
+    // One duration grammar: a bare number (hours? days?) is refused, as on the CLI.
+    ["{ min_history: 168 }", "forecast.min_history"],
+    ["{ horizon: 48 }", "forecast.horizon"],
+    ["{ min_history: 90m }", "forecast.min_history"],
   ];
   for (const [yaml, key] of cases) {
     assert.throws(

@@ -1,3 +1,4 @@
+import { parseDuration } from "../../lib/duration.js";
 import { ConfigError } from "../../lib/errors.js";
 import { MODEL_NAMES } from "../registry.js";
 import { createZone } from "./zone.js";
@@ -42,6 +43,8 @@ export const DEFAULT_FORECAST_CONFIG: ForecastConfig = Object.freeze({
   historyHours: 8 * 168,
   minHistoryHours: 168,
 });
+
+const HOUR_MS = 3_600_000;
 
 const KEYS = ["daily", "at", "zone", "horizon", "model", "history", "min_history"];
 
@@ -98,7 +101,7 @@ export function parseForecastConfig(
     if (n === null)
       fail(
         `forecast.${key}`,
-        `expected whole hours like 48h, 7d or 8w, got ${JSON.stringify(value)}`,
+        `expected whole hours as a duration like 48h, 7d or 8w (a bare number is refused), got ${JSON.stringify(value)}`,
       );
     if (n! < min || n! > max) fail(`forecast.${key}`, `must be from ${min}h to ${max}h, got ${n}h`);
     return n!;
@@ -126,12 +129,10 @@ export function parseForecastConfig(
 }
 
 /** `48h`, `7d`, `8w` or a bare number of hours; null unless whole hours. */
+/** Whole hours of a duration in the one grammar (`48h`, `7d`, `8w`); null for a bare number or a part hour. */
 function parseHours(value: unknown): number | null {
-  if (typeof value === "number") return Number.isInteger(value) ? value : null;
-  if (typeof value !== "string") return null;
-  const m = /^(\d+)([hdw])$/.exec(value.trim());
-  if (!m) return null;
-  return Number(m[1]) * { h: 1, d: 24, w: 168 }[m[2] as "h" | "d" | "w"];
+  const ms = parseDuration(value);
+  return ms !== null && ms % HOUR_MS === 0 ? ms / HOUR_MS : null;
 }
 
 /** `HH:MM` of minutes after midnight. */

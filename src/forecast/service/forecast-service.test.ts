@@ -122,6 +122,14 @@ describe("forecast service", () => {
     // The horizon crosses 2024-03-31 01:00Z, when Berlin moves to UTC+2: a forecast on UTC
     // hours would be an hour off from there on.
     assert.ok(error / total < 0.01, `wMAPE ${(error / total).toFixed(3)}`);
+    // The score of the replayed backtest on the app's own history is stored and shown.
+    assert.ok(view.backtest, "a backtest score");
+    assert.ok(view.backtest.days >= 3 && view.backtest.hours === view.backtest.days * 24);
+    assert.ok(
+      view.backtest.wmape !== null && view.backtest.wmape < 0.05,
+      String(view.backtest.wmape),
+    );
+    assert.deepEqual((await service.latest("hello"))?.backtest, view.backtest);
     await store.close();
   });
 

@@ -109,6 +109,15 @@ export function createForecastService(options: ForecastServiceOptions): Forecast
       missingHours: history.missingHours,
       mean: utc.mean.map((v) => Math.max(0, v)),
       p90: utc.p90.map((v) => Math.max(0, v)),
+      ...(forecast.backtest
+        ? {
+            backtest: {
+              wmape: Number.isFinite(forecast.backtest.wmape) ? forecast.backtest.wmape : null,
+              days: forecast.backtest.days,
+              hours: forecast.backtest.hours,
+            },
+          }
+        : {}),
     });
     await audit("forecast.run", app, {
       id: record.id,
@@ -116,6 +125,7 @@ export function createForecastService(options: ForecastServiceOptions): Forecast
       origin: iso(origin),
       model: record.model,
       history_hours: record.historyHours,
+      backtest_wmape: record.backtest?.wmape ?? null,
     });
     return view(record, await repo.events(app, span(record)));
   }
@@ -201,6 +211,15 @@ function view(record: ForecastRecord, events: EventRecord[]): ForecastView {
       };
     }),
     events: events.map(eventView),
+    ...(record.backtest
+      ? {
+          backtest: {
+            wmape: record.backtest.wmape === null ? null : Number(record.backtest.wmape.toFixed(4)),
+            days: record.backtest.days,
+            hours: record.backtest.hours,
+          },
+        }
+      : {}),
   };
 }
 

@@ -22,6 +22,9 @@ interface ForecastRow {
   history_from: number | null;
   history_hours: number;
   missing_hours: number;
+  backtest_wmape: number | null;
+  backtest_days: number | null;
+  backtest_hours: number | null;
 }
 
 interface EventRow {
@@ -43,13 +46,13 @@ interface DailyRunRow {
   message: string | null;
 }
 
-/** ForecastRepo on the tables of migration 004-forecasts.sql, which must have been applied. */
+/** ForecastRepo on the tables of migrations 004-forecasts.sql and 005-forecast-backtest.sql, which must have been applied. */
 export function createSqliteForecastRepo(db: Database): ForecastRepo {
   const insertForecast = db.prepare(`
     INSERT INTO forecasts (app, origin_utc, created_at, trigger, requested_model, model, zone,
-      history_from, history_hours, missing_hours)
+      history_from, history_hours, missing_hours, backtest_wmape, backtest_days, backtest_hours)
     VALUES (@app, @origin, @createdAt, @trigger, @requestedModel, @model, @zone,
-      @historyFrom, @historyHours, @missingHours)`);
+      @historyFrom, @historyHours, @missingHours, @backtestWmape, @backtestDays, @backtestHours)`);
   const insertHour = db.prepare(
     "INSERT INTO forecast_hours (forecast_id, hour_utc, mean, p90) VALUES (?, ?, ?, ?)",
   );
@@ -91,6 +94,9 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
       historyFrom: f.historyFrom,
       historyHours: f.historyHours,
       missingHours: f.missingHours,
+      backtestWmape: f.backtest?.wmape ?? null,
+      backtestDays: f.backtest?.days ?? null,
+      backtestHours: f.backtest?.hours ?? null,
     });
     const id = Number(lastInsertRowid);
     f.mean.forEach((m, i) => insertHour.run(id, f.origin + i * HOUR_MS, m, f.p90[i]));
@@ -113,6 +119,15 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
       missingHours: row.missing_hours,
       mean: hours.map((h) => h.mean),
       p90: hours.map((h) => h.p90),
+      ...(row.backtest_days === null
+        ? {}
+        : {
+            backtest: {
+              wmape: row.backtest_wmape,
+              days: row.backtest_days,
+              hours: row.backtest_hours ?? 0,
+            },
+          }),
     };
   };
 

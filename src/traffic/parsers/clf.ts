@@ -1,5 +1,5 @@
 import type { LineParser } from "./line-parser.js";
-import { CLF_TIME_LENGTH, four, monthOf, two, utcMinute } from "./timestamp.js";
+import { CLF_TIME_LENGTH, four, inUtcRange, monthOf, two, wallMinute } from "./timestamp.js";
 
 const SPACE = 0x20;
 const SLASH = 0x2f;
@@ -30,7 +30,7 @@ export function createClfParser(): LineParser {
     if (!same) {
       if (buf[t + 2] !== SLASH || buf[t + 6] !== SLASH) return NaN;
       const month = monthOf(buf[t + 3]!, buf[t + 4]!, buf[t + 5]!);
-      const midnight = utcMinute(four(buf, t + 7), month, two(buf, t), 0, 0, 0);
+      const midnight = wallMinute(four(buf, t + 7), month, two(buf, t), 0, 0);
       if (midnight !== midnight) return NaN;
       for (let k = 0; k < 11; k++) cachedDate[k] = buf[t + k]!;
       cachedDateMinute = midnight / 60_000;
@@ -58,7 +58,7 @@ export function createClfParser(): LineParser {
     if (hour > 23) return NaN;
     const zone = zoneMinutes(buf, t);
     if (zone !== zone) return NaN;
-    return (cachedDateMinute + hour * 60 + m1 * 10 + m2 - zone) * 60_000;
+    return inUtcRange((cachedDateMinute + hour * 60 + m1 * 10 + m2 - zone) * 60_000);
   }
 
   return (buf, start, end, out) => {

@@ -77,3 +77,25 @@ test("epoch numbers: seconds, milliseconds, microseconds, nanoseconds", () => {
   assert.ok(Number.isNaN(minuteOfEpoch(-5)));
   assert.ok(Number.isNaN(minuteOfEpoch(Number.NaN)));
 });
+
+describe("regression (issue 8 defect 8): one out-of-range log time aborted an ingest", () => {
+  // The range check judged the written wall clock; the instant after the zone could be UTC 1969 or 10000.
+  for (const text of [
+    "01/Jan/1970:00:30:00 +0100",
+    "31/Dec/9999:23:30:00 -0100",
+    "31/Dec/1969:23:59:00 +0000",
+  ]) {
+    test(`CLF ${text} is out of range`, () => assert.ok(Number.isNaN(clf(text))));
+  }
+  for (const text of ["1970-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"]) {
+    test(`ISO ${text} is out of range`, () => assert.ok(Number.isNaN(iso(text))));
+  }
+  test("a wall clock outside the range whose UTC instant is inside it is accepted", () => {
+    assert.equal(clf("31/Dec/1969:23:30:00 -0100"), utc("1970-01-01T00:30:00Z"));
+    assert.equal(iso("1969-12-31T23:30:00-01:00"), utc("1970-01-01T00:30:00Z"));
+  });
+  test("epoch numbers: 0 is the first minute, a negative one is out of range", () => {
+    assert.equal(minuteOfEpoch(0), 0);
+    assert.ok(Number.isNaN(minuteOfEpoch(-60)));
+  });
+});

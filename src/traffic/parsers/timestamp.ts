@@ -2,10 +2,19 @@
  * Byte-level timestamp parsers for log lines. Each returns the start of the
  * UTC minute (Unix ms) the instant falls in, or NaN. The written zone offset is
  * applied, so `13:55:36 -0700` and `20:55:36Z` land in the same minute.
- * Years outside 1970..9999 are rejected: they are garbage, not traffic.
+ * Instants outside the UTC years 1970..9999 are rejected: they are garbage,
+ * not traffic. The range is judged on the UTC instant, not on the written
+ * wall clock, so `01/Jan/1970:00:30:00 +0100` (UTC 1969) is rejected too.
  */
 
 const MINUTE_MS = 60_000;
+/** 10000-01-01T00:00:00Z, the first instant past the range. */
+const END_OF_RANGE_MS = 253_402_300_800_000;
+
+/** `ms` when it lies in the UTC years 1970..9999, else NaN. */
+export function inUtcRange(ms: number): number {
+  return ms >= 0 && ms < END_OF_RANGE_MS ? ms : NaN;
+}
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 export function daysFromCivil(year: number, month: number, day: number): number {
@@ -22,7 +31,23 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** Epoch minute of a validated local wall time minus its zone offset (minutes east of UTC); NaN if invalid. */
+/**
+ * A validated wall-clock reading as ms since the epoch, taken as if it were UTC
+ * (no range check: add the zone, then judge the instant with {@link inUtcRange}); NaN if invalid.
+ */
+export function wallMinute(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+): number {
+  if (!(year >= 0 && year <= 9999 && month >= 1 && month <= 12 && day >= 1)) return NaN;
+  if (day > daysInMonth(year, month) || !(hour <= 23 && minute <= 59)) return NaN;
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * MINUTE_MS;
+}
+
+/** Epoch minute of a local wall time minus its zone offset (minutes east of UTC); NaN if invalid or out of range. */
 export function utcMinute(
   year: number,
   month: number,
@@ -31,9 +56,7 @@ export function utcMinute(
   minute: number,
   offsetMinutes: number,
 ): number {
-  if (!(year >= 1970 && year <= 9999 && month >= 1 && month <= 12 && day >= 1)) return NaN;
-  if (day > daysInMonth(year, month) || !(hour <= 23 && minute <= 59)) return NaN;
-  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * MINUTE_MS;
+  return inUtcRange(wallMinute(year, month, day, hour, minute) - offsetMinutes * MINUTE_MS);
 }
 
 function digit(b: number | undefined): number {
@@ -107,37 +130,86 @@ export function parseClfTime(buf: Uint8Array, i: number): number {
   );
 }
 
+/** The fields of an ISO 8601 time as written, filled by {@link scanIsoTime}. */
+export interface IsoTimeFields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  millisecond: number;
+  /** Minutes east of UTC; 0 when no zone is written. */
+  offsetMinutes: number;
+  /** What zone was written: none (a naive time), `Z`, or a numeric offset. */
+  zone: "none" | "z" | "offset";
+}
+
+/** A fresh fields object for {@link scanIsoTime} to fill. */
+export function newIsoTimeFields(): IsoTimeFields {
+  return {
+    year: 0,
+    month: 0,
+    day: 0,
+    hour: 0,
+    minute: 0,
+    second: 0,
+    millisecond: 0,
+    offsetMinutes: 0,
+    zone: "none",
+  };
+}
+
 /**
- * Parses ISO 8601 / RFC 3339 in [start, end): `2000-10-10T13:55:36-07:00`,
- * `...T20:55:36.123Z`, `...T13:55:36-0700`, a space instead of `T`, seconds
- * optional. Without a zone the time is taken as UTC.
+ * Scans ISO 8601 / RFC 3339 in [start, end) into `out`: `2000-10-10T13:55:36-07:00`,
+ * `...T20:55:36.123Z`, `...T13:55:36-0700`, `...+07`, a space instead of `T`, seconds
+ * optional. Checks the syntax and the field ranges (not the day of the month: see
+ * {@link wallMinute}). Returns false when the text is not such a time.
  */
-export function parseIsoTime(buf: Uint8Array, start: number, end: number): number {
+export function scanIsoTime(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: IsoTimeFields,
+): boolean {
   let i = start;
-  if (end - i < 16 || buf[i + 4] !== 0x2d || buf[i + 7] !== 0x2d) return NaN;
+  if (end - i < 16 || buf[i + 4] !== 0x2d || buf[i + 7] !== 0x2d) return false;
   const sep = buf[i + 10];
-  if (!(sep === 0x54 || sep === 0x74 || sep === 0x20) || buf[i + 13] !== 0x3a) return NaN;
-  const year = four(buf, i);
-  const month = two(buf, i + 5);
-  const day = two(buf, i + 8);
-  const hour = two(buf, i + 11);
-  const minute = two(buf, i + 14);
+  if (!(sep === 0x54 || sep === 0x74 || sep === 0x20) || buf[i + 13] !== 0x3a) return false;
+  out.year = four(buf, i);
+  out.month = two(buf, i + 5);
+  out.day = two(buf, i + 8);
+  out.hour = two(buf, i + 11);
+  out.minute = two(buf, i + 14);
+  out.second = 0;
+  out.millisecond = 0;
+  out.offsetMinutes = 0;
+  out.zone = "none";
   i += 16;
   if (i < end && buf[i] === 0x3a) {
-    if (!(two(buf, i + 1) <= 60)) return NaN;
+    out.second = two(buf, i + 1);
+    if (!(out.second <= 60)) return false;
     i += 3;
     if (i < end && (buf[i] === 0x2e || buf[i] === 0x2c)) {
       i++;
       const fracStart = i;
-      while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
-      if (i === fracStart) return NaN;
+      let fraction = 0;
+      let scale = 0.1;
+      while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) {
+        fraction += (buf[i]! - 48) * scale;
+        scale /= 10;
+        i++;
+      }
+      if (i === fracStart) return false;
+      out.millisecond = Math.min(999, Math.round(fraction * 1000));
     }
   }
-  let offset = 0;
   if (i < end) {
     const z = buf[i];
-    if (z === 0x5a || z === 0x7a) i++;
-    else if (z === 0x2b || z === 0x2d) {
+    if (z === 0x5a || z === 0x7a) {
+      out.zone = "z";
+      i++;
+    } else if (z === 0x2b || z === 0x2d) {
       const hh = two(buf, i + 1);
       let mm = 0;
       let length = 3; // +hh
@@ -148,13 +220,36 @@ export function parseIsoTime(buf: Uint8Array, start: number, end: number): numbe
         mm = two(buf, i + 3);
         length = 5; // +hhmm
       }
-      if (!(hh <= 14 && mm <= 59)) return NaN;
-      offset = (z === 0x2b ? 1 : -1) * (hh * 60 + mm);
+      if (!(hh <= 14 && mm <= 59)) return false;
+      out.offsetMinutes = (z === 0x2b ? 1 : -1) * (hh * 60 + mm);
+      out.zone = "offset";
       i += length;
     }
   }
-  if (i !== end) return NaN;
-  return utcMinute(year, month, day, hour, minute, offset);
+  return i === end;
+}
+
+// parseIsoTime runs once per log line: it reuses one fields object (it does not call out while filling it).
+const isoScratch = newIsoTimeFields();
+
+/**
+ * Parses ISO 8601 / RFC 3339 in [start, end) (see {@link scanIsoTime}) to its UTC
+ * minute. Without a zone the time is taken as UTC.
+ */
+export function parseIsoTime(buf: Uint8Array, start: number, end: number): number {
+  const t = isoScratch;
+  if (!scanIsoTime(buf, start, end, t)) return NaN;
+  return utcMinute(t.year, t.month, t.day, t.hour, t.minute, t.offsetMinutes);
+}
+
+/** Ms since the epoch of a Unix epoch number whose unit is guessed as {@link minuteOfEpoch} says; NaN out of range. */
+export function msOfEpoch(value: number): number {
+  if (!Number.isFinite(value) || value < 0) return NaN;
+  let ms = value;
+  if (value < 1e11) ms = value * 1000;
+  else if (value >= 1e17) ms = value / 1e6;
+  else if (value >= 1e14) ms = value / 1e3;
+  return inUtcRange(ms);
 }
 
 /**
@@ -162,11 +257,5 @@ export function parseIsoTime(buf: Uint8Array, start: number, end: number): numbe
  * below 1e11 (until year 5138), then milliseconds, microseconds, nanoseconds.
  */
 export function minuteOfEpoch(value: number): number {
-  if (!Number.isFinite(value) || value < 0) return NaN;
-  let ms = value;
-  if (value < 1e11) ms = value * 1000;
-  else if (value >= 1e17) ms = value / 1e6;
-  else if (value >= 1e14) ms = value / 1e3;
-  if (ms >= 253402300800000) return NaN; // year 10000
-  return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+  return Math.floor(msOfEpoch(value) / MINUTE_MS) * MINUTE_MS;
 }

@@ -6,18 +6,13 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { StrataError } from "../lib/errors.js";
-import {
-  createCountsCsvReader,
-  formatWallTime,
-  parseTimestamp,
-  readCountsCsv,
-  readCountsCsvFile,
-  splitCsvLine,
-  type CountsCsvOptions,
-} from "./counts-csv.js";
+import { StrataError } from "../../lib/errors.js";
+import { createCountsCsvReader, type CountsCsvOptions } from "./counts-reader.js";
+import { splitCsvLine } from "./csv-line.js";
+import { readCountsCsv, readCountsCsvFile } from "./read-counts-csv.js";
+import { formatWallTime, parseTimestamp } from "./wall-time.js";
 
-const DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+const DATA = fileURLToPath(new URL("../../../../shared/data/", import.meta.url));
 const HOUR = 3_600_000;
 
 function read(text: string, options: Partial<CountsCsvOptions> = {}) {
@@ -64,6 +59,13 @@ describe("parseTimestamp", () => {
       { wall: "2024-03-10T08:15:00Z", zone: "", instant: "2024-03-10T08:15:00Z" },
     ],
     ["804571200", { wall: "1995-07-01T04:00:00Z", zone: "Z", instant: "1995-07-01T04:00:00Z" }],
+    ["2024-03-10", { wall: "2024-03-10T00:00:00Z", zone: "", instant: "2024-03-10T00:00:00Z" }],
+    [
+      "1700000000123",
+      { wall: "2023-11-14T22:13:20.123Z", zone: "Z", instant: "2023-11-14T22:13:20.123Z" },
+    ],
+    ["1970-01-01 00:30:00+01:00", undefined],
+    ["-60", undefined],
     ["2023-02-29 00:00:00", undefined],
     ["2024-01-01 24:00:00", undefined],
     ["yesterday", undefined],
@@ -162,6 +164,12 @@ describe("createCountsCsvReader", () => {
     assert.equal(r.total, 3);
   });
 
+  test("samples of bad lines are escaped", () => {
+    const r = read("t,n\n\u001b[2J\u0007,1\n2024-01-01 00:00:00,1");
+    assert.equal(r.badSamples[0]?.text, "\\x1b[2J\\x07,1");
+    assert.equal(r.badSamples[0]?.reason, 'unparseable timestamp "\\x1b[2J\\x07"');
+  });
+
   test("a header without the named column is an error naming it", () => {
     assert.throws(
       () =>
@@ -218,9 +226,19 @@ describe("zero-run rule", () => {
     assert.ok(r.complete.every(Boolean));
   });
 
-  test("a short run of zeros stays zeros, and the rule can be turned off", () => {
-    assert.equal(read(fiveMinuteCsv(72, (h) => (h >= 60 && h < 65 ? 0 : 10))).zeroGaps.length, 0);
+  test("a run under an hour stays zeros, and the rule can be turned off", () => {
+    // 55 minutes of zeros where an hour holds 120: expected 110, but shorter than minHours.
+    const short = (h: number, m: number) => (h === 60 && m < 55 ? 0 : 10);
+    assert.equal(read(fiveMinuteCsv(72, short)).zeroGaps.length, 0);
     assert.equal(read(fiveMinuteCsv(72, busy), { zeroRun: false }).zeroGaps.length, 0);
+  });
+
+  test("a two-hour collection outage in a busy series is missing data (the Twitter traces)", () => {
+    const outage = (h: number) => (h === 60 || h === 61 ? 0 : 10);
+    const r = read(fiveMinuteCsv(72, outage));
+    assert.equal(r.zeroGaps.length, 1);
+    assert.equal(r.zeroGaps[0]?.expected, 240);
+    assert.equal(r.complete.filter((c) => !c).length, 2);
   });
 });
 
@@ -255,6 +273,14 @@ describe("readCountsCsv", () => {
       await assert.rejects(
         readCountsCsvFile(join(dir, "nope.csv"), { timeColumn: "t", valueColumn: "b" }),
         /not_found|ENOENT/,
+      );
+      const gz = join(dir, "cut.csv.gz");
+      const zipped = gzipSync(Buffer.from(fiveMinuteCsv(30, () => 1)));
+      await writeFile(gz, zipped.subarray(0, zipped.length - 20));
+      await assert.rejects(
+        readCountsCsvFile(gz, { timeColumn: "t", valueColumn: "n" }),
+        (err: unknown) =>
+          err instanceof StrataError && err.message.includes(gz) && /truncated/.test(err.message),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -278,7 +278,11 @@ export class Fleet {
             ? "deploying"
             : "joined",
       ...(report.app_port ? { app_port: report.app_port } : {}),
-      ...(report.phase === "working" ? {} : { app_healthy: converged }),
+      // A failure that switched nothing leaves the running app as it was (healthy or not).
+      ...(report.phase === "working" ||
+      (report.phase === "failed" && report.current_release === server.current_release)
+        ? {}
+        : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
     this.#options.onReport?.(server.name, report);

@@ -77,10 +77,8 @@ describe("deployment server states say what happened", { timeout: 300_000 }, () 
       assert.equal(later.state, "skipped");
       assert.match(later.error ?? "", /not deployed: an earlier wave failed/);
     }
-    const s = await status(t.client);
-    assert.ok(
-      s.servers.every((x) => x.version === "1.0.0" && x.in_service),
-      "all still on 1.0.0",
+    await waitFor("every server back in service on 1.0.0", async () =>
+      (await status(t.client)).servers.every((x) => x.version === "1.0.0" && x.in_service),
     );
   });
 });

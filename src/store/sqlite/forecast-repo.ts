@@ -46,7 +46,7 @@ interface DailyRunRow {
   message: string | null;
 }
 
-/** ForecastRepo on the tables of migrations 004-forecasts.sql and 005-forecast-backtest.sql, which must have been applied. */
+/** ForecastRepo on the tables of migrations 004-forecasts.sql and 008-forecast-backtest.sql, which must have been applied. */
 export function createSqliteForecastRepo(db: Database): ForecastRepo {
   const insertForecast = db.prepare(`
     INSERT INTO forecasts (app, origin_utc, created_at, trigger, requested_model, model, zone,

@@ -1,14 +1,14 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
-import { ConfigError, messageOf, type StrataError } from "../lib/errors.js";
-import type { AgentReport } from "../wire/agent.js";
+import { messageOf } from "../lib/errors.js";
+import { readCurrent } from "../lib/server-root.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
 import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
 import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
-import { createSupervisor, stopOrphan } from "./supervisor.js";
-import { readCurrent } from "../lib/server-root.js";
+import { createSession, type Session } from "./session.js";
+import { createSupervisor, stopOrphan, type Supervisor } from "./supervisor.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -39,6 +39,17 @@ export interface AgentDeps {
 
 const LONG_POLL_SECONDS = 25;
 
+/** What the parts of a running agent share. */
+interface Agent {
+  config: AgentConfig;
+  client: ControlPlaneClient;
+  session: Session;
+  supervisor: Supervisor;
+  clock: Clock;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
 /**
  * Runs the agent until `signal` aborts: serves what `current` holds at once,
  * then follows the desired state, reconciling one generation at a time, and
@@ -53,62 +64,39 @@ export async function run(
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const client = deps.client ?? createControlPlaneClient({ server: config.server });
-  const { root, address: host } = config;
   const stop = new AbortController();
-  const abort = stop.signal;
   const onAbort = () => stop.abort(signal.reason);
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
 
-  let joining: Promise<void> | null = null;
-  const joinServer = () =>
-    (joining ??= (async () => {
-      if (!config.joinToken) {
-        throw new ConfigError("joinToken", `[agent] no token in ${root}/agent.json, no join token`);
-      }
-      const { name, group } = config;
-      const request = { join_token: config.joinToken, name, group, address: host };
-      const res = await client.join(request, abort);
-      client.setToken(res.token);
-      const temp = join(root, ".agent.json.tmp");
-      await writeFile(temp, JSON.stringify({ name, token: res.token }) + "\n", { mode: 0o600 });
-      await rename(temp, join(root, "agent.json"));
-      log(`[agent] joined ${config.server} as ${name}`);
-    })().finally(() => (joining = null)));
+  const supervisor = await openRoot(config.root, client, clock, log);
+  const session = createSession({ ...config, client, clock, log, signal: stop.signal });
+  const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
+  const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
+  let beating = Promise.resolve();
+  try {
+    await serveCurrent(agent);
+    if (!client.token) await session.retrying("join", session.join);
+    beating = heartbeats(agent);
+    await followDesired(agent);
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  } finally {
+    stop.abort();
+    signal.removeEventListener("abort", onAbort);
+    unwatch();
+    await beating;
+    await supervisor.stop();
+  }
+}
 
-  /** Calls `work` until it succeeds, the agent stops or `worthRetry` says no; rejoins on 401. */
-  const retrying = async <T>(
-    what: string,
-    work: () => Promise<T>,
-    worthRetry = (err: unknown) => !(err instanceof ConfigError),
-  ): Promise<T> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await work();
-      } catch (err) {
-        if (abort.aborted) throw abort.reason;
-        if (!worthRetry(err)) throw err;
-        log(`${messageOf(err)} (${what}: retrying)`);
-        if ((err as StrataError).code === "unauthorized" && config.joinToken) {
-          await joinServer().catch((joinErr) => log(`[agent] join: ${messageOf(joinErr)}`));
-        }
-        await clock.sleep(Math.random() * Math.min(30_000, 500 * 2 ** attempt), abort);
-      }
-    }
-  };
-
-  // Reports go out in order; the final one is retried, a lost `working` one only costs progress display.
-  let reports = Promise.resolve();
-  const report = (next: AgentReport) => {
-    const send = () => client.report(next, abort);
-    reports = reports.then(() =>
-      (next.phase === "working" ? send() : retrying("report", send, isTransient)).catch(
-        (err) => void (next.phase !== "working" && log(`[agent] report lost: ${messageOf(err)}`)),
-      ),
-    );
-    return next.phase === "working" ? undefined : reports;
-  };
-
+/** Prepares the root: folders, the saved token, no app left over from a killed agent. */
+async function openRoot(
+  root: string,
+  client: ControlPlaneClient,
+  clock: Clock,
+  log: (line: string) => void,
+): Promise<Supervisor> {
   await mkdir(join(root, "releases"), { recursive: true });
   const saved = await readFile(join(root, "agent.json"), "utf8").then(
     (text) => JSON.parse(text) as { token?: string },
@@ -117,102 +105,92 @@ export async function run(
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
-  const supervisor = createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
+  return createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
+}
 
-  const heartbeats = async () => {
-    while (!abort.aborted) {
-      const app = supervisor.current;
-      const healthy =
-        app !== null && (await isHealthy({ host, ...app.definition, clock, signal: abort }));
-      const beat = {
-        current_release: await readCurrent(root),
-        app_healthy: healthy,
-        app_port: app?.definition.port ?? null,
-      };
-      await client.heartbeat(beat, abort).catch(() => undefined); // 401s are handled by the main loop
-      await clock.sleep(config.heartbeatMs ?? 5000, abort).catch(() => undefined);
-    }
-  };
+/** Starts what `current` holds, without waiting for the control plane. */
+async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
+  const current = await readCurrent(config.root);
+  if (!current) return;
+  await loadAppSpec(config.root, current, config.address).then(
+    (app) => supervisor.start(app),
+    (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
+  );
+}
 
-  const ppid = process.ppid;
-  const parentWatch = config.exitWithParent
-    ? setInterval(() => {
-        if (process.ppid === ppid) return;
-        log("[agent] parent process is gone: shutting down");
-        stop.abort();
-      }, 1000)
-    : undefined;
-  let heartbeatLoop = Promise.resolve();
-  try {
-    const current = await readCurrent(root);
-    if (current) {
-      await loadAppSpec(root, current, host).then(
-        (app) => supervisor.start(app),
-        (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
-      );
-    }
-    if (!client.token) await retrying("join", joinServer);
-    heartbeatLoop = heartbeats();
-
-    const fetcher: ArtifactFetcher = async (release, dest, fetchSignal) => {
-      const url = config.server.replace(/\/+$/, "") + release.artifact_path;
-      const { id: releaseId, size } = release;
-      await fetchArtifact({
-        url,
-        token: client.token ?? "",
-        releaseId,
-        size,
-        dest,
-        clock,
-        signal: fetchSignal,
+/** Long-polls the desired state and reconciles each new generation once. */
+async function followDesired(agent: Agent): Promise<void> {
+  const { config, client, session, supervisor, clock, log, signal } = agent;
+  const { root, address: host } = config;
+  const fetcher: ArtifactFetcher = (release, dest, fetchSignal) =>
+    fetchArtifact({
+      url: config.server.replace(/\/+$/, "") + release.artifact_path,
+      token: client.token ?? "",
+      releaseId: release.id,
+      size: release.size,
+      dest,
+      clock,
+      signal: fetchSignal,
+    }).then(() => undefined);
+  let after = -1;
+  let handled: number | null = null;
+  while (!signal.aborted) {
+    const { generation, release } = await session.retrying("desired", () =>
+      client.desired(after, LONG_POLL_SECONDS, signal),
+    );
+    after = generation;
+    if (generation === handled) continue;
+    if (!release) {
+      const current_release = await readCurrent(root);
+      await session.report({
+        generation,
+        release_id: null,
+        phase: "converged",
+        current_release,
+        steps: [],
       });
-    };
-    let after = -1;
-    let handled: number | null = null;
-    while (!abort.aborted) {
-      const desired = await retrying("desired", () =>
-        client.desired(after, LONG_POLL_SECONDS, abort),
-      );
-      const { generation, release } = desired;
-      after = generation;
-      if (generation === handled) continue;
-      if (!release) {
-        const current_release = await readCurrent(root);
-        await report({
-          generation,
-          release_id: null,
-          phase: "converged",
-          current_release,
-          steps: [],
-        });
-        handled = generation;
-        continue;
-      }
-      log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
-      try {
-        const options = { root, generation, release, host, supervisor, fetchArtifact: fetcher };
-        const final = await reconcile({ ...options, report, clock, signal: abort });
-        log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
-        handled = generation;
-      } catch (err) {
-        if (abort.aborted) throw err;
-        // Not a verdict on the release (disk full, permissions...): try the same generation again.
-        log(`[agent] generation ${generation}: ${messageOf(err)}`);
-        await clock.sleep(5000, abort);
-      }
+      handled = generation;
+      continue;
     }
-  } catch (err) {
-    if (!abort.aborted) throw err;
-  } finally {
-    stop.abort();
-    signal.removeEventListener("abort", onAbort);
-    clearInterval(parentWatch);
-    await heartbeatLoop;
-    await supervisor.stop();
+    log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
+    try {
+      const options = { root, generation, release, host, supervisor, fetchArtifact: fetcher };
+      const final = await reconcile({ ...options, report: session.report, clock, signal });
+      log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
+      handled = generation;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // Not a verdict on the release (disk full, permissions...): try the same generation again.
+      log(`[agent] generation ${generation}: ${messageOf(err)}`);
+      await clock.sleep(5000, signal);
+    }
   }
 }
 
-function isTransient(err: unknown): boolean {
-  const code = (err as StrataError).code;
-  return code === undefined || ["unavailable", "unauthorized", "internal"].includes(code);
+/** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
+async function heartbeats({ config, client, supervisor, clock, signal }: Agent): Promise<void> {
+  while (!signal.aborted) {
+    const app = supervisor.current;
+    const healthy =
+      app !== null && (await isHealthy({ host: config.address, ...app.definition, clock, signal }));
+    const beat = {
+      current_release: await readCurrent(config.root),
+      app_healthy: healthy,
+      app_port: app?.definition.port ?? null,
+    };
+    await client.heartbeat(beat, signal).catch(() => undefined); // 401s are handled by the desired loop
+    await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);
+  }
+}
+
+/** Calls `onGone` once the parent process is gone (the local provider's control plane); returns the unwatch. */
+function watchParent(onGone: () => void, log: (line: string) => void): () => void {
+  const ppid = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === ppid) return;
+    log("[agent] parent process is gone: shutting down");
+    clearInterval(timer);
+    onGone();
+  }, 1000);
+  return () => clearInterval(timer);
 }

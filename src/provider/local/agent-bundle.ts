@@ -2,17 +2,18 @@ import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
-const ENTRY = fileURLToPath(new URL("../../agent/main.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../../agent/bin.ts", import.meta.url));
 
 /**
  * Bundles the agent into one ES module under `dir` and returns the argv that
  * runs it. Built from the sources at every control-plane start, so it is never
- * stale. Its packages (yaml, commander) are pure JavaScript and go in too, so
- * the file runs from anywhere.
+ * stale. Its packages (yaml, zod) are pure JavaScript and go in too, so
+ * the file runs from anywhere. `inputs` lists the files bundled, relative to the
+ * working folder (esbuild's metafile).
  */
-export async function bundleAgent(dir: string): Promise<string[]> {
+export async function bundleAgent(dir: string): Promise<{ argv: string[]; inputs: string[] }> {
   const outfile = join(dir, "strata-agent.mjs");
-  await build({
+  const result = await build({
     entryPoints: [ENTRY],
     outfile,
     bundle: true,
@@ -24,6 +25,7 @@ export async function bundleAgent(dir: string): Promise<string[]> {
       js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
     },
     logLevel: "silent",
+    metafile: true,
   });
-  return [process.execPath, outfile];
+  return { argv: [process.execPath, outfile], inputs: Object.keys(result.metafile.inputs) };
 }

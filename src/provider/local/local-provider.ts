@@ -44,10 +44,13 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const command = () =>
     (agentCommand ??= options.agentCommand
       ? Promise.resolve(options.agentCommand)
-      : bundleAgent(options.dir).catch((err) => {
-          console.error(`[provider] local: cannot bundle the agent, using strata agent: ${err}`);
-          return [...strataCommand(), "agent"];
-        }));
+      : bundleAgent(options.dir).then(
+          (bundle) => bundle.argv,
+          (err) => {
+            console.error(`[provider] local: cannot bundle the agent, using strata agent: ${err}`);
+            return [...strataCommand(), "agent"];
+          },
+        ));
   const stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
   const listFile = join(options.dir, "instances.json");
   const processes = new Map<string, ChildProcess>();

@@ -2,7 +2,8 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
-import { readCurrent } from "../lib/server-root.js";
+import { readCurrent, readSwitchIntent, type SwitchIntent } from "../lib/server-root.js";
+import type { DesiredRelease } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
 import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
@@ -75,10 +76,17 @@ export async function run(
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
   try {
-    await serveCurrent(agent);
+    const intent = await readSwitchIntent(config.root);
+    if (!intent) await serveCurrent(agent);
     if (!client.token) await session.retrying("join", session.join);
     beating = heartbeats(agent);
-    await followDesired(agent);
+    let handled: number | null = null;
+    if (intent) {
+      log(`[agent] completing the switch to ${intent.release.id} a killed agent left under way`);
+      while (handled === null)
+        handled = await reconcileOnce(agent, intent.generation, intent.release, intent);
+    }
+    await followDesired(agent, handled);
   } catch (err) {
     if (!stop.signal.aborted) throw err;
   } finally {
@@ -119,21 +127,10 @@ async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
 }
 
 /** Long-polls the desired state and reconciles each new generation once. */
-async function followDesired(agent: Agent): Promise<void> {
-  const { config, client, session, supervisor, clock, log, signal } = agent;
-  const { root, address: host } = config;
-  const fetcher: ArtifactFetcher = (release, dest, fetchSignal) =>
-    fetchArtifact({
-      url: config.server.replace(/\/+$/, "") + release.artifact_path,
-      token: client.token ?? "",
-      releaseId: release.id,
-      size: release.size,
-      dest,
-      clock,
-      signal: fetchSignal,
-    }).then(() => undefined);
+async function followDesired(agent: Agent, handledBefore: number | null): Promise<void> {
+  const { config, client, session, signal } = agent;
   let after = -1;
-  let handled: number | null = null;
+  let handled = handledBefore;
   while (!signal.aborted) {
     const { generation, release } = await session.retrying("desired", () =>
       client.desired(after, LONG_POLL_SECONDS, signal),
@@ -141,7 +138,7 @@ async function followDesired(agent: Agent): Promise<void> {
     after = generation;
     if (generation === handled) continue;
     if (!release) {
-      const current_release = await readCurrent(root);
+      const current_release = await readCurrent(config.root);
       await session.report({
         generation,
         release_id: null,
@@ -152,19 +149,57 @@ async function followDesired(agent: Agent): Promise<void> {
       handled = generation;
       continue;
     }
-    log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
-    try {
-      const options = { root, generation, release, host, supervisor, fetchArtifact: fetcher };
-      const final = await reconcile({ ...options, report: session.report, clock, signal });
-      log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
-      handled = generation;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      // Not a verdict on the release (disk full, permissions...): try the same generation again.
-      log(`[agent] generation ${generation}: ${messageOf(err)}`);
-      await clock.sleep(5000, signal);
-    }
+    handled = await reconcileOnce(agent, generation, release);
   }
+}
+
+/**
+ * One reconcile of a generation; returns the generation once it has a verdict,
+ * null after a failure that is no verdict on the release (disk full,
+ * permissions...), so the caller tries again after a pause.
+ */
+async function reconcileOnce(
+  agent: Agent,
+  generation: number,
+  release: DesiredRelease,
+  resume?: SwitchIntent,
+): Promise<number | null> {
+  const { config, session, supervisor, clock, log, signal } = agent;
+  log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
+  try {
+    const final = await reconcile({
+      root: config.root,
+      generation,
+      release,
+      host: config.address,
+      supervisor,
+      fetchArtifact: artifactFetcher(agent),
+      report: session.report,
+      clock,
+      signal,
+      ...(resume ? { resume } : {}),
+    });
+    log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
+    return generation;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    log(`[agent] generation ${generation}: ${messageOf(err)}`);
+    await clock.sleep(5000, signal);
+    return null;
+  }
+}
+
+function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
+  return (release, dest, signal) =>
+    fetchArtifact({
+      url: config.server.replace(/\/+$/, "") + release.artifact_path,
+      token: client.token ?? "",
+      releaseId: release.id,
+      size: release.size,
+      dest,
+      clock,
+      signal,
+    }).then(() => undefined);
 }
 
 /** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */

@@ -29,7 +29,10 @@ export function randomLoopbackPrefix(): string {
 }
 
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
-export async function startTestPlane(): Promise<TestPlane> {
+export async function startTestPlane(
+  options: { agentEnv?: Record<string, string> } = {},
+): Promise<TestPlane> {
+  const agentEnv = options.agentEnv ?? {};
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
   const api = randomLoopbackPrefix();
   const yaml = [
@@ -44,7 +47,7 @@ export async function startTestPlane(): Promise<TestPlane> {
     listen: `${api}.1:0`,
   });
   const harness: TestPlane = {
-    plane: await startControlPlane({ config }),
+    plane: await startControlPlane({ config, agentEnv }),
     client: null as unknown as ApiClient,
     dir,
     async restart() {
@@ -54,7 +57,7 @@ export async function startTestPlane(): Promise<TestPlane> {
         dataDir: join(dir, "data"),
         listen: `${api}.1:${port}`,
       });
-      harness.plane = await startControlPlane({ config });
+      harness.plane = await startControlPlane({ config, agentEnv });
       harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
     },
     async close() {

@@ -47,7 +47,7 @@ describe(
             (await status(t.client)).servers.find((s) => s.last_heartbeat),
           );
           const yaml = (await readFile(join(EXAMPLE_APP, "strata.yaml"), "utf8")).replace(
-            /hooks:\n(  .*\n)+/,
+            /hooks:\n( {2}.*\n)+/,
             HOOKS,
           );
           const app = await variantOf(t.dir, { "strata.yaml": yaml });

@@ -7,7 +7,7 @@ import type { DesiredRelease } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
 import { fetchArtifact } from "./fetch.js";
 import { isHealthy } from "./health.js";
-import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
+import { loadAppSpec, reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
 import { createSession, type Session } from "./session.js";
 import { createSupervisor, stopOrphan, type Supervisor } from "./supervisor.js";
 
@@ -49,6 +49,8 @@ interface Agent {
   clock: Clock;
   log: (line: string) => void;
   signal: AbortSignal;
+  /** The release staged last, kept on disk until it is switched to. */
+  staged?: string;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function run(
     if (intent) {
       log(`[agent] completing the switch to ${intent.release.id} a killed agent left under way`);
       while (handled === null)
-        handled = await reconcileOnce(agent, intent.generation, intent.release, intent);
+        handled = await reconcileOnce(agent, intent.generation, intent.release, { resume: intent });
     }
     await followDesired(agent, handled);
   } catch (err) {
@@ -132,11 +134,20 @@ async function followDesired(agent: Agent, handledBefore: number | null): Promis
   let after = -1;
   let handled = handledBefore;
   while (!signal.aborted) {
-    const { generation, release } = await session.retrying("desired", () =>
+    const { generation, release, stage } = await session.retrying("desired", () =>
       client.desired(after, LONG_POLL_SECONDS, signal),
     );
     after = generation;
     if (generation === handled) continue;
+    if (stage && stage.id !== release?.id) {
+      agent.staged = stage.id;
+      await reconcileOnce(agent, generation, stage, { staging: true });
+      // A stage alone never restarts what runs; a release that differs still follows.
+      if (!release || agent.supervisor.current?.releaseId === release.id) {
+        handled = generation;
+        continue;
+      }
+    }
     if (!release) {
       const current_release = await readCurrent(config.root);
       await session.report({
@@ -162,12 +173,13 @@ async function reconcileOnce(
   agent: Agent,
   generation: number,
   release: DesiredRelease,
-  resume?: SwitchIntent,
+  how: { resume?: SwitchIntent; staging?: boolean } = {},
 ): Promise<number | null> {
   const { config, session, supervisor, clock, log, signal } = agent;
-  log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
+  const what = how.staging ? "staging " : "";
+  log(`[agent] generation ${generation}: ${what}${release.app}@${release.version} (${release.id})`);
   try {
-    const final = await reconcile({
+    const final = await (how.staging ? stage : reconcile)({
       root: config.root,
       generation,
       release,
@@ -177,7 +189,8 @@ async function reconcileOnce(
       report: session.report,
       clock,
       signal,
-      ...(resume ? { resume } : {}),
+      ...(how.resume ? { resume: how.resume } : {}),
+      ...(agent.staged ? { protect: [agent.staged] } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;

@@ -64,7 +64,7 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   const dir = releaseDir(root, release.id);
   let intent = options.resume ?? null;
   let definition: AppDefinition | undefined = undefined;
-  steps.current = async () => await readCurrent(root);
+  steps.current = () => readCurrent(root);
 
   const hookStep = async (hook: HookName) => {
     const command = definition?.hooks[hook];
@@ -163,6 +163,27 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   // The release is live and healthy; a failing on_success hook is reported but undoes nothing.
   await hookStep("on_success").catch(() => undefined);
   return finish("converged", { app_port: definition.port });
+}
+
+/**
+ * Prepares `release` ahead of its switch: fetch, verify, unpack, validate.
+ * Never touches `current` or the app. Returns the `staged` report, or a
+ * `failed` one (release_id is the staged release) naming the problem; a
+ * broken download leaves nothing on disk. Rejects only when `signal` aborts.
+ */
+export async function stage(options: ReconcileOptions): Promise<AgentReport> {
+  const steps = createSteps(options);
+  steps.current = () => readCurrent(options.root);
+  let final: AgentReport;
+  try {
+    await prepare({ ...options, steps });
+    final = steps.snapshot("staged", await readCurrent(options.root));
+  } catch (err) {
+    if (options.signal.aborted) throw options.signal.reason;
+    final = { ...steps.snapshot("failed", await readCurrent(options.root)), error: messageOf(err) };
+  }
+  await options.report(final);
+  return final;
 }
 
 /** The steps of one reconcile, each reported as it starts and ends. */

@@ -17,6 +17,12 @@ export interface JoinResponse {
 export interface DesiredState {
   generation: number;
   release: DesiredRelease | null;
+  /**
+   * A release to fetch, verify, unpack and validate now without switching to
+   * it, so that the switch later costs only switch + restart + health check.
+   * Answered by a `staged` (or `failed`) report whose release_id is its id.
+   */
+  stage?: DesiredRelease | null;
 }
 
 export interface DesiredRelease {
@@ -32,7 +38,8 @@ export interface AgentReport {
   /** The generation this report is about. */
   generation: number;
   release_id: string | null;
-  phase: "working" | "converged" | "failed";
+  /** `staged`: the generation's `stage` is on disk and valid; `current` and the app are untouched. */
+  phase: "working" | "converged" | "failed" | "staged";
   /** Release running after this step (may be the previous one after a roll back). */
   current_release: string | null;
   steps: StepReport[];

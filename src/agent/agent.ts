@@ -26,6 +26,8 @@ export interface AgentConfig {
   heartbeatMs?: number;
   /** Shut down (stopping the app) when the parent process goes away. @default false */
   exitWithParent?: boolean;
+  /** Largest total of file bytes a release may unpack to; extraction stops there. @default 2 GiB */
+  maxUnpackedBytes?: number;
 }
 
 /** Replaceable parts, for tests. */
@@ -190,6 +192,7 @@ async function reconcileOnce(
       clock,
       signal,
       ...(how.resume ? { resume: how.resume } : {}),
+      ...(config.maxUnpackedBytes ? { extract: { maxBytes: config.maxUnpackedBytes } } : {}),
       ...(agent.staged ? { protect: [agent.staged] } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);

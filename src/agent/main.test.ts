@@ -19,6 +19,10 @@ test("flags win over the environment; defaults fill the rest", () => {
     exitWithParent: false,
   });
   assert.equal(parseAgentArgs(["--help"], {}), null);
+  const limited = parseAgentArgs(["--server", "s", "--group", "g", "--root", "/r"], {
+    STRATA_MAX_UNPACKED_SIZE: "64MiB",
+  });
+  assert.equal(limited?.maxUnpackedBytes, 64 * 1024 ** 2);
 });
 
 test("a missing, unknown or malformed flag is a bad_request naming it", () => {
@@ -27,6 +31,10 @@ test("a missing, unknown or malformed flag is a bad_request naming it", () => {
     [["--server", "s", "--root", "/r"], /--group is required/],
     [["--server", "s", "--group", "g", "--root", "/r", "--colour"], /Unknown option '--colour'/],
     [["--server", "s", "--group", "g", "--root", "/r", "--address", "x"], /--address: expected/],
+    [
+      ["--server", "s", "--group", "g", "--root", "/r", "--max-unpacked-size", "1024"],
+      /--max-unpacked-size: expected a size with a unit/,
+    ],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parseAgentArgs(argv, {}), { code: "bad_request", message });

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { StrataError, messageOf } from "../lib/errors.js";
+import { parseSize, SIZE_HINT } from "../lib/size.js";
 import { run, type AgentConfig } from "./agent.js";
 
 /**
@@ -15,6 +16,9 @@ export const AGENT_USAGE = `usage: strata agent --server URL --group G --root DI
   --root DIR           server root folder (releases/, current, agent.json)
   --address IP         address the app listens on (default 127.0.0.1)
   --name N             server name (default: the root folder's name)
+  --max-unpacked-size SIZE
+                       largest release accepted once unpacked, like 512MiB (env
+                       STRATA_MAX_UNPACKED_SIZE; default 2GiB); extraction stops at it
   --verbose            print stack traces on errors
   -h, --help           this text
 
@@ -27,6 +31,7 @@ const OPTIONS = {
   root: { type: "string" },
   address: { type: "string", default: "127.0.0.1" },
   name: { type: "string" },
+  "max-unpacked-size": { type: "string" },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -59,6 +64,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
   const root = values.root!;
   const joinToken = values["join-token"] ?? env.STRATA_JOIN_TOKEN;
   const heartbeatMs = Number(env.STRATA_HEARTBEAT_MS ?? "5000");
+  const maxUnpacked = values["max-unpacked-size"] ?? env.STRATA_MAX_UNPACKED_SIZE;
+  const maxUnpackedBytes = maxUnpacked === undefined ? undefined : parseSize(maxUnpacked);
+  if (maxUnpackedBytes === null) {
+    throw new StrataError(
+      "bad_request",
+      `[agent] --max-unpacked-size: expected ${SIZE_HINT}, got "${maxUnpacked}"`,
+    );
+  }
   return {
     server: server!,
     ...(joinToken ? { joinToken } : {}),
@@ -68,6 +81,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     name: values.name ?? root.replace(/\/+$/, "").split("/").pop()!,
     heartbeatMs: Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5000,
     exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
+    ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
   };
 }
 

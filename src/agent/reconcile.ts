@@ -5,7 +5,7 @@ import { StrataError, messageOf } from "../lib/errors.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type { StepReport } from "../wire/deployment.js";
 import { parseAppDefinition, type AppDefinition, type HookName } from "../config/app-definition.js";
-import { extractArchive } from "../artifact/extract.js";
+import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
 import { checkHealth } from "./health.js";
 import { runHook } from "./hooks.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
@@ -47,6 +47,8 @@ export interface ReconcileOptions {
   resume?: SwitchIntent;
   /** Releases pruning must keep besides current, previous and this one (a staged release). */
   protect?: string[];
+  /** Limits of the unpacking (the agent's --max-unpacked-size). */
+  extract?: ExtractOptions;
 }
 
 /**
@@ -258,7 +260,7 @@ async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<Ap
       });
       await steps.run("extract", async () => {
         // extractArchive stages in a hidden sibling and renames it into place when complete
-        const { files, bytes } = await extractArchive(tarball, dir);
+        const { files, bytes } = await extractArchive(tarball, dir, options.extract);
         return `${files} files, ${bytes} bytes`;
       });
     } finally {

@@ -407,6 +407,19 @@ describe("extractArchive rejects", () => {
     });
   });
 
+  test("a multi-member gzip bomb stops at the configured limit, not at 2 GiB (issue 8 defect 12)", async () => {
+    // 64 gzip members of 1 MiB of zeros each (about 1 KiB compressed apiece), limit 4 MiB.
+    const member = (i: number) =>
+      gzipSync(rawTar([{ name: `zero-${i}`, data: Buffer.alloc(1024 * 1024) }], { end: false }));
+    const members = Array.from({ length: 64 }, (_, i) => member(i));
+    const bomb = Buffer.concat([...members, gzipSync(Buffer.alloc(1024))]);
+    assert.ok(bomb.length < 200 * 1024, `the bomb is small (${bomb.length} bytes)`);
+    await expectRejected(bomb, "too_large", /exceed 4194304 bytes/, {
+      entry: "zero-4",
+      maxBytes: 4 * 1024 * 1024,
+    });
+  });
+
   test("a header lying about a huge size", async () => {
     await expectRejected(
       gzipSync(rawTar([{ name: "huge", data: "tiny", size: 2 ** 40 }])),

@@ -204,6 +204,33 @@ describe("reconcile (end to end)", () => {
     assert.equal((await answer()).message, "second");
   });
 
+  test("a health check failing on a crashed app names its exit code and carries app.log's last lines (issue 15 defect 7)", async () => {
+    const v3c = await build("v3c", "crashing", (text) =>
+      text
+        .replace(
+          /start: .*/,
+          `start: [${JSON.stringify(process.execPath)}, -e, "console.error('boom: DATABASE_URL is not set'); process.exit(3)"]`,
+        )
+        // long enough for node to start and crash on a loaded machine
+        .replace("retries: 30, interval: 200ms", "retries: 20, interval: 500ms"),
+    );
+    const { final, steps } = await deploy(v3c);
+    assert.equal(final.phase, "failed");
+    assert.match(
+      final.error ?? "",
+      /ECONNREFUSED \(21 tries\); the app exited with code 3( \(\d+ times\))?\n/,
+    );
+    assert.match(
+      final.error ?? "",
+      /last lines of app\.log:\n(.*\n)*boom: DATABASE_URL is not set/,
+    );
+    assert.match(steps.health_check?.error ?? "", /exited with code 3/);
+    assert.match(steps.health_check?.output ?? "", /boom: DATABASE_URL is not set/);
+    assert.ok((steps.health_check?.output ?? "").split("\n").length <= 20, "bounded");
+    assert.equal(final.current_release, v2.id, "rolled back");
+    assert.equal((await answer()).message, "second");
+  });
+
   test("a failing before_switch hook changes nothing", async () => {
     const pid = supervisor.pid;
     const v4 = await build("v4", "fourth", (text) =>

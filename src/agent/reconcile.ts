@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, rm } from "node:fs/promises";
+import { access, mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { isoTime, type Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
@@ -149,9 +149,13 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
     await hookStep("after_switch");
     await steps.run("restart", () => supervisor.start(app));
     failpoint("restart", root);
-    await steps.run("health_check", async () =>
-      healthyAfter(await checkHealth({ host, ...app.definition, clock, signal })),
-    );
+    await steps.run("health_check", async (entry) => {
+      try {
+        return healthyAfter(await checkHealth({ host, ...app.definition, clock, signal }));
+      } catch (err) {
+        throw await explainUnhealthy(err, supervisor, root, entry);
+      }
+    });
     failpoint("health_check", root);
   } catch (err) {
     if (signal.aborted) throw signal.reason;
@@ -307,6 +311,54 @@ export async function loadAppSpec(root: string, releaseId: string, host: string)
   const version = (await readActivations(root))[releaseId]?.version ?? "unknown";
   const definition = await loadDefinition(root, releaseId);
   return { releaseId, version, dir: releaseDir(root, releaseId), definition, host };
+}
+
+/** Lines of app.log a failed health check carries, and their bound in characters. */
+const LOG_TAIL_LINES = 20;
+const LOG_TAIL_CHARS = 2000;
+
+/**
+ * A health check that failed names how the app ended, if it did, and carries
+ * the last lines of app.log (bounded), in the step's output and the error:
+ * `ECONNREFUSED (31 tries)` alone sends the operator to the server's log.
+ */
+async function explainUnhealthy(
+  err: unknown,
+  supervisor: Supervisor,
+  root: string,
+  entry: StepReport,
+): Promise<StrataError> {
+  const exit = supervisor.lastExit;
+  const how = !exit
+    ? ""
+    : exit.error
+      ? `; the app could not be started: ${exit.error}`
+      : `; the app ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`}` +
+        (exit.count > 1 ? ` (${exit.count} times)` : "");
+  const tail = await readTail(join(root, "app.log"));
+  if (tail) entry.output = tail;
+  const log = tail ? `\nlast lines of app.log:\n${tail}` : "";
+  return new StrataError("health_check_failed", `${messageOf(err)}${how}${log}`, { cause: err });
+}
+
+async function readTail(file: string): Promise<string> {
+  let text: string;
+  try {
+    const handle = await open(file, "r");
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, LOG_TAIL_CHARS * 4);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      text = buffer.toString("utf8");
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return "";
+  }
+  const lines = text.split("\n").filter((line) => line.length > 0);
+  return lines.slice(-LOG_TAIL_LINES).join("\n").slice(-LOG_TAIL_CHARS);
 }
 
 const healthyAfter = (tries: number) => `healthy after ${tries} ${tries === 1 ? "try" : "tries"}`;

@@ -58,6 +58,18 @@ export interface Supervisor {
   readonly current: AppSpec | null;
   /** The app's process id while it runs. */
   readonly pid: number | null;
+  /** How the app last ended on its own since `start()` (a crash), null while it never has. */
+  readonly lastExit: AppExit | null;
+}
+
+export interface AppExit {
+  /** Exit code, null when a signal ended it (or it could not be started). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why it could not be started (ENOENT...), when that was the case. */
+  error?: string;
+  /** Ends since start(). */
+  count: number;
 }
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
@@ -65,6 +77,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const base = options.restartBaseMs ?? 500;
   let spec: AppSpec | null = null;
   let pid: number | null = null;
+  let lastExit: AppExit | null = null;
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
@@ -108,11 +121,22 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (options.pidFile && pid) writeFileSync(options.pidFile, `${pid}\n`);
     const startedAt = clock.now();
     note(`started ${app.releaseId} (${app.version}) pid ${pid}`);
-    child.on("error", (err) => note(`cannot start: ${err.message}`));
+    child.on("error", (err) => {
+      note(`cannot start: ${err.message}`);
+      lastExit = {
+        code: null,
+        signal: null,
+        error: err.message,
+        count: (lastExit?.count ?? 0) + 1,
+      };
+    });
     closed = new Promise((resolve) => child.on("close", () => resolve()));
     child.on("close", (code, sig) => {
       if (pid === child.pid) pid = null;
       if (signal.aborted) return;
+      if (code !== null || sig !== null) {
+        lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
+      }
       const upMs = clock.now() - startedAt;
       const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
       note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
@@ -130,9 +154,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     get pid() {
       return pid;
     },
+    get lastExit() {
+      return lastExit;
+    },
     async start(app) {
       await this.stop();
       spec = app;
+      lastExit = null;
       run = new AbortController();
       launch(app, run.signal, base);
       logTimer = setInterval(rotateLog, 10_000).unref();

@@ -18,6 +18,7 @@ import type {
 } from "../wire/agent.js";
 import { readCurrent } from "../lib/server-root.js";
 import { packDirectory } from "../artifact/pack.js";
+import { ensureReleaseSigner } from "../artifact/signing.js";
 import { run, type AgentConfig } from "./agent.js";
 import type { ControlPlaneClient } from "./control-plane-client.js";
 import { randomLoopback, randomPort, waitFor } from "./test-support.js";
@@ -32,6 +33,7 @@ function memoryControlPlane() {
     heartbeats: [] as Heartbeat[],
     tokens: [] as (string | null)[],
     rejectNextWith401: false,
+    releaseKey: undefined as string | undefined,
     setDesired(next: DesiredState) {
       state = next;
       wake();
@@ -41,7 +43,8 @@ function memoryControlPlane() {
       return {
         async join(request) {
           plane.joins.push(request);
-          return { server: "memory", token: `token-${plane.joins.length}` };
+          const key = plane.releaseKey ? { release_key: plane.releaseKey } : {};
+          return { server: "memory", token: `token-${plane.joins.length}`, ...key };
         },
         async desired(after, waitSeconds, signal) {
           plane.tokens.push(token);
@@ -272,6 +275,55 @@ describe("agent run()", () => {
       ["fetch:skipped:release already on disk", "extract:skipped:release already on disk"],
     );
     assert.equal(await answer(), "two");
+    controller.abort();
+    await running;
+  });
+
+  test("with a key pinned at join, only releases signed with it are fetched (issue 8: signed releases)", async () => {
+    const root = join(work, "signed");
+    const signer = await ensureReleaseSigner(join(work, "signing.pem"));
+    const intruder = await ensureReleaseSigner(join(work, "intruder.pem"));
+    const v1 = await release("k1", "signed one");
+    const plane = memoryControlPlane();
+    plane.releaseKey = signer.publicKey;
+    const controller = new AbortController();
+    const running = run(
+      controller.signal,
+      { ...config, root },
+      { client: plane.client(), log: () => {} },
+    );
+    const final = (generation: number) =>
+      waitFor(`the final report of generation ${generation}`, () =>
+        plane.reports.find((r) => r.generation === generation && r.phase !== "working"),
+      );
+
+    plane.setDesired({ generation: 1, release: { ...v1, signature: signer.sign(v1) } });
+    const ok = await final(1);
+    assert.equal(ok.phase, "converged", ok.error);
+    assert.deepEqual(ok.steps[0], { ...ok.steps[0], name: "verify", state: "ok" });
+    const saved = JSON.parse(await readFile(join(root, "agent.json"), "utf8"));
+    assert.equal(saved.release_key, signer.publicKey, "the key is pinned in agent.json");
+
+    const v2 = await release("k2", "tampered");
+    const refused: [string, DesiredRelease][] = [
+      ["a tampered manifest", { ...v2, signature: signer.sign({ ...v2, version: "k1" }) }],
+      ["another key", { ...v2, signature: intruder.sign(v2) }],
+      ["no signature", v2],
+    ];
+    let generation = 1;
+    for (const [what, desired] of refused) {
+      plane.setDesired({ generation: ++generation, release: desired });
+      const report = await final(generation);
+      assert.equal(report.phase, "failed", what);
+      assert.match(report.error ?? "", /\[agent\] verify: .*(does not match|is not signed)/, what);
+      assert.deepEqual(
+        report.steps.map((step) => step.name),
+        ["verify"],
+        `${what}: nothing fetched or unpacked`,
+      );
+    }
+    assert.equal(await readCurrent(root), v1.id);
+    assert.equal(await answer(), "signed one");
     controller.abort();
     await running;
   });

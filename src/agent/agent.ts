@@ -74,8 +74,15 @@ export async function run(
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
 
-  const supervisor = await openRoot(config.root, client, clock, log);
-  const session = createSession({ ...config, client, clock, log, signal: stop.signal });
+  const { supervisor, releaseKey } = await openRoot(config.root, client, clock, log);
+  const session = createSession({
+    ...config,
+    ...(releaseKey ? { releaseKey } : {}),
+    client,
+    clock,
+    log,
+    signal: stop.signal,
+  });
   const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
@@ -102,22 +109,23 @@ export async function run(
   }
 }
 
-/** Prepares the root: folders, the saved token, no app left over from a killed agent. */
+/** Prepares the root: folders, the saved token and key, no app left over from a killed agent. */
 async function openRoot(
   root: string,
   client: ControlPlaneClient,
   clock: Clock,
   log: (line: string) => void,
-): Promise<Supervisor> {
+): Promise<{ supervisor: Supervisor; releaseKey: string | undefined }> {
   await mkdir(join(root, "releases"), { recursive: true });
   const saved = await readFile(join(root, "agent.json"), "utf8").then(
-    (text) => JSON.parse(text) as { token?: string },
+    (text) => JSON.parse(text) as { token?: string; release_key?: string },
     () => null,
   );
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
-  return createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
+  const supervisor = createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
+  return { supervisor, releaseKey: saved?.release_key };
 }
 
 /** Starts what `current` holds, without waiting for the control plane. */
@@ -194,6 +202,7 @@ async function reconcileOnce(
       ...(how.resume ? { resume: how.resume } : {}),
       ...(config.maxUnpackedBytes ? { extract: { maxBytes: config.maxUnpackedBytes } } : {}),
       ...(agent.staged ? { protect: [agent.staged] } : {}),
+      ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;

@@ -6,6 +6,7 @@ import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type { StepReport } from "../wire/deployment.js";
 import { parseAppDefinition, type AppDefinition, type HookName } from "../config/app-definition.js";
 import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
+import { verifyReleaseSignature } from "../artifact/signing.js";
 import { checkHealth } from "./health.js";
 import { runHook } from "./hooks.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
@@ -49,6 +50,8 @@ export interface ReconcileOptions {
   protect?: string[];
   /** Limits of the unpacking (the agent's --max-unpacked-size). */
   extract?: ExtractOptions;
+  /** The pinned release-signing key: a release must carry its signature before anything is fetched. */
+  releaseKey?: string;
 }
 
 /**
@@ -251,6 +254,13 @@ function createSteps(options: {
 async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<AppDefinition> {
   const { root, release, signal, steps } = options;
   const dir = releaseDir(root, release.id);
+  const key = options.releaseKey;
+  if (key) {
+    await steps.run("verify", async () => {
+      verifyReleaseSignature(release, release.signature, key);
+      return "ed25519 signature of the control plane";
+    });
+  }
   if (await exists(dir)) {
     steps.record("fetch", "skipped", "release already on disk");
     steps.record("extract", "skipped", "release already on disk");

@@ -16,6 +16,8 @@ export interface SessionOptions {
   address: string;
   /** agent.json goes here. */
   root: string;
+  /** The release-signing key pinned at an earlier join (agent.json). */
+  releaseKey?: string;
   clock: Clock;
   log: (line: string) => void;
   signal: AbortSignal;
@@ -40,11 +42,14 @@ export interface Session {
    * when it is sent or lost; a lost `working` report only costs progress display.
    */
   report(report: AgentReport): Promise<void> | undefined;
+  /** The control plane's release-signing key, pinned at the first join that offered one. */
+  readonly releaseKey: string | null;
 }
 
 export function createSession(options: SessionOptions): Session {
   const { client, root, log, signal } = options;
   let joining: Promise<void> | null = null;
+  let releaseKey = options.releaseKey ?? null;
   let reports = Promise.resolve();
 
   const session: Session = {
@@ -62,8 +67,17 @@ export function createSession(options: SessionOptions): Session {
           signal,
         );
         client.setToken(res.token);
+        if (res.release_key && releaseKey && res.release_key !== releaseKey) {
+          log("[agent] join: the control plane offers another release key; keeping the pinned one");
+        }
+        releaseKey ??= res.release_key ?? null;
+        const saved = {
+          name,
+          token: res.token,
+          ...(releaseKey ? { release_key: releaseKey } : {}),
+        };
         const temp = join(root, ".agent.json.tmp");
-        await writeFile(temp, JSON.stringify({ name, token: res.token }) + "\n", { mode: 0o600 });
+        await writeFile(temp, JSON.stringify(saved) + "\n", { mode: 0o600 });
         await rename(temp, join(root, "agent.json"));
         log(`[agent] joined ${options.server} as ${name}`);
       })().finally(() => (joining = null))),
@@ -92,6 +106,10 @@ export function createSession(options: SessionOptions): Session {
         ),
       );
       return working ? undefined : reports;
+    },
+
+    get releaseKey() {
+      return releaseKey;
     },
   };
   return session;

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { ReleaseSigner } from "../artifact/signing.js";
 import type { Balancer } from "../balancer/balancer.js";
 import type { Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
@@ -19,6 +20,8 @@ export interface FleetOptions {
   balancer: Balancer;
   clock: Clock;
   joinToken: string;
+  /** Signs the releases handed to agents; its public key goes out at join. */
+  signer?: ReleaseSigner;
   /** Ensures the group's balancer pool exists (and remembers its port). */
   ensurePool: (group: string) => Promise<void>;
   /** A server with no heartbeat for this long is offline and out of service. @default 15000 */
@@ -100,7 +103,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
       await coordinator.setDesired(req.name, release);
     }
     await this.#options.audit("agent.join", req.name, { group: req.group, address: req.address });
-    return { server: req.name, token };
+    const key = this.#options.signer?.publicKey;
+    return { server: req.name, token, ...(key ? { release_key: key } : {}) };
   }
 
   /** The server a per-agent token belongs to. */
@@ -209,7 +213,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   describe(releaseId: string): Promise<DesiredRelease | null> {
-    return describeRelease(this.#options.store, releaseId);
+    return describeRelease(this.#options.store, releaseId, this.#options.signer);
   }
 
   async #sweep(timeoutMs: number): Promise<void> {
@@ -230,15 +234,16 @@ export class Fleet extends EventEmitter<FleetEvents> {
 export async function describeRelease(
   store: Store,
   releaseId: string,
+  signer?: ReleaseSigner,
 ): Promise<DesiredRelease | null> {
   const release = await store.releases.getById(releaseId);
   if (!release) return null;
+  const { id, app, version, size } = release;
+  const manifest = { id, app, version, size };
   return {
-    id: release.id,
-    app: release.app,
-    version: release.version,
-    size: release.size,
+    ...manifest,
     artifact_path: `/v1/releases/${release.id}/artifact`,
+    ...(signer ? { signature: signer.sign(manifest) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { Hono } from "hono";
 import { createLocalArtifactStore } from "../artifact/local/local-store.js";
+import { ensureReleaseSigner } from "../artifact/signing.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
 import { createLocalBalancer } from "../balancer/local/local-balancer.js";
@@ -67,6 +68,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
+  const signer = await ensureReleaseSigner(join(dataDir, "release-signing-key.pem"));
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
@@ -106,7 +108,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   const coordinator = createLocalCoordinator({
     store,
-    describeRelease: (id) => describeRelease(store, id),
+    describeRelease: (id) => describeRelease(store, id, signer),
   });
   const fleet = new Fleet({
     store,
@@ -114,6 +116,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     balancer,
     clock,
     joinToken,
+    signer,
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     drainMs: config.drainMs,

@@ -1,15 +1,17 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
+import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
 import { readCurrent, readSwitchIntent, type SwitchIntent } from "../lib/server-root.js";
 import type { DesiredRelease } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
-import { fetchArtifact } from "./fetch.js";
+import { fetchArtifact } from "../artifact/download.js";
 import { isHealthy } from "./health.js";
 import { loadAppSpec, reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
 import { createSession, type Session } from "./session.js";
-import { createSupervisor, stopOrphan, type Supervisor } from "./supervisor.js";
+import { createSupervisor, type Supervisor } from "./supervisor.js";
+import { stopOrphan } from "../lib/process.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -28,6 +30,12 @@ export interface AgentConfig {
   exitWithParent?: boolean;
   /** Largest total of file bytes a release may unpack to; extraction stops there. @default 2 GiB */
   maxUnpackedBytes?: number;
+  /**
+   * Account apps and hooks run as (made if missing), so a release cannot read
+   * the agent's token or the control plane's secrets. Needs root.
+   * @default none: they run as the agent
+   */
+  appUser?: string;
 }
 
 /** Replaceable parts, for tests. */
@@ -53,6 +61,7 @@ interface Agent {
   signal: AbortSignal;
   /** The release staged last, kept on disk until it is switched to. */
   staged?: string;
+  runAs?: RunAs;
 }
 
 /**
@@ -74,7 +83,7 @@ export async function run(
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
 
-  const { supervisor, releaseKey } = await openRoot(config.root, client, clock, log);
+  const { supervisor, releaseKey, runAs } = await openRoot(config, client, clock, log);
   const session = createSession({
     ...config,
     ...(releaseKey ? { releaseKey } : {}),
@@ -84,6 +93,7 @@ export async function run(
     signal: stop.signal,
   });
   const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
+  if (runAs) agent.runAs = runAs;
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
   try {
@@ -109,14 +119,28 @@ export async function run(
   }
 }
 
-/** Prepares the root: folders, the saved token and key, no app left over from a killed agent. */
+/**
+ * Prepares the root: folders, the saved token and key, the app user, no app
+ * left over from a killed agent.
+ */
 async function openRoot(
-  root: string,
+  config: AgentConfig,
   client: ControlPlaneClient,
   clock: Clock,
   log: (line: string) => void,
-): Promise<{ supervisor: Supervisor; releaseKey: string | undefined }> {
+): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
+  const { root } = config;
   await mkdir(join(root, "releases"), { recursive: true });
+  let runAs = config.appUser ? await ensureAppUser(config.appUser) : undefined;
+  if (runAs) {
+    await chmod(root, 0o711); // the app user may pass through to its release, not list the root
+    if (!canEnter(runAs, root)) {
+      log(
+        `[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`,
+      );
+      runAs = undefined;
+    }
+  }
   const saved = await readFile(join(root, "agent.json"), "utf8").then(
     (text) => JSON.parse(text) as { token?: string; release_key?: string },
     () => null,
@@ -124,8 +148,9 @@ async function openRoot(
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
-  const supervisor = createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
-  return { supervisor, releaseKey: saved?.release_key };
+  const logFile = join(root, "app.log");
+  const supervisor = createSupervisor({ logFile, pidFile, clock, ...(runAs ? { runAs } : {}) });
+  return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
 }
 
 /** Starts what `current` holds, without waiting for the control plane. */
@@ -203,6 +228,7 @@ async function reconcileOnce(
       ...(config.maxUnpackedBytes ? { extract: { maxBytes: config.maxUnpackedBytes } } : {}),
       ...(agent.staged ? { protect: [agent.staged] } : {}),
       ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
+      ...(agent.runAs ? { runAs: agent.runAs } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;
@@ -234,7 +260,8 @@ async function heartbeats({ config, client, supervisor, clock, signal }: Agent):
     const healthy =
       app !== null && (await isHealthy({ host: config.address, ...app.definition, clock, signal }));
     const beat = {
-      current_release: await readCurrent(config.root),
+      // What the app runs, not what `current` says: between switch and restart they differ.
+      current_release: app?.releaseId ?? (await readCurrent(config.root)),
       app_healthy: healthy,
       app_port: app?.definition.port ?? null,
     };

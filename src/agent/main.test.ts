@@ -17,6 +17,7 @@ test("flags win over the environment; defaults fill the rest", () => {
     name: "web-3",
     heartbeatMs: 300,
     exitWithParent: false,
+    ...(process.getuid?.() === 0 ? { appUser: "strata-app" } : {}),
   });
   assert.equal(parseAgentArgs(["--help"], {}), null);
   const limited = parseAgentArgs(["--server", "s", "--group", "g", "--root", "/r"], {

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
+import { DEFAULT_APP_USER } from "../lib/app-user.js";
 import { run, type AgentConfig } from "./agent.js";
 
 /**
@@ -19,6 +20,8 @@ export const AGENT_USAGE = `usage: strata agent --server URL --group G --root DI
   --max-unpacked-size SIZE
                        largest release accepted once unpacked, like 512MiB (env
                        STRATA_MAX_UNPACKED_SIZE; default 2GiB); extraction stops at it
+  --app-user NAME      account apps and hooks run as when the agent runs as root (env
+                       STRATA_APP_USER; default strata-app, made if missing; root: as the agent)
   --verbose            print stack traces on errors
   -h, --help           this text
 
@@ -32,6 +35,7 @@ const OPTIONS = {
   address: { type: "string", default: "127.0.0.1" },
   name: { type: "string" },
   "max-unpacked-size": { type: "string" },
+  "app-user": { type: "string" },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -82,7 +86,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     heartbeatMs: Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5000,
     exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
     ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
+    ...appUser(values["app-user"] ?? env.STRATA_APP_USER),
   };
+}
+
+/** As root, apps run as an unprivileged account unless told `root`; otherwise as the agent. */
+function appUser(name: string | undefined): { appUser?: string } {
+  if (process.getuid?.() !== 0 || name === "root") return {};
+  return { appUser: name || DEFAULT_APP_USER };
 }
 
 /** Runs the agent until SIGINT or SIGTERM, which become the abort of `run()`'s signal. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import { packDirectory } from "../artifact/pack.js";
-import { fetchArtifact } from "./fetch.js";
+import { fetchArtifact } from "../artifact/download.js";
 import { reconcile } from "./reconcile.js";
 import { createSupervisor, type Supervisor } from "./supervisor.js";
 import { readCurrent, releaseDir, releaseDirName } from "../lib/server-root.js";

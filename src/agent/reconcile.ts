@@ -1,4 +1,6 @@
-import { access, mkdir, open, readFile, rm } from "node:fs/promises";
+import { access, mkdir, readFile, rm } from "node:fs/promises";
+import { readTail } from "../lib/file-tail.js";
+import { giveTree, type RunAs } from "../lib/app-user.js";
 import { join } from "node:path";
 import { isoTime, type Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
@@ -52,6 +54,8 @@ export interface ReconcileOptions {
   extract?: ExtractOptions;
   /** The pinned release-signing key: a release must carry its signature before anything is fetched. */
   releaseKey?: string;
+  /** The account hooks run as, owner of the release folders (the agent runs as root). */
+  runAs?: RunAs;
 }
 
 /**
@@ -89,7 +93,8 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
       STRATA_HOOK: hook,
     };
     await steps.run(hook, async (entry) => {
-      const result = await runHook({ ...command, cwd: dir, env, clock, signal });
+      const runAs = options.runAs ? { runAs: options.runAs } : {};
+      const result = await runHook({ ...command, ...runAs, cwd: dir, env, clock, signal });
       entry.output = result.output;
       const how = result.timedOut
         ? `timed out after ${command.timeoutMs} ms`
@@ -281,6 +286,7 @@ async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<Ap
       await rm(tarball, { force: true });
     }
   }
+  if (options.runAs) await giveTree(dir, options.runAs);
   let definition: AppDefinition | undefined;
   await steps.run("validate", async () => {
     definition = await loadDefinition(root, release.id);
@@ -345,30 +351,10 @@ async function explainUnhealthy(
       ? `; the app could not be started: ${exit.error}`
       : `; the app ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`}` +
         (exit.count > 1 ? ` (${exit.count} times)` : "");
-  const tail = await readTail(join(root, "app.log"));
+  const tail = await readTail(join(root, "app.log"), LOG_TAIL_LINES, LOG_TAIL_CHARS);
   if (tail) entry.output = tail;
   const log = tail ? `\nlast lines of app.log:\n${tail}` : "";
   return new StrataError("health_check_failed", `${messageOf(err)}${how}${log}`, { cause: err });
-}
-
-async function readTail(file: string): Promise<string> {
-  let text: string;
-  try {
-    const handle = await open(file, "r");
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, LOG_TAIL_CHARS * 4);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, size - length);
-      text = buffer.toString("utf8");
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return "";
-  }
-  const lines = text.split("\n").filter((line) => line.length > 0);
-  return lines.slice(-LOG_TAIL_LINES).join("\n").slice(-LOG_TAIL_CHARS);
 }
 
 const healthyAfter = (tries: number) => `healthy after ${tries} ${tries === 1 ? "try" : "tries"}`;

@@ -65,12 +65,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const imageConfig = parseImageConfig(config.sections, process.cwd());
   const forecastConfig = parseForecastConfig(config.sections);
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // 0711: apps (an unprivileged account) pass through to their server roots, never list; secrets are 0600.
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  await chmod(dataDir, 0o711);
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
   const signer = await ensureReleaseSigner(join(dataDir, "release-signing-key.pem"));
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
+  for (const file of ["state.db", "state.db-wal", "state.db-shm"]) {
+    await chmod(join(dataDir, file), 0o600).catch(() => undefined);
+  }
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
     store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });

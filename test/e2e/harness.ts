@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +34,7 @@ export async function startTestPlane(
 ): Promise<TestPlane> {
   const agentEnv = options.agentEnv ?? {};
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
+  await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = randomLoopbackPrefix();
   const yaml = [
     `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,

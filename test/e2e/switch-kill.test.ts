@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { releaseDir } from "../../src/lib/server-root.js";
 import {
   EXAMPLE_APP,
   build,
@@ -28,10 +29,10 @@ const KILL_POINTS = [
 ];
 
 const HOOKS = `hooks:
-  before_switch: echo "before_switch $STRATA_RELEASE_VERSION" >> ../../hooks.log
-  after_switch: echo "after_switch $STRATA_RELEASE_VERSION" >> ../../hooks.log
-  on_success: echo "on_success $STRATA_RELEASE_VERSION" >> ../../hooks.log
-  on_failure: echo "on_failure $STRATA_RELEASE_VERSION" >> ../../hooks.log
+  before_switch: echo "before_switch $STRATA_RELEASE_VERSION" >> hooks.log
+  after_switch: echo "after_switch $STRATA_RELEASE_VERSION" >> hooks.log
+  on_success: echo "on_success $STRATA_RELEASE_VERSION" >> hooks.log
+  on_failure: echo "on_failure $STRATA_RELEASE_VERSION" >> hooks.log
 `;
 
 describe(
@@ -60,7 +61,9 @@ describe(
             (await readdir(root)).includes(`.failpoint-${point}`),
             `the agent was killed at ${point}`,
           );
-          const hooks = (await readFile(join(root, "hooks.log"), "utf8")).trim().split("\n");
+          const hooks = (await readFile(join(releaseDir(root, release.id), "hooks.log"), "utf8"))
+            .trim()
+            .split("\n");
           assert.deepEqual(hooks, [
             "before_switch 1.0.0",
             "after_switch 1.0.0",

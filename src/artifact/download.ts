@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream } from "node:stream/web";
 import type { Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
-import { createDigest } from "../artifact/digest.js";
+import { createDigest } from "./digest.js";
 import { retry } from "../lib/retry.js";
 
 export interface FetchArtifactOptions {

@@ -48,7 +48,7 @@ export function releaseRoutes(deps: {
     const body = c.req.raw.body;
     if (!body) throw badRequest("[server] release upload: empty body");
     const { size } = await artifacts.put(id, Readable.fromWeb(body as WebReadableStream));
-    await verifyStoredRelease(artifacts, id); // 422 naming the problem; nothing is recorded
+    if (!existing) await verifyStoredRelease(artifacts, id); // 422 naming the problem; nothing recorded
     const release = {
       id,
       app: appName,

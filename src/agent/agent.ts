@@ -131,7 +131,7 @@ async function openRoot(
 ): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
   const { root } = config;
   await mkdir(join(root, "releases"), { recursive: true });
-  let runAs = config.appUser ? await ensureAppUser(config.appUser) : undefined;
+  let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
   if (runAs) {
     await chmod(root, 0o711); // the app user may pass through to its release, not list the root
     if (!canEnter(runAs, root)) {

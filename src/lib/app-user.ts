@@ -2,7 +2,9 @@ import { execFile, spawnSync } from "node:child_process";
 import { lchown, lstat, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { Clock } from "./clock.js";
 import { StrataError, messageOf } from "./errors.js";
+import { retry } from "./retry.js";
 
 /** The unprivileged account apps and hooks run as when the agent runs as root. */
 export interface RunAs {
@@ -20,13 +22,14 @@ export const DEFAULT_APP_USER = "strata-app";
  * Idempotent; throws StrataError("invalid_config") when the account cannot be
  * found or made.
  */
-export async function ensureAppUser(name: string): Promise<RunAs> {
+export async function ensureAppUser(name: string, clock: Clock): Promise<RunAs> {
   const found = await lookUp(name);
   if (found) return found;
   if (process.getuid?.() !== 0) {
     throw new StrataError("invalid_config", `[agent] app user ${name}: no such account`);
   }
-  try {
+  const useradd = async () => {
+    if (await lookUp(name)) return; // made meanwhile by a concurrent agent
     await promisify(execFile)("useradd", [
       "--system",
       "--user-group",
@@ -37,8 +40,11 @@ export async function ensureAppUser(name: string): Promise<RunAs> {
       "/usr/sbin/nologin",
       name,
     ]);
+  };
+  try {
+    // agents started together race for the lock on /etc/passwd
+    await retry(useradd, { clock, retryable: () => true, attempts: 5 });
   } catch (err) {
-    // a concurrent agent may have made it first
     if (!(await lookUp(name))) {
       throw new StrataError("invalid_config", `[agent] app user ${name}: ${messageOf(err)}`, {
         cause: err,

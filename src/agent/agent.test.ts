@@ -9,8 +9,16 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StrataError } from "../lib/errors.js";
-import type { AgentReport, DesiredState, Heartbeat, JoinRequest } from "../wire/agent.js";
+import type {
+  AgentReport,
+  DesiredRelease,
+  DesiredState,
+  Heartbeat,
+  JoinRequest,
+} from "../wire/agent.js";
+import { readCurrent } from "../lib/server-root.js";
 import { packDirectory } from "../artifact/pack.js";
+import { ensureReleaseSigner } from "../artifact/signing.js";
 import { run, type AgentConfig } from "./agent.js";
 import type { ControlPlaneClient } from "./control-plane-client.js";
 import { randomLoopback, randomPort, waitFor } from "./test-support.js";
@@ -25,6 +33,7 @@ function memoryControlPlane() {
     heartbeats: [] as Heartbeat[],
     tokens: [] as (string | null)[],
     rejectNextWith401: false,
+    releaseKey: undefined as string | undefined,
     setDesired(next: DesiredState) {
       state = next;
       wake();
@@ -34,7 +43,8 @@ function memoryControlPlane() {
       return {
         async join(request) {
           plane.joins.push(request);
-          return { server: "memory", token: `token-${plane.joins.length}` };
+          const key = plane.releaseKey ? { release_key: plane.releaseKey } : {};
+          return { server: "memory", token: `token-${plane.joins.length}`, ...key };
         },
         async desired(after, waitSeconds, signal) {
           plane.tokens.push(token);
@@ -189,6 +199,133 @@ describe("agent run()", () => {
     second.abort();
     await restarted;
     assert.equal(await answer(), null);
+  });
+
+  /** Packs examples/hello with its own message; returns the DesiredRelease serving it. */
+  async function release(version: string, message: string): Promise<DesiredRelease> {
+    const src = join(work, `app-${version}`);
+    await cp(new URL("../../examples/hello/", import.meta.url).pathname, src, { recursive: true });
+    const yaml = await readFile(join(src, "strata.yaml"), "utf8");
+    await writeFile(
+      join(src, "strata.yaml"),
+      yaml
+        .replace("start: node server.js", `start: [${JSON.stringify(process.execPath)}, server.js]`)
+        .replace("port: 8080", `port: ${appPort}`),
+    );
+    await writeFile(join(src, "message.txt"), `${message}\n`);
+    const packed = await packDirectory(src, join(work, `${version}.tar.gz`));
+    const path = `/v1/releases/${packed.id}/artifact`;
+    files.set(path, packed.file);
+    return { id: packed.id, app: "hello", version, size: packed.size, artifact_path: path };
+  }
+
+  test("a stage is fetched and unpacked without touching current or the app; the switch then skips the download", async () => {
+    const root = join(work, "staging");
+    const v1 = await release("s1", "one");
+    const v2 = await release("s2", "two");
+    const plane = memoryControlPlane();
+    const controller = new AbortController();
+    const running = run(
+      controller.signal,
+      { ...config, root },
+      { client: plane.client(), log: () => {} },
+    );
+    const final = (generation: number) =>
+      waitFor(`the final report of generation ${generation}`, () =>
+        plane.reports.find((r) => r.generation === generation && r.phase !== "working"),
+      );
+    plane.setDesired({ generation: 1, release: v1 });
+    assert.equal((await final(1)).phase, "converged");
+    const pid = await readFile(join(root, "app.pid"), "utf8");
+
+    plane.setDesired({ generation: 2, release: v1, stage: v2 });
+    const staged = await final(2);
+    assert.equal(staged.phase, "staged", staged.error);
+    assert.equal(staged.release_id, v2.id);
+    assert.equal(staged.current_release, v1.id);
+    assert.deepEqual(
+      staged.steps.map((s) => `${s.name}:${s.state}`),
+      ["fetch:ok", "extract:ok", "validate:ok"],
+    );
+    assert.equal(await readCurrent(root), v1.id, "current is untouched");
+    assert.equal(await readFile(join(root, "app.pid"), "utf8"), pid, "the app was not restarted");
+    assert.equal(await answer(), "one");
+    assert.equal(
+      plane.reports.filter((r) => r.generation === 2 && r.phase !== "working").length,
+      1,
+    );
+
+    // A corrupt staged artifact fails its stage and leaves the running release serving.
+    const corrupt = { ...v2, id: `sha256:${"0".repeat(64)}` };
+    files.set(corrupt.artifact_path, files.get(v2.artifact_path)!);
+    plane.setDesired({ generation: 3, release: v1, stage: corrupt });
+    const failed = await final(3);
+    assert.equal(failed.phase, "failed");
+    assert.equal(failed.release_id, corrupt.id);
+    assert.match(failed.error ?? "", /checksum mismatch/);
+    assert.equal(await readCurrent(root), v1.id);
+    assert.equal(await answer(), "one");
+
+    files.delete(v2.artifact_path); // the switch must not download again
+    plane.setDesired({ generation: 4, release: v2, stage: null });
+    const switched = await final(4);
+    assert.equal(switched.phase, "converged", switched.error);
+    assert.deepEqual(
+      switched.steps.slice(0, 2).map((s) => `${s.name}:${s.state}:${s.output}`),
+      ["fetch:skipped:release already on disk", "extract:skipped:release already on disk"],
+    );
+    assert.equal(await answer(), "two");
+    controller.abort();
+    await running;
+  });
+
+  test("with a key pinned at join, only releases signed with it are fetched (issue 8: signed releases)", async () => {
+    const root = join(work, "signed");
+    const signer = await ensureReleaseSigner(join(work, "signing.pem"));
+    const intruder = await ensureReleaseSigner(join(work, "intruder.pem"));
+    const v1 = await release("k1", "signed one");
+    const plane = memoryControlPlane();
+    plane.releaseKey = signer.publicKey;
+    const controller = new AbortController();
+    const running = run(
+      controller.signal,
+      { ...config, root },
+      { client: plane.client(), log: () => {} },
+    );
+    const final = (generation: number) =>
+      waitFor(`the final report of generation ${generation}`, () =>
+        plane.reports.find((r) => r.generation === generation && r.phase !== "working"),
+      );
+
+    plane.setDesired({ generation: 1, release: { ...v1, signature: signer.sign(v1) } });
+    const ok = await final(1);
+    assert.equal(ok.phase, "converged", ok.error);
+    assert.deepEqual(ok.steps[0], { ...ok.steps[0], name: "verify", state: "ok" });
+    const saved = JSON.parse(await readFile(join(root, "agent.json"), "utf8"));
+    assert.equal(saved.release_key, signer.publicKey, "the key is pinned in agent.json");
+
+    const v2 = await release("k2", "tampered");
+    const refused: [string, DesiredRelease][] = [
+      ["a tampered manifest", { ...v2, signature: signer.sign({ ...v2, version: "k1" }) }],
+      ["another key", { ...v2, signature: intruder.sign(v2) }],
+      ["no signature", v2],
+    ];
+    let generation = 1;
+    for (const [what, desired] of refused) {
+      plane.setDesired({ generation: ++generation, release: desired });
+      const report = await final(generation);
+      assert.equal(report.phase, "failed", what);
+      assert.match(report.error ?? "", /\[agent\] verify: .*(does not match|is not signed)/, what);
+      assert.deepEqual(
+        report.steps.map((step) => step.name),
+        ["verify"],
+        `${what}: nothing fetched or unpacked`,
+      );
+    }
+    assert.equal(await readCurrent(root), v1.id);
+    assert.equal(await answer(), "signed one");
+    controller.abort();
+    await running;
   });
 
   test("without a token or a join token it refuses to start", async () => {

@@ -1,14 +1,17 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
+import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
-import { ConfigError, messageOf, type StrataError } from "../lib/errors.js";
-import type { AgentReport } from "../wire/agent.js";
+import { messageOf } from "../lib/errors.js";
+import { readCurrent, readSwitchIntent, type SwitchIntent } from "../lib/server-root.js";
+import type { DesiredRelease } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
-import { fetchArtifact } from "./fetch.js";
+import { fetchArtifact } from "../artifact/download.js";
 import { isHealthy } from "./health.js";
-import { loadAppSpec, reconcile, stageRelease, type ArtifactFetcher } from "./reconcile.js";
-import { createSupervisor, stopOrphan } from "./supervisor.js";
-import { readCurrent } from "../lib/server-root.js";
+import { loadAppSpec, reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
+import { createSession, type Session } from "./session.js";
+import { createSupervisor, type Supervisor } from "./supervisor.js";
+import { stopOrphan } from "../lib/process.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -25,6 +28,14 @@ export interface AgentConfig {
   heartbeatMs?: number;
   /** Shut down (stopping the app) when the parent process goes away. @default false */
   exitWithParent?: boolean;
+  /** Largest total of file bytes a release may unpack to; extraction stops there. @default 2 GiB */
+  maxUnpackedBytes?: number;
+  /**
+   * Account apps and hooks run as (made if missing), so a release cannot read
+   * the agent's token or the control plane's secrets. Needs root.
+   * @default none: they run as the agent
+   */
+  appUser?: string;
 }
 
 /** Replaceable parts, for tests. */
@@ -38,6 +49,20 @@ export interface AgentDeps {
 }
 
 const LONG_POLL_SECONDS = 25;
+
+/** What the parts of a running agent share. */
+interface Agent {
+  config: AgentConfig;
+  client: ControlPlaneClient;
+  session: Session;
+  supervisor: Supervisor;
+  clock: Clock;
+  log: (line: string) => void;
+  signal: AbortSignal;
+  /** The release staged last, kept on disk until it is switched to. */
+  staged?: string;
+  runAs?: RunAs;
+}
 
 /**
  * Runs the agent until `signal` aborts: serves what `current` holds at once,
@@ -53,171 +78,206 @@ export async function run(
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const client = deps.client ?? createControlPlaneClient({ server: config.server });
-  const { root, address: host } = config;
   const stop = new AbortController();
-  const abort = stop.signal;
   const onAbort = () => stop.abort(signal.reason);
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
 
-  let joining: Promise<void> | null = null;
-  const joinServer = () =>
-    (joining ??= (async () => {
-      if (!config.joinToken) {
-        throw new ConfigError("joinToken", `[agent] no token in ${root}/agent.json, no join token`);
-      }
-      const { name, group } = config;
-      const request = { join_token: config.joinToken, name, group, address: host };
-      const res = await client.join(request, abort);
-      client.setToken(res.token);
-      const temp = join(root, ".agent.json.tmp");
-      await writeFile(temp, JSON.stringify({ name, token: res.token }) + "\n", { mode: 0o600 });
-      await rename(temp, join(root, "agent.json"));
-      log(`[agent] joined ${config.server} as ${name}`);
-    })().finally(() => (joining = null)));
-
-  /** Calls `work` until it succeeds, the agent stops or `worthRetry` says no; rejoins on 401. */
-  const retrying = async <T>(
-    what: string,
-    work: () => Promise<T>,
-    worthRetry = (err: unknown) => !(err instanceof ConfigError),
-  ): Promise<T> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await work();
-      } catch (err) {
-        if (abort.aborted) throw abort.reason;
-        if (!worthRetry(err)) throw err;
-        log(`${messageOf(err)} (${what}: retrying)`);
-        if ((err as StrataError).code === "unauthorized" && config.joinToken) {
-          await joinServer().catch((joinErr) => log(`[agent] join: ${messageOf(joinErr)}`));
-        }
-        await clock.sleep(Math.random() * Math.min(30_000, 500 * 2 ** attempt), abort);
-      }
+  const { supervisor, releaseKey, runAs } = await openRoot(config, client, clock, log);
+  const session = createSession({
+    ...config,
+    ...(releaseKey ? { releaseKey } : {}),
+    client,
+    clock,
+    log,
+    signal: stop.signal,
+  });
+  const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
+  if (runAs) agent.runAs = runAs;
+  const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
+  let beating = Promise.resolve();
+  try {
+    const intent = await readSwitchIntent(config.root);
+    if (!intent) await serveCurrent(agent);
+    if (!client.token) await session.retrying("join", session.join);
+    beating = heartbeats(agent);
+    let handled: number | null = null;
+    if (intent) {
+      log(`[agent] completing the switch to ${intent.release.id} a killed agent left under way`);
+      while (handled === null)
+        handled = await reconcileOnce(agent, intent.generation, intent.release, { resume: intent });
     }
-  };
+    await followDesired(agent, handled);
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  } finally {
+    stop.abort();
+    signal.removeEventListener("abort", onAbort);
+    unwatch();
+    await beating;
+    await supervisor.stop();
+  }
+}
 
-  // Reports go out in order; the final one is retried, a lost `working` one only costs progress display.
-  let reports = Promise.resolve();
-  const report = (next: AgentReport) => {
-    const send = () => client.report(next, abort);
-    reports = reports.then(() =>
-      (next.phase === "working" ? send() : retrying("report", send, isTransient)).catch(
-        (err) => void (next.phase !== "working" && log(`[agent] report lost: ${messageOf(err)}`)),
-      ),
-    );
-    return next.phase === "working" ? undefined : reports;
-  };
-
+/**
+ * Prepares the root: folders, the saved token and key, the app user, no app
+ * left over from a killed agent.
+ */
+async function openRoot(
+  config: AgentConfig,
+  client: ControlPlaneClient,
+  clock: Clock,
+  log: (line: string) => void,
+): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
+  const { root } = config;
   await mkdir(join(root, "releases"), { recursive: true });
+  let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
+  if (runAs) {
+    await chmod(root, 0o711); // the app user may pass through to its release, not list the root
+    if (!canEnter(runAs, root)) {
+      log(
+        `[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`,
+      );
+      runAs = undefined;
+    }
+  }
   const saved = await readFile(join(root, "agent.json"), "utf8").then(
-    (text) => JSON.parse(text) as { token?: string },
+    (text) => JSON.parse(text) as { token?: string; release_key?: string },
     () => null,
   );
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
-  const supervisor = createSupervisor({ logFile: join(root, "app.log"), pidFile, clock });
+  const logFile = join(root, "app.log");
+  const supervisor = createSupervisor({ logFile, pidFile, clock, ...(runAs ? { runAs } : {}) });
+  return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
+}
 
-  const heartbeats = async () => {
-    while (!abort.aborted) {
-      const app = supervisor.current;
-      const healthy =
-        app !== null && (await isHealthy({ host, ...app.definition, clock, signal: abort }));
-      const beat = {
-        current_release: await readCurrent(root),
-        app_healthy: healthy,
-        app_port: app?.definition.port ?? null,
-      };
-      await client.heartbeat(beat, abort).catch(() => undefined); // 401s are handled by the main loop
-      await clock.sleep(config.heartbeatMs ?? 5000, abort).catch(() => undefined);
-    }
-  };
+/** Starts what `current` holds, without waiting for the control plane. */
+async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
+  const current = await readCurrent(config.root);
+  if (!current) return;
+  await loadAppSpec(config.root, current, config.address).then(
+    (app) => supervisor.start(app),
+    (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
+  );
+}
 
-  const ppid = process.ppid;
-  const parentWatch = config.exitWithParent
-    ? setInterval(() => {
-        if (process.ppid === ppid) return;
-        log("[agent] parent process is gone: shutting down");
-        stop.abort();
-      }, 1000)
-    : undefined;
-  let heartbeatLoop = Promise.resolve();
-  try {
-    const current = await readCurrent(root);
-    if (current) {
-      await loadAppSpec(root, current, host).then(
-        (app) => supervisor.start(app),
-        (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
-      );
-    }
-    if (!client.token) await retrying("join", joinServer);
-    heartbeatLoop = heartbeats();
-
-    const fetcher: ArtifactFetcher = async (release, dest, fetchSignal) => {
-      const url = config.server.replace(/\/+$/, "") + release.artifact_path;
-      const { id: releaseId, size } = release;
-      await fetchArtifact({
-        url,
-        token: client.token ?? "",
-        releaseId,
-        size,
-        dest,
-        clock,
-        signal: fetchSignal,
-      });
-    };
-    let after = -1;
-    let handled: number | null = null;
-    while (!abort.aborted) {
-      const desired = await retrying("desired", () =>
-        client.desired(after, LONG_POLL_SECONDS, abort),
-      );
-      const { generation, release, stage } = desired;
-      after = generation;
-      if (generation === handled) continue;
-      if (stage && stage.id !== (await readCurrent(root))) {
-        const options = { root, generation, release: stage, fetchArtifact: fetcher };
-        const staged = await stageRelease({ ...options, report, clock, signal: abort });
-        log(`[agent] generation ${generation}: ${staged.phase} ${stage.id} ${staged.error ?? ""}`);
-      }
-      if (!release) {
-        const current_release = await readCurrent(root);
-        await report({
-          generation,
-          release_id: null,
-          phase: "converged",
-          current_release,
-          steps: [],
-        });
+/** Long-polls the desired state and reconciles each new generation once. */
+async function followDesired(agent: Agent, handledBefore: number | null): Promise<void> {
+  const { config, client, session, signal } = agent;
+  let after = -1;
+  let handled = handledBefore;
+  while (!signal.aborted) {
+    const { generation, release, stage } = await session.retrying("desired", () =>
+      client.desired(after, LONG_POLL_SECONDS, signal),
+    );
+    after = generation;
+    if (generation === handled) continue;
+    if (stage && stage.id !== release?.id) {
+      agent.staged = stage.id;
+      await reconcileOnce(agent, generation, stage, { staging: true });
+      // A stage alone never restarts what runs; a release that differs still follows.
+      if (!release || agent.supervisor.current?.releaseId === release.id) {
         handled = generation;
         continue;
       }
-      log(`[agent] generation ${generation}: ${release.app}@${release.version} (${release.id})`);
-      try {
-        const options = { root, generation, release, host, supervisor, fetchArtifact: fetcher };
-        const final = await reconcile({ ...options, report, clock, signal: abort });
-        log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
-        handled = generation;
-      } catch (err) {
-        if (abort.aborted) throw err;
-        // Not a verdict on the release (disk full, permissions...): try the same generation again.
-        log(`[agent] generation ${generation}: ${messageOf(err)}`);
-        await clock.sleep(5000, abort);
-      }
     }
-  } catch (err) {
-    if (!abort.aborted) throw err;
-  } finally {
-    stop.abort();
-    signal.removeEventListener("abort", onAbort);
-    clearInterval(parentWatch);
-    await heartbeatLoop;
-    await supervisor.stop();
+    if (!release) {
+      const current_release = await readCurrent(config.root);
+      await session.report({
+        generation,
+        release_id: null,
+        phase: "converged",
+        current_release,
+        steps: [],
+      });
+      handled = generation;
+      continue;
+    }
+    handled = await reconcileOnce(agent, generation, release);
   }
 }
 
-function isTransient(err: unknown): boolean {
-  const code = (err as StrataError).code;
-  return code === undefined || ["unavailable", "unauthorized", "internal"].includes(code);
+/**
+ * One reconcile of a generation; returns the generation once it has a verdict,
+ * null after a failure that is no verdict on the release (disk full,
+ * permissions...), so the caller tries again after a pause.
+ */
+async function reconcileOnce(
+  agent: Agent,
+  generation: number,
+  release: DesiredRelease,
+  how: { resume?: SwitchIntent; staging?: boolean } = {},
+): Promise<number | null> {
+  const { config, session, supervisor, clock, log, signal } = agent;
+  const what = how.staging ? "staging " : "";
+  log(`[agent] generation ${generation}: ${what}${release.app}@${release.version} (${release.id})`);
+  try {
+    const final = await (how.staging ? stage : reconcile)({
+      root: config.root,
+      generation,
+      release,
+      host: config.address,
+      supervisor,
+      fetchArtifact: artifactFetcher(agent),
+      report: session.report,
+      clock,
+      signal,
+      ...(how.resume ? { resume: how.resume } : {}),
+      ...(config.maxUnpackedBytes ? { extract: { maxBytes: config.maxUnpackedBytes } } : {}),
+      ...(agent.staged ? { protect: [agent.staged] } : {}),
+      ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
+      ...(agent.runAs ? { runAs: agent.runAs } : {}),
+    });
+    log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
+    return generation;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    log(`[agent] generation ${generation}: ${messageOf(err)}`);
+    await clock.sleep(5000, signal);
+    return null;
+  }
+}
+
+function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
+  return (release, dest, signal) =>
+    fetchArtifact({
+      url: config.server.replace(/\/+$/, "") + release.artifact_path,
+      token: client.token ?? "",
+      releaseId: release.id,
+      size: release.size,
+      dest,
+      clock,
+      signal,
+    }).then(() => undefined);
+}
+
+/** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
+async function heartbeats({ config, client, supervisor, clock, signal }: Agent): Promise<void> {
+  while (!signal.aborted) {
+    const app = supervisor.current;
+    const healthy =
+      app !== null && (await isHealthy({ host: config.address, ...app.definition, clock, signal }));
+    const beat = {
+      // What the app runs, not what `current` says: between switch and restart they differ.
+      current_release: app?.releaseId ?? (await readCurrent(config.root)),
+      app_healthy: healthy,
+      app_port: app?.definition.port ?? null,
+    };
+    await client.heartbeat(beat, signal).catch(() => undefined); // 401s are handled by the desired loop
+    await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);
+  }
+}
+
+/** Calls `onGone` once the parent process is gone (the local provider's control plane); returns the unwatch. */
+function watchParent(onGone: () => void, log: (line: string) => void): () => void {
+  const ppid = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === ppid) return;
+    log("[agent] parent process is gone: shutting down");
+    clearInterval(timer);
+    onGone();
+  }, 1000);
+  return () => clearInterval(timer);
 }

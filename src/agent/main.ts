@@ -1,20 +1,132 @@
-import { Command } from "commander";
-import { registerAgentCommand } from "../cli/commands/agent.js";
-import { reportError } from "../cli/output.js";
+import { parseArgs } from "node:util";
+import { StrataError, messageOf } from "../lib/errors.js";
+import { parseSize, SIZE_HINT } from "../lib/size.js";
+import { DEFAULT_APP_USER } from "../lib/app-user.js";
+import { run, type AgentConfig } from "./agent.js";
 
 /**
- * The agent on its own, without the rest of the CLI: the local provider
- * bundles this file once per control-plane start, so a new server's agent
- * starts in a fraction of the time `strata agent` takes under tsx. Takes the
- * same flags as `strata agent`.
+ * The agent's own entry: flags, environment and signals, then `run()`. The
+ * local provider bundles it (through `bin.ts`) without any CLI code, and
+ * `strata agent` hands its arguments here.
  */
-const program = new Command("strata-agent")
-  .option("--server <url>", "control plane URL (env STRATA_SERVER)")
-  .option("--verbose", "print stack traces on errors")
-  .exitOverride();
-registerAgentCommand(program);
-try {
-  await program.parseAsync([process.argv[0]!, "strata-agent", "agent", ...process.argv.slice(2)]);
-} catch (err) {
-  process.exitCode = reportError(err, Boolean(program.opts().verbose));
+export const AGENT_USAGE = `usage: strata agent --server URL --group G --root DIR [options]
+
+  --server URL         control plane URL (env STRATA_SERVER)
+  --join-token TOKEN   join token (env STRATA_JOIN_TOKEN); needed until the agent holds its own token
+  --group G            server group
+  --root DIR           server root folder (releases/, current, agent.json)
+  --address IP         address the app listens on (default 127.0.0.1)
+  --name N             server name (default: the root folder's name)
+  --max-unpacked-size SIZE
+                       largest release accepted once unpacked, like 512MiB (env
+                       STRATA_MAX_UNPACKED_SIZE; default 2GiB); extraction stops at it
+  --app-user NAME      account apps and hooks run as when the agent runs as root (env
+                       STRATA_APP_USER; default strata-app, made if missing; root: as the agent)
+  --verbose            print stack traces on errors
+  -h, --help           this text
+
+environment: STRATA_HEARTBEAT_MS (default 5000), STRATA_EXIT_WITH_PARENT=1 (stop with the parent process)`;
+
+const OPTIONS = {
+  server: { type: "string" },
+  "join-token": { type: "string" },
+  group: { type: "string" },
+  root: { type: "string" },
+  address: { type: "string", default: "127.0.0.1" },
+  name: { type: "string" },
+  "max-unpacked-size": { type: "string" },
+  "app-user": { type: "string" },
+  verbose: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Flags over environment; null when help was asked for. Throws `bad_request` naming the flag. */
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | null {
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
+  } catch (err) {
+    throw new StrataError("bad_request", `[agent] ${messageOf(err)}\n${AGENT_USAGE}`);
+  }
+  if (values.help) return null;
+  const server = values.server ?? env.STRATA_SERVER;
+  const missing = !server
+    ? "--server (or STRATA_SERVER)"
+    : !values.group
+      ? "--group"
+      : !values.root
+        ? "--root"
+        : null;
+  if (missing)
+    throw new StrataError("bad_request", `[agent] ${missing} is required\n${AGENT_USAGE}`);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(values.address)) {
+    throw new StrataError(
+      "bad_request",
+      `[agent] --address: expected an IPv4 address, got "${values.address}"`,
+    );
+  }
+  const root = values.root!;
+  const joinToken = values["join-token"] ?? env.STRATA_JOIN_TOKEN;
+  const heartbeatMs = Number(env.STRATA_HEARTBEAT_MS ?? "5000");
+  const maxUnpacked = values["max-unpacked-size"] ?? env.STRATA_MAX_UNPACKED_SIZE;
+  const maxUnpackedBytes = maxUnpacked === undefined ? undefined : parseSize(maxUnpacked);
+  if (maxUnpackedBytes === null) {
+    throw new StrataError(
+      "bad_request",
+      `[agent] --max-unpacked-size: expected ${SIZE_HINT}, got "${maxUnpacked}"`,
+    );
+  }
+  return {
+    server: server!,
+    ...(joinToken ? { joinToken } : {}),
+    group: values.group!,
+    root,
+    address: values.address,
+    name: values.name ?? root.replace(/\/+$/, "").split("/").pop()!,
+    heartbeatMs: Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5000,
+    exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
+    ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
+    ...appUser(values["app-user"] ?? env.STRATA_APP_USER),
+  };
+}
+
+/** As root, apps run as an unprivileged account unless told `root`; otherwise as the agent. */
+function appUser(name: string | undefined): { appUser?: string } {
+  if (process.getuid?.() !== 0 || name === "root") return {};
+  return { appUser: name || DEFAULT_APP_USER };
+}
+
+/** Runs the agent until SIGINT or SIGTERM, which become the abort of `run()`'s signal. */
+export async function runUntilSignalled(config: AgentConfig): Promise<void> {
+  const controller = new AbortController();
+  const stop = (name: string) => controller.abort(new Error(`[agent] ${name}`));
+  const onInt = () => stop("SIGINT");
+  const onTerm = () => stop("SIGTERM");
+  process.once("SIGINT", onInt);
+  process.once("SIGTERM", onTerm);
+  try {
+    await run(controller.signal, config);
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+}
+
+/** The standalone agent process: its one error handler decides the message and the exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  try {
+    const config = parseAgentArgs(argv, env);
+    if (!config) {
+      process.stdout.write(`${AGENT_USAGE}\n`);
+      return 0;
+    }
+    await runUntilSignalled(config);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`error: ${messageOf(err)}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    const code = (err as StrataError).code;
+    return code === "bad_request" || code === "invalid_config" ? 2 : 1;
+  }
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import { packDirectory } from "../artifact/pack.js";
-import { fetchArtifact } from "./fetch.js";
+import { fetchArtifact } from "../artifact/download.js";
 import { reconcile } from "./reconcile.js";
 import { createSupervisor, type Supervisor } from "./supervisor.js";
 import { readCurrent, releaseDir, releaseDirName } from "../lib/server-root.js";
@@ -201,6 +201,33 @@ describe("reconcile (end to end)", () => {
     assert.equal(await readFile(join(releaseDir(root, v3.id), "failed.txt"), "utf8"), `${v2.id}\n`);
     assert.equal(await readCurrent(root), v2.id);
     assert.equal(supervisor.current?.releaseId, v2.id);
+    assert.equal((await answer()).message, "second");
+  });
+
+  test("a health check failing on a crashed app names its exit code and carries app.log's last lines (issue 15 defect 7)", async () => {
+    const v3c = await build("v3c", "crashing", (text) =>
+      text
+        .replace(
+          /start: .*/,
+          `start: [${JSON.stringify(process.execPath)}, -e, "console.error('boom: DATABASE_URL is not set'); process.exit(3)"]`,
+        )
+        // long enough for node to start and crash on a loaded machine
+        .replace("retries: 30, interval: 200ms", "retries: 20, interval: 500ms"),
+    );
+    const { final, steps } = await deploy(v3c);
+    assert.equal(final.phase, "failed");
+    assert.match(
+      final.error ?? "",
+      /ECONNREFUSED \(21 tries\); the app exited with code 3( \(\d+ times\))?\n/,
+    );
+    assert.match(
+      final.error ?? "",
+      /last lines of app\.log:\n(.*\n)*boom: DATABASE_URL is not set/,
+    );
+    assert.match(steps.health_check?.error ?? "", /exited with code 3/);
+    assert.match(steps.health_check?.output ?? "", /boom: DATABASE_URL is not set/);
+    assert.ok((steps.health_check?.output ?? "").split("\n").length <= 20, "bounded");
+    assert.equal(final.current_release, v2.id, "rolled back");
     assert.equal((await answer()).message, "second");
   });
 

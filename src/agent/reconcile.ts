@@ -1,11 +1,14 @@
 import { access, mkdir, readFile, rm } from "node:fs/promises";
+import { readTail } from "../lib/file-tail.js";
+import { giveTree, type RunAs } from "../lib/app-user.js";
 import { join } from "node:path";
 import { isoTime, type Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type { StepReport } from "../wire/deployment.js";
 import { parseAppDefinition, type AppDefinition, type HookName } from "../config/app-definition.js";
-import { extractArchive } from "../artifact/extract.js";
+import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
+import { verifyReleaseSignature } from "../artifact/signing.js";
 import { checkHealth } from "./health.js";
 import { runHook } from "./hooks.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
@@ -18,7 +21,11 @@ import {
   releaseDir,
   releaseDirName,
   switchCurrent,
+  writeSwitchIntent,
+  clearSwitchIntent,
+  type SwitchIntent,
 } from "../lib/server-root.js";
+import { failpoint } from "../lib/failpoint.js";
 
 /** Downloads the verified artifact of `release` to `dest`. */
 export type ArtifactFetcher = (
@@ -39,55 +46,42 @@ export interface ReconcileOptions {
   report: (report: AgentReport) => void | Promise<void>;
   clock: Clock;
   signal: AbortSignal;
+  /** A switch a killed agent left under way (`switching.json`): completed rather than started. */
+  resume?: SwitchIntent;
+  /** Releases pruning must keep besides current, previous and this one (a staged release). */
+  protect?: string[];
+  /** Limits of the unpacking (the agent's --max-unpacked-size). */
+  extract?: ExtractOptions;
+  /** The pinned release-signing key: a release must carry its signature before anything is fetched. */
+  releaseKey?: string;
+  /** The account hooks run as, owner of the release folders (the agent runs as root). */
+  runAs?: RunAs;
 }
 
 /**
  * Brings the root to `release` and returns the final report. A failure before
  * the switch changes nothing; one after it switches back to the previous
- * release, restarts it and health-checks it. Rejects only when `signal`
- * aborts. One reconcile per root at a time.
+ * release, restarts it and health-checks it. The switch is a recorded intent
+ * (`switching.json`, written before `current` moves, cleared after the final
+ * report), so a resumed reconcile runs each hook once. Rejects only when
+ * `signal` aborts. One reconcile per root at a time.
  */
 export async function reconcile(options: ReconcileOptions): Promise<AgentReport> {
   const { root, release, supervisor, clock, signal, host } = options;
-  const steps: StepReport[] = [];
-  const previous = await readCurrent(root);
+  const steps = createSteps(options);
+  const previous = options.resume ? options.resume.previous : await readCurrent(root);
   const dir = releaseDir(root, release.id);
+  let intent = options.resume ?? null;
   let definition: AppDefinition | undefined = undefined;
-  let switched = false;
+  steps.current = () => readCurrent(root);
 
-  const snapshot = (phase: AgentReport["phase"], current: string | null): AgentReport => ({
-    generation: options.generation,
-    release_id: release.id,
-    phase,
-    current_release: current,
-    steps: steps.map((entry) => ({ ...entry })),
-  });
-  const record = (name: string, state: StepReport["state"], output?: string): StepReport => {
-    const entry = { name, state, started_at: isoTime(clock.now()), duration_ms: 0, output };
-    steps.push(entry);
-    return entry;
-  };
-  const step = async (name: string, work: (entry: StepReport) => Promise<string | void>) => {
-    const entry = record(name, "running");
-    entry.duration_ms = null;
-    await options.report(snapshot("working", switched ? release.id : previous));
-    const started = clock.now();
-    try {
-      entry.output = (await work(entry)) ?? entry.output;
-      entry.state = "ok";
-    } catch (err) {
-      entry.state = "failed";
-      entry.error = messageOf(err);
-      throw err;
-    } finally {
-      entry.duration_ms = clock.now() - started;
-      await options.report(snapshot("working", switched ? release.id : previous));
-    }
-  };
   const hookStep = async (hook: HookName) => {
     const command = definition?.hooks[hook];
     if (!definition) return; // failed before validation: no hooks known
-    if (!command) return void record(hook, "skipped", "not defined");
+    if (!command) return void steps.record(hook, "skipped", "not defined");
+    if (intent?.done.includes(hook)) {
+      return void steps.record(hook, "skipped", "ran before the agent restarted");
+    }
     const env = {
       ...definition.env,
       HOST: host,
@@ -98,8 +92,9 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
       STRATA_PREVIOUS_RELEASE_ID: previous ?? "",
       STRATA_HOOK: hook,
     };
-    await step(hook, async (entry) => {
-      const result = await runHook({ ...command, cwd: dir, env, clock, signal });
+    await steps.run(hook, async (entry) => {
+      const runAs = options.runAs ? { runAs: options.runAs } : {};
+      const result = await runHook({ ...command, ...runAs, cwd: dir, env, clock, signal });
       entry.output = result.output;
       const how = result.timedOut
         ? `timed out after ${command.timeoutMs} ms`
@@ -108,19 +103,25 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
           : `exited with ${result.exitCode}`;
       if (result.exitCode !== 0) throw new StrataError("hook_failed", `[agent] ${hook}: ${how}`);
     });
+    if (intent) {
+      intent.done.push(hook);
+      await writeSwitchIntent(root, intent);
+      failpoint(`hook.${hook}`, root);
+    }
   };
   const finish = async (phase: "converged" | "failed", extra: Partial<AgentReport>) => {
     const current = await readCurrent(root);
-    const protect = [current, previous, release.id];
-    const final = { ...snapshot(phase, current), ...extra };
+    const protect = [current, previous, release.id, ...(options.protect ?? [])];
+    const final = { ...steps.snapshot(phase, current), ...extra };
     // Report first: deleting old releases can take seconds and the deployment waits on this report.
     await options.report(final);
+    await clearSwitchIntent(root);
     await pruneReleases(root, definition?.keepReleases ?? 5, protect).catch(() => undefined);
     return final;
   };
 
   const running = supervisor.current;
-  if (previous === release.id && running?.releaseId === release.id) {
+  if (!intent && previous === release.id && running?.releaseId === release.id) {
     // Full retries: at boot the agent has just started this app from `current`.
     const healthy = await checkHealth({ host, ...running.definition, clock, signal }).then(
       () => true,
@@ -129,60 +130,45 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
     if (signal.aborted) throw signal.reason;
     if (healthy) {
       definition = running.definition;
-      record("health_check", "ok", `already running ${release.id}`);
+      steps.record("health_check", "ok", `already running ${release.id}`);
       return finish("converged", { app_port: definition.port });
     }
   }
 
+  let switched = intent !== null && (await readCurrent(root)) === release.id;
   try {
-    if (await exists(dir)) {
-      record("fetch", "skipped", "release already on disk");
-      record("extract", "skipped", "release already on disk");
-    } else {
-      await mkdir(join(root, "tmp"), { recursive: true });
-      const tarball = join(root, "tmp", `${releaseDirName(release.id)}.tar`);
-      try {
-        await step("fetch", async () => {
-          await options.fetchArtifact(release, tarball, signal);
-          return `${release.size} bytes, checksum verified`;
-        });
-        await step("extract", async () => {
-          // extractArchive stages in a hidden sibling and renames it into place when complete
-          const { files, bytes } = await extractArchive(tarball, dir);
-          return `${files} files, ${bytes} bytes`;
-        });
-      } finally {
-        await rm(tarball, { force: true });
-      }
+    definition = await prepare({ ...options, steps });
+    const app: AppSpec = { releaseId: release.id, version: release.version, dir, definition, host };
+    if (!intent) {
+      await hookStep("before_switch");
+      intent = { generation: options.generation, release, previous, done: [] };
+      await writeSwitchIntent(root, intent);
+      failpoint("switch.intent", root);
     }
-    await step("validate", async () => {
-      definition = await loadDefinition(root, release.id);
-      return `start ${JSON.stringify(definition.start)}, port ${definition.port}`;
-    });
-    const app: AppSpec = {
-      releaseId: release.id,
-      version: release.version,
-      dir,
-      definition: definition!,
-      host,
-    };
-    await hookStep("before_switch");
-    await step("switch", async () => {
+    await steps.run("switch", async () => {
       await switchCurrent(root, release.id, {
         activated_at: clock.now(),
         version: release.version,
       });
       switched = true;
+      failpoint("switch.recorded", root);
+      return options.resume ? "completed after the agent restarted" : undefined;
     });
     await hookStep("after_switch");
-    await step("restart", () => supervisor.start(app));
-    await step("health_check", async () =>
-      healthyAfter(await checkHealth({ host, ...app.definition, clock, signal })),
-    );
+    await steps.run("restart", () => supervisor.start(app));
+    failpoint("restart", root);
+    await steps.run("health_check", async (entry) => {
+      try {
+        return healthyAfter(await checkHealth({ host, ...app.definition, clock, signal }));
+      } catch (err) {
+        throw await explainUnhealthy(err, supervisor, root, entry);
+      }
+    });
+    failpoint("health_check", root);
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     if (switched && previous !== release.id) {
-      await step("rollback", () => rollBack(options, previous)).catch(() => undefined);
+      await steps.run("rollback", () => rollBack(options, previous)).catch(() => undefined);
       await forgetActivation(root, release.id);
     }
     await hookStep("on_failure").catch(() => undefined);
@@ -190,79 +176,123 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   }
   // The release is live and healthy; a failing on_success hook is reported but undoes nothing.
   await hookStep("on_success").catch(() => undefined);
-  return finish("converged", { app_port: definition!.port });
+  return finish("converged", { app_port: definition.port });
 }
 
 /**
- * Fetches, verifies, unpacks and validates `release` without switching to it
- * or touching the running app, and returns the final report (`staged` or
- * `failed`). A deployment stages every server before it takes any out of service.
+ * Prepares `release` ahead of its switch: fetch, verify, unpack, validate.
+ * Never touches `current` or the app. Returns the `staged` report, or a
+ * `failed` one (release_id is the staged release) naming the problem; a
+ * broken download leaves nothing on disk. Rejects only when `signal` aborts.
  */
-export async function stageRelease(
-  options: Omit<ReconcileOptions, "supervisor" | "host">,
-): Promise<AgentReport> {
-  const { root, release, clock, signal } = options;
-  const steps: StepReport[] = [];
-  const current = await readCurrent(root);
-  const dir = releaseDir(root, release.id);
-  const report = (phase: AgentReport["phase"], error?: string): AgentReport => ({
-    generation: options.generation,
-    release_id: release.id,
-    phase,
-    current_release: current,
-    steps: steps.map((entry) => ({ ...entry })),
-    ...(error ? { error } : {}),
-  });
-  const step = async (name: string, work: () => Promise<string>) => {
-    const entry: StepReport = {
-      name: `stage_${name}`,
-      state: "running",
-      started_at: isoTime(clock.now()),
-      duration_ms: null,
-    };
-    steps.push(entry);
-    const started = clock.now();
-    try {
-      entry.output = await work();
-      entry.state = "ok";
-    } catch (err) {
-      entry.state = "failed";
-      entry.error = messageOf(err);
-      throw err;
-    } finally {
-      entry.duration_ms = clock.now() - started;
-    }
-  };
+export async function stage(options: ReconcileOptions): Promise<AgentReport> {
+  const steps = createSteps(options);
+  steps.current = () => readCurrent(options.root);
+  let final: AgentReport;
   try {
-    if (!(await exists(dir))) {
-      await mkdir(join(root, "tmp"), { recursive: true });
-      const tarball = join(root, "tmp", `${releaseDirName(release.id)}.tar`);
-      try {
-        await step("fetch", async () => {
-          await options.fetchArtifact(release, tarball, signal);
-          return `${release.size} bytes, checksum verified`;
-        });
-        await step("extract", async () => {
-          const { files, bytes } = await extractArchive(tarball, dir);
-          return `${files} files, ${bytes} bytes`;
-        });
-      } finally {
-        await rm(tarball, { force: true });
-      }
-    }
-    await step("validate", async () => {
-      const definition = await loadDefinition(root, release.id);
-      return `start ${JSON.stringify(definition.start)}, port ${definition.port}`;
-    });
+    await prepare({ ...options, steps });
+    final = steps.snapshot("staged", await readCurrent(options.root));
   } catch (err) {
-    if (signal.aborted) throw signal.reason;
-    const final = report("failed", messageOf(err));
-    await options.report(final);
-    return final;
+    if (options.signal.aborted) throw options.signal.reason;
+    final = { ...steps.snapshot("failed", await readCurrent(options.root)), error: messageOf(err) };
   }
-  const final = report("staged");
   await options.report(final);
   return final;
+}
+
+/** The steps of one reconcile, each reported as it starts and ends. */
+interface Steps {
+  record(name: string, state: StepReport["state"], output?: string): StepReport;
+  run(name: string, work: (entry: StepReport) => Promise<string | void>): Promise<void>;
+  snapshot(phase: AgentReport["phase"], current: string | null): AgentReport;
+  /** What `current` holds, for the `working` reports. */
+  current: () => Promise<string | null>;
+}
+
+function createSteps(options: {
+  generation: number;
+  release: DesiredRelease;
+  report: ReconcileOptions["report"];
+  clock: Clock;
+}): Steps {
+  const { clock } = options;
+  const list: StepReport[] = [];
+  const steps: Steps = {
+    current: async () => null,
+    record(name, state, output) {
+      const entry = { name, state, started_at: isoTime(clock.now()), duration_ms: 0, output };
+      list.push(entry);
+      return entry;
+    },
+    snapshot: (phase, current) => ({
+      generation: options.generation,
+      release_id: options.release.id,
+      phase,
+      current_release: current,
+      steps: list.map((entry) => ({ ...entry })),
+    }),
+    async run(name, work) {
+      const entry = steps.record(name, "running");
+      entry.duration_ms = null;
+      await options.report(steps.snapshot("working", await steps.current()));
+      const started = clock.now();
+      try {
+        entry.output = (await work(entry)) ?? entry.output;
+        entry.state = "ok";
+      } catch (err) {
+        entry.state = "failed";
+        entry.error = messageOf(err);
+        throw err;
+      } finally {
+        entry.duration_ms = clock.now() - started;
+        await options.report(steps.snapshot("working", await steps.current()));
+      }
+    },
+  };
+  return steps;
+}
+
+/**
+ * Fetches, verifies, unpacks and validates a release without switching to it
+ * (a release already on disk is only validated). Returns its definition.
+ */
+async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<AppDefinition> {
+  const { root, release, signal, steps } = options;
+  const dir = releaseDir(root, release.id);
+  const key = options.releaseKey;
+  if (key) {
+    await steps.run("verify", async () => {
+      verifyReleaseSignature(release, release.signature, key);
+      return "ed25519 signature of the control plane";
+    });
+  }
+  if (await exists(dir)) {
+    steps.record("fetch", "skipped", "release already on disk");
+    steps.record("extract", "skipped", "release already on disk");
+  } else {
+    await mkdir(join(root, "tmp"), { recursive: true });
+    const tarball = join(root, "tmp", `${releaseDirName(release.id)}.tar`);
+    try {
+      await steps.run("fetch", async () => {
+        await options.fetchArtifact(release, tarball, signal);
+        return `${release.size} bytes, checksum verified`;
+      });
+      await steps.run("extract", async () => {
+        // extractArchive stages in a hidden sibling and renames it into place when complete
+        const { files, bytes } = await extractArchive(tarball, dir, options.extract);
+        return `${files} files, ${bytes} bytes`;
+      });
+    } finally {
+      await rm(tarball, { force: true });
+    }
+  }
+  if (options.runAs) await giveTree(dir, options.runAs);
+  let definition: AppDefinition | undefined;
+  await steps.run("validate", async () => {
+    definition = await loadDefinition(root, release.id);
+    return `start ${JSON.stringify(definition.start)}, port ${definition.port}`;
+  });
+  return definition!;
 }
 
 async function rollBack(options: ReconcileOptions, previous: string | null): Promise<string> {
@@ -297,6 +327,34 @@ export async function loadAppSpec(root: string, releaseId: string, host: string)
   const version = (await readActivations(root))[releaseId]?.version ?? "unknown";
   const definition = await loadDefinition(root, releaseId);
   return { releaseId, version, dir: releaseDir(root, releaseId), definition, host };
+}
+
+/** Lines of app.log a failed health check carries, and their bound in characters. */
+const LOG_TAIL_LINES = 20;
+const LOG_TAIL_CHARS = 2000;
+
+/**
+ * A health check that failed names how the app ended, if it did, and carries
+ * the last lines of app.log (bounded), in the step's output and the error:
+ * `ECONNREFUSED (31 tries)` alone sends the operator to the server's log.
+ */
+async function explainUnhealthy(
+  err: unknown,
+  supervisor: Supervisor,
+  root: string,
+  entry: StepReport,
+): Promise<StrataError> {
+  const exit = supervisor.lastExit;
+  const how = !exit
+    ? ""
+    : exit.error
+      ? `; the app could not be started: ${exit.error}`
+      : `; the app ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`}` +
+        (exit.count > 1 ? ` (${exit.count} times)` : "");
+  const tail = await readTail(join(root, "app.log"), LOG_TAIL_LINES, LOG_TAIL_CHARS);
+  if (tail) entry.output = tail;
+  const log = tail ? `\nlast lines of app.log:\n${tail}` : "";
+  return new StrataError("health_check_failed", `${messageOf(err)}${how}${log}`, { cause: err });
 }
 
 const healthyAfter = (tries: number) => `healthy after ${tries} ${tries === 1 ? "try" : "tries"}`;

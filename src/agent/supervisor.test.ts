@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import { parseAppDefinition } from "../config/app-definition.js";
-import { createSupervisor, stopOrphan, type AppSpec } from "./supervisor.js";
+import { createSupervisor, type AppSpec } from "./supervisor.js";
+import { stopOrphan } from "../lib/process.js";
 import { isAlive, waitFor } from "./test-support.js";
 
 describe("supervisor", () => {

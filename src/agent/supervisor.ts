@@ -4,18 +4,15 @@ import {
   closeSync,
   copyFileSync,
   openSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
   rmSync,
   statSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
-import { readFile } from "node:fs/promises";
+import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
-import { childEnv, killGroup } from "../lib/process.js";
+import { childEnv, groupAlive, killGroup } from "../lib/process.js";
 
 /** One release to run. */
 export interface AppSpec {
@@ -40,6 +37,8 @@ export interface SupervisorOptions {
   resetAfterMs?: number;
   /** Where the running app's process group id is kept, so a restarted agent can stop an app its killed predecessor left behind. */
   pidFile?: string;
+  /** The account the app runs as (the agent runs as root). @default the agent's own */
+  runAs?: RunAs;
   /** Beyond this the log is copied to `<logFile>.1` and truncated (checked every 10 s). @default 10485760 */
   maxLogBytes?: number;
 }
@@ -58,6 +57,18 @@ export interface Supervisor {
   readonly current: AppSpec | null;
   /** The app's process id while it runs. */
   readonly pid: number | null;
+  /** How the app last ended on its own since `start()` (a crash), null while it never has. */
+  readonly lastExit: AppExit | null;
+}
+
+export interface AppExit {
+  /** Exit code, null when a signal ended it (or it could not be started). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why it could not be started (ENOENT...), when that was the case. */
+  error?: string;
+  /** Ends since start(). */
+  count: number;
 }
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
@@ -65,6 +76,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const base = options.restartBaseMs ?? 500;
   let spec: AppSpec | null = null;
   let pid: number | null = null;
+  let lastExit: AppExit | null = null;
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
@@ -102,17 +114,29 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       }),
       stdio: ["ignore", fd, fd],
       detached: true,
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
     });
     closeSync(fd);
     pid = child.pid ?? null;
     if (options.pidFile && pid) writeFileSync(options.pidFile, `${pid}\n`);
     const startedAt = clock.now();
     note(`started ${app.releaseId} (${app.version}) pid ${pid}`);
-    child.on("error", (err) => note(`cannot start: ${err.message}`));
+    child.on("error", (err) => {
+      note(`cannot start: ${err.message}`);
+      lastExit = {
+        code: null,
+        signal: null,
+        error: err.message,
+        count: (lastExit?.count ?? 0) + 1,
+      };
+    });
     closed = new Promise((resolve) => child.on("close", () => resolve()));
     child.on("close", (code, sig) => {
       if (pid === child.pid) pid = null;
       if (signal.aborted) return;
+      if (code !== null || sig !== null) {
+        lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
+      }
       const upMs = clock.now() - startedAt;
       const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
       note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
@@ -130,9 +154,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     get pid() {
       return pid;
     },
+    get lastExit() {
+      return lastExit;
+    },
     async start(app) {
       await this.stop();
       spec = app;
+      lastExit = null;
       run = new AbortController();
       launch(app, run.signal, base);
       logTimer = setInterval(rotateLog, 10_000).unref();
@@ -156,59 +184,4 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       if (options.pidFile) rmSync(options.pidFile, { force: true });
     },
   };
-}
-
-/**
- * Stops an app left running by an agent that died without stopping it (its
- * process group id is in `pidFile`). Only a process whose working directory is
- * inside `root` is touched, so a recycled pid is left alone. Idempotent.
- */
-export async function stopOrphan(
-  pidFile: string,
-  root: string,
-  graceMs = 10_000,
-): Promise<boolean> {
-  const pgid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
-  rmSync(pidFile, { force: true });
-  if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return false;
-  let cwd: string;
-  try {
-    cwd = realpathSync(`/proc/${pgid}/cwd`);
-  } catch {
-    return false;
-  }
-  const inside = realpathSync(root);
-  if (cwd !== inside && !cwd.startsWith(inside + "/")) return false;
-  killGroup(pgid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (groupAlive(pgid)) {
-    if (Date.now() >= deadline) killGroup(pgid, "SIGKILL");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return true;
-}
-
-/** Whether the group still has a live member; zombies left for a slow init to reap do not count. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readdirSync("/proc").some((entry) => {
-      if (!/^\d+$/.test(entry)) return false;
-      try {
-        // fields after "(comm) ": state ppid pgrp
-        const [state, , pgrp] = readFileSync(`/proc/${entry}/stat`, "utf8")
-          .split(") ")[1]!
-          .split(" ");
-        return Number(pgrp) === pgid && state !== "Z";
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
 }

@@ -13,6 +13,7 @@ import {
 } from "node:fs";
 import { chmod, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { messageOf, StrataError } from "../lib/errors.js";
 import { entryComponents, lexicalTargetEscape, symlinkEscape } from "./entry-path.js";
@@ -48,6 +49,10 @@ const MAX_EXTENSION_SIZE = 1024 * 1024;
 const MAX_EXTENSIONS_PER_ENTRY = 4;
 /** Bytes tolerated after the end-of-archive block: the rest of a tar record, with room for large blocking factors. */
 const MAX_TRAILING_BYTES = 1024 * 1024;
+/** The app definition every release carries at its top level. */
+const DEFINITION_FILE = "strata.yaml";
+/** Largest strata.yaml read by verifyArchive; real ones are a few hundred bytes. */
+const MAX_DEFINITION_SIZE = 1024 * 1024;
 /** O_EXCL|O_NOFOLLOW: never reuse or follow what is already there. */
 const CREATE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -87,7 +92,8 @@ export async function extractArchive(
     // A umask that strips 0755 would strip file modes too; then every mode is set explicitly.
     const fixModes = ((await stat(staging)).mode & 0o777) !== 0o755;
     if (fixModes) await chmod(staging, 0o755);
-    const extractor = new Extractor(archive, staging, {
+    const open = () => createReadStream(archive, { highWaterMark: 1024 * 1024 });
+    const extractor = new Extractor(open, archive, staging, {
       maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
       maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
       fixModes,
@@ -122,6 +128,31 @@ export async function extractArchive(
   }
 }
 
+export interface VerifyResult extends ExtractResult {
+  /** The archive's top-level strata.yaml, null when it has none. */
+  definition: string | null;
+}
+
+/**
+ * Reads a tar.gz from `source` and applies every rule of extractArchive
+ * (gzip and tar well-formed, entry paths, links, special files, size and entry
+ * limits) without writing anything. Rejects with the same errors, naming
+ * `label` instead of a file when no entry is to blame. For uploads.
+ */
+export async function verifyArchive(
+  source: Readable,
+  label: string,
+  options: ExtractOptions = {},
+): Promise<VerifyResult> {
+  const extractor = new Extractor(() => source, label, null, {
+    maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+    maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    fixModes: false,
+  });
+  const result = await extractor.run();
+  return { ...result, definition: extractor.definition };
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
@@ -147,8 +178,13 @@ type Kind = "directory" | "file" | "symlink";
  * turns whenever more gzip output is awaited.
  */
 class Extractor {
+  readonly #open: () => NodeJS.ReadableStream & { destroy(): void };
+  /** Names the archive in errors when no entry is being read. */
   readonly #archive: string;
-  readonly #root: string;
+  /** Where entries are written; null checks them without writing anything (verifyArchive). */
+  readonly #root: string | null;
+  /** The top-level strata.yaml, kept when checking only. */
+  definition: string | null = null;
   readonly #limits: Limits;
   /** What each extracted path is; the staging folder is ours alone, so this is the truth about it. */
   readonly #kinds = new Map<string, Kind>();
@@ -159,14 +195,20 @@ class Extractor {
   /** Entry being read, named in errors. */
   #current = "";
 
-  constructor(archive: string, root: string, limits: Limits) {
+  constructor(
+    open: () => NodeJS.ReadableStream & { destroy(): void },
+    archive: string,
+    root: string | null,
+    limits: Limits,
+  ) {
+    this.#open = open;
     this.#archive = archive;
     this.#root = root;
     this.#limits = limits;
   }
 
   async run(): Promise<ExtractResult> {
-    const input = createReadStream(this.#archive, { highWaterMark: 1024 * 1024 });
+    const input = this.#open();
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     input.on("error", (err) => gunzip.destroy(err));
     input.pipe(gunzip);
@@ -256,12 +298,13 @@ class Extractor {
     if (existing !== undefined && !(existing === "directory" && isDirectory)) {
       throw this.#reject("unsafe_archive", `duplicate entry (already extracted as a ${existing})`);
     }
-    const abs = join(this.#root, ...parts);
+    const abs = join(this.#root ?? "", ...parts);
+    const write = this.#root !== null;
 
     if (isDirectory) {
       if (size !== 0) throw this.#reject("unsafe_archive", "directory entry carries data");
       if (existing) return;
-      this.#mkdir(abs);
+      if (write) this.#mkdir(abs);
       this.#kinds.set(rel, "directory");
       return;
     }
@@ -273,7 +316,7 @@ class Extractor {
       case "2": {
         const escape = lexicalTargetEscape(rel, linkpath);
         if (escape !== null) throw this.#reject("unsafe_archive", escape);
-        symlinkSync(linkpath, abs);
+        if (write) symlinkSync(linkpath, abs);
         this.#kinds.set(rel, "symlink");
         this.#links.set(rel, linkpath);
         return;
@@ -289,7 +332,7 @@ class Extractor {
             `hard link to ${linkpath}, which is not a file extracted before it`,
           );
         }
-        linkSync(join(this.#root, ...linked), abs);
+        if (write) linkSync(join(this.#root!, ...linked), abs);
         this.#kinds.set(rel, "file");
         return;
       }
@@ -311,6 +354,7 @@ class Extractor {
     this.#bytes += size;
     this.#files++;
     this.#kinds.set(rel, "file");
+    if (this.#root === null) return this.#checkFile(reader, rel, size);
     const mode = headerMode & 0o111 ? 0o755 : 0o644;
     const fd = openSync(abs, CREATE_FLAGS, mode);
     try {
@@ -329,6 +373,19 @@ class Extractor {
     await reader.skip(paddingFor(size));
   }
 
+  /** Reads a file's data without writing it, keeping a top-level strata.yaml. */
+  async #checkFile(reader: ByteReader, rel: string, size: number): Promise<void> {
+    if (rel === DEFINITION_FILE) {
+      if (size > MAX_DEFINITION_SIZE) {
+        throw this.#reject("too_large", `larger than ${MAX_DEFINITION_SIZE} bytes`);
+      }
+      this.definition = decodeUtf8(await reader.readExactly(size));
+    } else {
+      await reader.skip(size);
+    }
+    await reader.skip(paddingFor(size));
+  }
+
   /** Creates missing parent folders; refuses a parent that is a file or a symlink. */
   #ensureParents(parts: string[]): void {
     let rel = "";
@@ -338,7 +395,7 @@ class Extractor {
       if (kind === "directory") continue;
       if (kind !== undefined)
         throw this.#reject("unsafe_archive", `parent ${rel} is a ${kind}, not a directory`);
-      this.#mkdir(join(this.#root, ...parts.slice(0, i + 1)));
+      if (this.#root !== null) this.#mkdir(join(this.#root, ...parts.slice(0, i + 1)));
       this.#kinds.set(rel, "directory");
     }
   }
@@ -363,7 +420,8 @@ class Extractor {
   }
 
   #reject(code: "unsafe_archive" | "too_large", reason: string, path = this.#current): StrataError {
-    return new StrataError(code, `[artifact] extract: ${path || this.#archive}: ${reason}`);
+    const what = this.#root === null ? "verify" : "extract";
+    return new StrataError(code, `[artifact] ${what}: ${path || this.#archive}: ${reason}`);
   }
 
   #classify(err: unknown): unknown {
@@ -375,11 +433,9 @@ class Extractor {
     const reason = /unexpected end of file/i.test(messageOf(err))
       ? "truncated gzip data"
       : `corrupt gzip data (${messageOf(err)})`;
-    return new StrataError(
-      "unsafe_archive",
-      `[artifact] extract: ${this.#current || this.#archive}: ${reason}`,
-      { cause: err },
-    );
+    return new StrataError("unsafe_archive", this.#reject("unsafe_archive", reason).message, {
+      cause: err,
+    });
   }
 }
 

@@ -4,7 +4,15 @@ import type { ArtifactStore } from "./store.js";
 
 export { createDigest, digestFile, isReleaseId, type Digest } from "./digest.js";
 export { packDirectory, type PackOptions, type PackResult } from "./pack.js";
-export { extractArchive, type ExtractOptions, type ExtractResult } from "./extract.js";
+export {
+  extractArchive,
+  verifyArchive,
+  type ExtractOptions,
+  type ExtractResult,
+} from "./extract.js";
+export { fetchArtifact, type FetchArtifactOptions } from "./download.js";
+export { ensureReleaseSigner, verifyReleaseSignature, type ReleaseSigner } from "./signing.js";
+export { verifyStoredRelease } from "./verify.js";
 export { createIgnoreMatcher, IGNORE_FILE } from "./ignore.js";
 export type { ArtifactStore } from "./store.js";
 export {

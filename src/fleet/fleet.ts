@@ -1,3 +1,4 @@
+import type { ReleaseSigner } from "../artifact/signing.js";
 import type { Balancer } from "../balancer/balancer.js";
 import type { Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
@@ -25,6 +26,8 @@ export interface FleetOptions {
   clusterJoinToken?: string | null;
   /** How long an issued join token stays valid. @default 3600000 (1 h) */
   joinTokenTtlMs?: number;
+  /** Signs the releases handed to agents; its public key goes out at join. */
+  signer?: ReleaseSigner;
   /** Ensures the group's balancer pool exists (and remembers its port). */
   ensurePool: (group: string) => Promise<void>;
   /** A server with no heartbeat for this long is offline and out of service. @default 15000 */
@@ -169,7 +172,8 @@ export class Fleet {
       address: req.address,
       via: bound ? "issued token" : "cluster token",
     });
-    return { server: server!.name, token };
+    const key = this.#options.signer?.publicKey;
+    return { server: server!.name, token, ...(key ? { release_key: key } : {}) };
   }
 
   /** The cluster token may add new servers, never take over one that has joined from elsewhere. */
@@ -339,7 +343,7 @@ export class Fleet {
   }
 
   describe(releaseId: string): Promise<DesiredRelease | null> {
-    return describeRelease(this.#options.store, releaseId);
+    return describeRelease(this.#options.store, releaseId, this.#options.signer);
   }
 
   async #sweep(timeoutMs: number): Promise<void> {
@@ -368,15 +372,16 @@ function terminatedName(name: string): StrataError {
 export async function describeRelease(
   store: Store,
   releaseId: string,
+  signer?: ReleaseSigner,
 ): Promise<DesiredRelease | null> {
   const release = await store.releases.getById(releaseId);
   if (!release) return null;
+  const { id, app, version, size } = release;
+  const manifest = { id, app, version, size };
   return {
-    id: release.id,
-    app: release.app,
-    version: release.version,
-    size: release.size,
+    ...manifest,
     artifact_path: `/v1/releases/${release.id}/artifact`,
+    ...(signer ? { signature: signer.sign(manifest) } : {}),
   };
 }
 

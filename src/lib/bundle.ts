@@ -6,8 +6,15 @@ import { build } from "esbuild";
  * is never stale; pure-JavaScript packages go in too, so the file runs from
  * anywhere and starts in a fraction of the time tsx needs.
  */
-export async function bundleEntry(entry: string, outfile: string): Promise<string[]> {
-  await build({
+export interface Bundle {
+  /** Runs the bundle. */
+  argv: string[];
+  /** Files bundled, relative to the working folder (esbuild's metafile). */
+  inputs: string[];
+}
+
+export async function bundleEntry(entry: string, outfile: string): Promise<Bundle> {
+  const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -19,6 +26,7 @@ export async function bundleEntry(entry: string, outfile: string): Promise<strin
       js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
     },
     logLevel: "silent",
+    metafile: true,
   });
-  return [process.execPath, outfile];
+  return { argv: [process.execPath, outfile], inputs: Object.keys(result.metafile.inputs) };
 }

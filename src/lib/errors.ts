@@ -11,6 +11,7 @@ export type ErrorCode =
   | "conflict"
   | "invalid_config"
   | "checksum_mismatch"
+  | "bad_signature"
   | "unsafe_archive"
   | "too_large"
   | "hook_failed"

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type { RunAs } from "./app-user.js";
 import type { Clock } from "./clock.js";
+import { readFileSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 
 /** Starts argv as a child in its own process group, so it and all it spawns can be signalled together. */
 export function spawnGroup(argv: string[], options: SpawnOptions = {}): ChildProcess {
@@ -53,6 +56,8 @@ export interface RunInGroupOptions {
   killGraceMs?: number;
   /** Output kept: half from the start, half from the end. @default 65536 */
   maxOutputBytes?: number;
+  /** Runs the program as this account (the agent, as root, runs hooks as the app user). */
+  runAs?: RunAs;
 }
 
 export interface RunResult {
@@ -80,6 +85,7 @@ export function runInGroup(argv: string[], options: RunInGroupOptions): Promise<
     env: childEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+    ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
   });
   child.stdout.on("data", (chunk: Buffer) => output.append(chunk));
   child.stderr.on("data", (chunk: Buffer) => output.append(chunk));
@@ -146,5 +152,60 @@ export class BoundedOutput {
     const dropped = this.#tailSeen - this.#tail.length;
     const gap = dropped > 0 ? `\n[... ${dropped} bytes omitted ...]\n` : "";
     return this.#head.toString("utf8") + gap + this.#tail.toString("utf8");
+  }
+}
+
+/**
+ * Stops a process group left running by a process that died without stopping
+ * it (an agent's app: its process group id is in `pidFile`). Only a process whose working directory is
+ * inside `root` is touched, so a recycled pid is left alone. Idempotent.
+ */
+export async function stopOrphan(
+  pidFile: string,
+  root: string,
+  graceMs = 10_000,
+): Promise<boolean> {
+  const pgid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return false;
+  let cwd: string;
+  try {
+    cwd = realpathSync(`/proc/${pgid}/cwd`);
+  } catch {
+    return false;
+  }
+  const inside = realpathSync(root);
+  if (cwd !== inside && !cwd.startsWith(inside + "/")) return false;
+  killGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() >= deadline) killGroup(pgid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/** Whether the group still has a live member; zombies left for a slow init to reap do not count. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readdirSync("/proc").some((entry) => {
+      if (!/^\d+$/.test(entry)) return false;
+      try {
+        // fields after "(comm) ": state ppid pgrp
+        const [state, , pgrp] = readFileSync(`/proc/${entry}/stat`, "utf8")
+          .split(") ")[1]!
+          .split(" ");
+        return Number(pgrp) === pgid && state !== "Z";
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }

@@ -11,6 +11,9 @@ import {
   releaseDir,
   releaseDirName,
   switchCurrent,
+  writeSwitchIntent,
+  readSwitchIntent,
+  clearSwitchIntent,
 } from "./server-root.js";
 
 const idOf = (name: string) => `sha256:${createHash("sha256").update(name).digest("hex")}`;
@@ -34,6 +37,22 @@ describe("switch", () => {
     assert.equal(releaseDirName(id), id.replace("sha256:", "sha256-"));
     assert.throws(() => releaseDirName("../../etc"), /not a release id/);
     assert.throws(() => releaseDirName("sha256:abc"), /not a release id/);
+  });
+
+  test("a switch intent survives as written until cleared; no temp file is left", async () => {
+    assert.equal(await readSwitchIntent(root), null);
+    const release = { id: idOf("i"), app: "a", version: "1", size: 1, artifact_path: "/x" };
+    const intent = { generation: 3, release, previous: null, done: ["after_switch"] };
+    await writeSwitchIntent(root, intent);
+    assert.deepEqual(await readSwitchIntent(root), intent);
+    assert.deepEqual(
+      (await readdir(root)).filter((name) => name.includes("switching")),
+      ["switching.json"],
+      "no temp file left",
+    );
+    await clearSwitchIntent(root);
+    await clearSwitchIntent(root);
+    assert.equal(await readSwitchIntent(root), null);
   });
 
   test("readCurrent is null before the first switch", async () => {

@@ -1,13 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { readFile, readdir, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  open,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { StrataError } from "./errors.js";
 import { isReleaseId } from "../artifact/digest.js";
+import type { DesiredRelease } from "../wire/agent.js";
+import { failpoint } from "./failpoint.js";
 
 // Layout of a server root:
 //   releases/sha256-<hex>/   one unpacked release each
 //   current -> releases/...  the running release (relative, so the root can move)
 //   activations.json         release id -> when it became current, and its version
+//   switching.json           a switch under way (SwitchIntent), until the release is live or rolled back
 //   agent.json               name + per-agent token (0600)
 //   tmp/                     downloads in progress
 //   app.log                  the app's output
@@ -47,6 +59,7 @@ export async function switchCurrent(
     await rm(temp, { force: true });
     throw err;
   }
+  failpoint("switch.renamed", root);
   const activations = await readActivations(root);
   activations[releaseId] = activation;
   await writeActivations(root, activations);
@@ -127,4 +140,49 @@ export async function pruneReleases(
   }
   if (removed.length > 0) await writeActivations(root, activations);
   return removed;
+}
+
+/**
+ * A switch under way, written durably before `current` moves and removed once
+ * the release is live (or rolled back): an agent killed in between finds it at
+ * start and completes the switch with the release's own version and hooks.
+ */
+export interface SwitchIntent {
+  generation: number;
+  release: DesiredRelease;
+  /** What ran before the switch (null: nothing). */
+  previous: string | null;
+  /** Hooks that ran to completion since the switch began, so a resumed switch runs each once. */
+  done: string[];
+}
+
+const INTENT_FILE = "switching.json";
+
+/** Writes the intent and syncs file and folder, so it survives a crash that follows. */
+export async function writeSwitchIntent(root: string, intent: SwitchIntent): Promise<void> {
+  const temp = join(root, `.switching-${randomBytes(4).toString("hex")}`);
+  const file = await open(temp, "w", 0o600);
+  try {
+    await file.writeFile(JSON.stringify(intent) + "\n");
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, join(root, INTENT_FILE));
+  const dir = await open(root, "r");
+  await dir.sync().finally(() => dir.close());
+}
+
+export async function readSwitchIntent(root: string): Promise<SwitchIntent | null> {
+  try {
+    return JSON.parse(await readFile(join(root, INTENT_FILE), "utf8")) as SwitchIntent;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/** The switch is complete (or undone). Idempotent. */
+export async function clearSwitchIntent(root: string): Promise<void> {
+  await rm(join(root, INTENT_FILE), { force: true });
 }

@@ -1,10 +1,11 @@
 import type { Database } from "better-sqlite3";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createDigest } from "../artifact/digest.js";
+import { packDirectory } from "../artifact/pack.js";
 import { parseServerConfig } from "../config/server-config.js";
 import { startControlPlane, type ControlPlane } from "./control-plane.js";
 
@@ -92,8 +93,28 @@ describe("HTTP API (in-process requests)", () => {
     assert.equal(await plane.artifacts.has(wrongId), false);
   });
 
-  test("an upload is stored under its id; the same version with other content is a conflict", async () => {
+  /** A real release archive of examples/hello, with `message` making its content differ. */
+  async function tarball(message: string): Promise<Buffer> {
+    const src = join(dir, `src-${message}`);
+    await cp(new URL("../../examples/hello/", import.meta.url).pathname, src, { recursive: true });
+    await writeFile(join(src, "message.txt"), message);
+    return readFile((await packDirectory(src, join(dir, `${message}.tar.gz`))).file);
+  }
+
+  test("an upload that is no release archive is refused with 422 and not recorded (issue 8 defect 11)", async () => {
     const body = Buffer.from("pretend tarball");
+    const digest = createDigest();
+    digest.update(body);
+    const res = await upload(body, digest.id(), "6.6.6");
+    assert.equal(res.status, 422);
+    const message = ((await res.json()) as { error: { message: string } }).error.message;
+    assert.match(message, /^\[artifact\] verify: the archive: corrupt gzip data/);
+    assert.equal(await plane.store.releases.get("hello", "6.6.6"), null);
+    assert.equal(await plane.artifacts.has(digest.id()), false);
+  });
+
+  test("an upload is stored under its id; the same version with other content is a conflict", async () => {
+    const body = await tarball("first");
     const digest = createDigest();
     digest.update(body);
     const ok = await upload(body, digest.id(), "1.0.0");
@@ -105,7 +126,7 @@ describe("HTTP API (in-process requests)", () => {
     assert.equal(artifact.status, 200, "agents fetch artifacts with their own token");
     assert.deepEqual(Buffer.from(await artifact.arrayBuffer()), body);
 
-    const other = Buffer.from("other content");
+    const other = await tarball("other");
     const otherDigest = createDigest();
     otherDigest.update(other);
     const clash = await upload(other, otherDigest.id(), "1.0.0");

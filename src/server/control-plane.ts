@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { Hono } from "hono";
 import { createLocalArtifactStore } from "../artifact/local/local-store.js";
+import { ensureReleaseSigner } from "../artifact/signing.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
 import { createDaemonBalancer } from "../balancer/local/daemon-client.js";
@@ -76,11 +77,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const imageConfig = parseImageConfig(config.sections, process.cwd());
   const forecastConfig = parseForecastConfig(config.sections);
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // 0711: apps (an unprivileged account) pass through to their server roots, never list; secrets are 0600.
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  await chmod(dataDir, 0o711);
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
+  const signer = await ensureReleaseSigner(join(dataDir, "release-signing-key.pem"));
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
+  for (const file of ["state.db", "state.db-wal", "state.db-shm"]) {
+    await chmod(join(dataDir, file), 0o600).catch(() => undefined);
+  }
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
     store.audit.append({ at: clock.now(), actor: currentActor(), action, subject, detail });
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
@@ -119,7 +126,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   const coordinator = createLocalCoordinator({
     desired: store.desired,
-    describeRelease: (id) => describeRelease(store, id),
+    describeRelease: (id) => describeRelease(store, id, signer),
   });
   const fleet = new Fleet({
     store,
@@ -127,6 +134,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     balancer,
     clock,
     clusterJoinToken: config.clusterJoinToken ? joinToken : null,
+    signer,
     onReport: (server, report) => deployer.onReport(server, report),
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   conflict: 409,
   checksum_mismatch: 422,
+  bad_signature: 422,
   unsafe_archive: 422,
   too_large: 413,
   hook_failed: 500,

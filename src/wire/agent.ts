@@ -15,6 +15,8 @@ export interface JoinResponse {
   server: string;
   /** Per-agent bearer token; the join token is never used again by this agent. */
   token: string;
+  /** The control plane's release-signing public key (SPKI PEM), pinned by the agent at its first join. */
+  release_key?: string;
 }
 
 export interface DesiredRelease {
@@ -24,6 +26,8 @@ export interface DesiredRelease {
   size: number;
   /** Path on the control plane to GET the artifact from, with the agent token. */
   artifact_path: string;
+  /** Base64 ed25519 signature of the manifest (id, app, version, size; src/artifact/signing.ts). */
+  signature?: string;
 }
 
 /** What one server should run. The generation grows with every change. */

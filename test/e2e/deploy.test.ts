@@ -72,6 +72,7 @@ describe(
       );
       const steps = d.servers[0]!.steps.map((step) => step.name);
       for (const name of [
+        "verify", // the control plane's signature, checked against the key pinned at join
         "fetch",
         "extract",
         "before_switch",

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,8 +29,12 @@ export function randomLoopbackPrefix(): string {
 }
 
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
-export async function startTestPlane(): Promise<TestPlane> {
+export async function startTestPlane(
+  options: { agentEnv?: Record<string, string> } = {},
+): Promise<TestPlane> {
+  const agentEnv = options.agentEnv ?? {};
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
+  await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = randomLoopbackPrefix();
   const yaml = [
     `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
@@ -44,7 +48,7 @@ export async function startTestPlane(): Promise<TestPlane> {
     listen: `${api}.1:0`,
   });
   const harness: TestPlane = {
-    plane: await startControlPlane({ config }),
+    plane: await startControlPlane({ config, agentEnv }),
     client: null as unknown as ApiClient,
     dir,
     async restart() {
@@ -54,7 +58,7 @@ export async function startTestPlane(): Promise<TestPlane> {
         dataDir: join(dir, "data"),
         listen: `${api}.1:${port}`,
       });
-      harness.plane = await startControlPlane({ config });
+      harness.plane = await startControlPlane({ config, agentEnv });
       harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
     },
     async close() {

@@ -131,7 +131,7 @@ async function start(
   host: string,
   options: DaemonBalancerOptions,
 ): Promise<DaemonInfo> {
-  const argv = await bundleEntry(ENTRY, join(dir, "strata-balancer.mjs"));
+  const { argv } = await bundleEntry(ENTRY, join(dir, "strata-balancer.mjs"));
   const log = openSync(join(dir, "balancer.log"), "a");
   const child = spawnGroup([...argv, "--dir", dir, "--host", host], {
     stdio: ["ignore", log, log],

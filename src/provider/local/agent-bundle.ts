@@ -1,10 +1,13 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { bundleEntry } from "../../lib/bundle.js";
+import { bundleEntry, type Bundle } from "../../lib/bundle.js";
 
-const ENTRY = fileURLToPath(new URL("../../agent/main.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../../agent/bin.ts", import.meta.url));
 
-/** Bundles the agent into `dir/strata-agent.mjs` and returns the argv that runs it. */
-export function bundleAgent(dir: string): Promise<string[]> {
+/**
+ * Bundles the agent into `dir/strata-agent.mjs` and returns the argv that runs
+ * it and the files bundled (its packages, yaml and zod, go in too).
+ */
+export function bundleAgent(dir: string): Promise<Bundle> {
   return bundleEntry(ENTRY, join(dir, "strata-agent.mjs"));
 }

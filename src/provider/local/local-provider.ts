@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StrataError } from "../../lib/errors.js";
 import { killGroup, spawnGroup, stopGroup } from "../../lib/process.js";
@@ -46,10 +46,13 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const command = () =>
     (agentCommand ??= options.agentCommand
       ? Promise.resolve(options.agentCommand)
-      : bundleAgent(options.dir).catch((err) => {
-          console.error(`[provider] local: cannot bundle the agent, using strata agent: ${err}`);
-          return [...strataCommand(), "agent"];
-        }));
+      : bundleAgent(options.dir).then(
+          (bundle) => bundle.argv,
+          (err) => {
+            console.error(`[provider] local: cannot bundle the agent, using strata agent: ${err}`);
+            return [...strataCommand(), "agent"];
+          },
+        ));
   const stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
   const listFile = join(options.dir, "instances.json");
   const processes = new Map<string, ChildProcess>();
@@ -74,7 +77,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     saving = saving.then(async () => {
       await mkdir(options.dir, { recursive: true });
       const tmp = `${listFile}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(entries, null, 2));
+      await writeFile(tmp, JSON.stringify(entries, null, 2), { mode: 0o600 }); // join tokens
       await rename(tmp, listFile);
     });
     return saving;
@@ -93,7 +96,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   }
 
   function startAgent(entry: Entry, argv: string[]): void {
-    const log = openSync(join(entry.root!, "agent.log"), "a");
+    const log = openSync(join(entry.root!, "agent.log"), "a", 0o600);
     const child = spawnGroup(
       [
         ...argv,
@@ -179,6 +182,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
       try {
         await rm(root, { recursive: true, force: true });
         await mkdir(root, { recursive: true });
+        await chmod(options.dir, 0o711); // apps pass through to their root; the list stays private
         if (spec.image) {
           if (!options.prepareRoot) {
             throw new StrataError("bad_request", "[provider] local: images are not enabled");

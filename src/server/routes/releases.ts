@@ -3,6 +3,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Hono } from "hono";
 import type { ArtifactStore } from "../../artifact/store.js";
 import { isReleaseId } from "../../artifact/digest.js";
+import { verifyStoredRelease } from "../../artifact/verify.js";
 import { isoTime, type Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
 import type { Store } from "../../store/store.js";
@@ -14,7 +15,8 @@ const VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
 /**
  * Upload: `POST /releases?app=A&version=V` with the tarball as the body and
  * `x-strata-release-id` / `x-strata-file-count` from the builder; the store
- * verifies the id while the bytes stream in.
+ * verifies the id while the bytes stream in, then the archive is checked
+ * (safe entries, a valid strata.yaml) before the release is recorded.
  */
 export function releaseRoutes(deps: {
   store: Store;
@@ -46,6 +48,7 @@ export function releaseRoutes(deps: {
     const body = c.req.raw.body;
     if (!body) throw badRequest("[server] release upload: empty body");
     const { size } = await artifacts.put(id, Readable.fromWeb(body as WebReadableStream));
+    if (!existing) await verifyStoredRelease(artifacts, id); // 422 naming the problem; nothing recorded
     const release = {
       id,
       app: appName,

@@ -8,8 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import { fetchArtifact, type FetchArtifactOptions } from "./fetch.js";
-import { randomLoopback } from "./test-support.js";
+import { fetchArtifact, type FetchArtifactOptions } from "./download.js";
+/** A loopback address of this test alone (127.40.0.0/16). */
+const randomLoopback = () =>
+  `127.40.${2 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
 
 const BODY = randomBytes(3 * 1024 * 1024 + 17);
 const BODY_ID = `sha256:${createHash("sha256").update(BODY).digest("hex")}`;

@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream } from "node:stream/web";
 import type { Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
-import { createDigest } from "../artifact/digest.js";
+import { createDigest } from "./digest.js";
+import { retry } from "../lib/retry.js";
 
 export interface FetchArtifactOptions {
   url: string;
@@ -41,29 +42,39 @@ class Transient extends Error {}
  * would only multiply the load. Leaves nothing behind on failure.
  */
 export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ attempts: number }> {
-  const attempts = options.attempts ?? 5;
-  const random = options.random ?? Math.random;
   const part = `${options.dest}.part`;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await downloadOnce(options, part);
-      await rename(part, options.dest);
-      return { attempts: attempt };
-    } catch (err) {
-      await rm(part, { force: true });
-      if (options.signal?.aborted) throw options.signal.reason;
-      if (!(err instanceof Transient)) throw err;
-      if (attempt >= attempts) {
-        throw new StrataError(
-          "unavailable",
-          `[agent] fetch: ${options.url}: ${err.message} (gave up after ${attempt} tries)`,
-          { cause: err.cause },
-        );
-      }
-      const cap = Math.min(options.maxDelayMs ?? 8000, (options.baseDelayMs ?? 250) * 2 ** attempt);
-      await options.clock.sleep(random() * cap, options.signal);
-    }
+  let tries = 0;
+  try {
+    await retry(
+      async (attempt) => {
+        tries = attempt;
+        try {
+          await downloadOnce(options, part);
+          await rename(part, options.dest);
+        } catch (err) {
+          await rm(part, { force: true });
+          throw err;
+        }
+      },
+      {
+        clock: options.clock,
+        ...(options.signal ? { signal: options.signal } : {}),
+        retryable: (err) => err instanceof Transient,
+        attempts: options.attempts ?? 5,
+        baseDelayMs: options.baseDelayMs ?? 250,
+        maxDelayMs: options.maxDelayMs ?? 8000,
+        ...(options.random ? { random: options.random } : {}),
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof Transient)) throw err;
+    throw new StrataError(
+      "unavailable",
+      `[agent] fetch: ${options.url}: ${err.message} (gave up after ${tries} tries)`,
+      { cause: err.cause },
+    );
   }
+  return { attempts: tries };
 }
 
 async function downloadOnce(options: FetchArtifactOptions, part: string): Promise<void> {

@@ -1,0 +1,121 @@
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Clock } from "../lib/clock.js";
+import { ConfigError, messageOf, type StrataError } from "../lib/errors.js";
+import { retry } from "../lib/retry.js";
+import type { AgentReport } from "../wire/agent.js";
+import type { ControlPlaneClient } from "./control-plane-client.js";
+
+export interface SessionOptions {
+  client: ControlPlaneClient;
+  /** Control plane URL, for logs. */
+  server: string;
+  joinToken?: string;
+  name: string;
+  group: string;
+  address: string;
+  /** agent.json goes here. */
+  root: string;
+  /** The release-signing key pinned at an earlier join (agent.json). */
+  releaseKey?: string;
+  clock: Clock;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+/** The agent's standing with the control plane: its token, retries, and the ordered report queue. */
+export interface Session {
+  /** Joins once at a time (concurrent callers share the attempt) and saves the token to agent.json. */
+  join(): Promise<void>;
+  /**
+   * Calls `work` under the agent's one retry policy until it succeeds or the
+   * agent stops; rejoins after a 401. Errors `retryable` refuses are rethrown.
+   */
+  retrying<T>(
+    what: string,
+    work: () => Promise<T>,
+    retryable?: (err: unknown) => boolean,
+  ): Promise<T>;
+  /**
+   * Queues a report behind the earlier ones. A final report (not `working`) is
+   * retried while the failure is transient and the returned promise settles
+   * when it is sent or lost; a lost `working` report only costs progress display.
+   */
+  report(report: AgentReport): Promise<void> | undefined;
+  /** The control plane's release-signing key, pinned at the first join that offered one. */
+  readonly releaseKey: string | null;
+}
+
+export function createSession(options: SessionOptions): Session {
+  const { client, root, log, signal } = options;
+  let joining: Promise<void> | null = null;
+  let releaseKey = options.releaseKey ?? null;
+  let reports = Promise.resolve();
+
+  const session: Session = {
+    join: () =>
+      (joining ??= (async () => {
+        if (!options.joinToken) {
+          throw new ConfigError(
+            "joinToken",
+            `[agent] no token in ${root}/agent.json, no join token`,
+          );
+        }
+        const { name, group, address } = options;
+        const res = await client.join(
+          { join_token: options.joinToken, name, group, address },
+          signal,
+        );
+        client.setToken(res.token);
+        if (res.release_key && releaseKey && res.release_key !== releaseKey) {
+          log("[agent] join: the control plane offers another release key; keeping the pinned one");
+        }
+        releaseKey ??= res.release_key ?? null;
+        const saved = {
+          name,
+          token: res.token,
+          ...(releaseKey ? { release_key: releaseKey } : {}),
+        };
+        const temp = join(root, ".agent.json.tmp");
+        await writeFile(temp, JSON.stringify(saved) + "\n", { mode: 0o600 });
+        await rename(temp, join(root, "agent.json"));
+        log(`[agent] joined ${options.server} as ${name}`);
+      })().finally(() => (joining = null))),
+
+    retrying: (what, work, retryable = (err) => !(err instanceof ConfigError)) =>
+      retry(work, {
+        clock: options.clock,
+        signal,
+        retryable,
+        baseDelayMs: 500,
+        maxDelayMs: 30_000,
+        onRetry: async (err) => {
+          log(`${messageOf(err)} (${what}: retrying)`);
+          if ((err as StrataError).code === "unauthorized" && options.joinToken) {
+            await session.join().catch((joinErr) => log(`[agent] join: ${messageOf(joinErr)}`));
+          }
+        },
+      }),
+
+    report(next) {
+      const send = () => client.report(next, signal);
+      const working = next.phase === "working";
+      reports = reports.then(() =>
+        (working ? send() : session.retrying("report", send, isTransient)).catch(
+          (err) => void (!working && log(`[agent] report lost: ${messageOf(err)}`)),
+        ),
+      );
+      return working ? undefined : reports;
+    },
+
+    get releaseKey() {
+      return releaseKey;
+    },
+  };
+  return session;
+}
+
+function isTransient(err: unknown): boolean {
+  const code = (err as StrataError).code;
+  return code === undefined || ["unavailable", "unauthorized", "internal"].includes(code);
+}

@@ -36,6 +36,8 @@ export interface AgentConfig {
    * @default none: they run as the agent
    */
   appUser?: string;
+  /** PEM of the CA an https control plane's certificate must chain to (strata's own). */
+  ca?: string;
 }
 
 /** Replaceable parts, for tests. */
@@ -77,7 +79,9 @@ export async function run(
 ): Promise<void> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const client = deps.client ?? createControlPlaneClient({ server: config.server });
+  const client =
+    deps.client ??
+    createControlPlaneClient({ server: config.server, ...(config.ca ? { ca: config.ca } : {}) });
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal.reason);
   if (signal.aborted) onAbort();
@@ -250,6 +254,7 @@ function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
       dest,
       clock,
       signal,
+      ...(config.ca ? { ca: config.ca } : {}),
     }).then(() => undefined);
 }
 

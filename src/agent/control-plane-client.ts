@@ -1,4 +1,5 @@
 import { StrataError, messageOf, type ErrorCode, type WireError } from "../lib/errors.js";
+import { tlsOptions } from "../lib/tls-fetch.js";
 import type {
   AgentReport,
   DesiredState,
@@ -29,11 +30,14 @@ export interface ControlPlaneClientOptions {
   /** Base URL, e.g. `http://127.0.0.1:7070`. */
   server: string;
   token?: string;
+  /** PEM of the CA to trust for an https server (strata's own, pinned at launch). */
+  ca?: string;
 }
 
 export function createControlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
   const base = options.server.replace(/\/+$/, "");
   let token = options.token ?? null;
+  const tls = tlsOptions(options.ca);
 
   async function call<T>(method: string, path: string, body: unknown, signal?: AbortSignal) {
     const headers: Record<string, string> = {};
@@ -46,7 +50,8 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
         headers,
         body: body === undefined ? null : JSON.stringify(body),
         signal: signal ?? null,
-      });
+        ...tls,
+      } as RequestInit);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;

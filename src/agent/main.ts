@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
@@ -22,6 +23,8 @@ export const AGENT_USAGE = `usage: strata agent --server URL --group G --root DI
                        STRATA_MAX_UNPACKED_SIZE; default 2GiB); extraction stops at it
   --app-user NAME      account apps and hooks run as when the agent runs as root (env
                        STRATA_APP_USER; default strata-app, made if missing; root: as the agent)
+  --ca-file FILE       CA certificate (PEM) an https control plane must chain to (env STRATA_CA
+                       holds the PEM itself; the local provider sets it)
   --verbose            print stack traces on errors
   -h, --help           this text
 
@@ -36,6 +39,7 @@ const OPTIONS = {
   name: { type: "string" },
   "max-unpacked-size": { type: "string" },
   "app-user": { type: "string" },
+  "ca-file": { type: "string" },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -87,7 +91,22 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
     ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
     ...appUser(values["app-user"] ?? env.STRATA_APP_USER),
+    ...caOf(values["ca-file"], env.STRATA_CA),
   };
+}
+
+function caOf(file: string | undefined, pem: string | undefined): { ca?: string } {
+  if (file) {
+    try {
+      return { ca: readFileSync(file, "utf8") };
+    } catch (err) {
+      throw new StrataError(
+        "bad_request",
+        `[agent] --ca-file: cannot read ${file}: ${messageOf(err)}`,
+      );
+    }
+  }
+  return pem ? { ca: pem } : {};
 }
 
 /** As root, apps run as an unprivileged account unless told `root`; otherwise as the agent. */

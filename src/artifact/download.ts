@@ -1,3 +1,4 @@
+import { tlsOptions } from "../lib/tls-fetch.js";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -20,6 +21,8 @@ export interface FetchArtifactOptions {
   dest: string;
   clock: Clock;
   signal?: AbortSignal;
+  /** PEM of the CA to trust for https (strata's own). */
+  ca?: string;
   /** Tries in all. @default 5 */
   attempts?: number;
   /** First backoff cap; doubles per try (full jitter). @default 250 */
@@ -83,7 +86,8 @@ async function downloadOnce(options: FetchArtifactOptions, part: string): Promis
     res = await fetch(options.url, {
       headers: { authorization: `Bearer ${options.token}` },
       signal: options.signal ?? null,
-    });
+      ...tlsOptions(options.ca),
+    } as RequestInit);
   } catch (err) {
     throw new Transient(networkMessage(err), { cause: err });
   }

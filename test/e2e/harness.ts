@@ -30,7 +30,7 @@ export function randomLoopbackPrefix(): string {
 
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
 export async function startTestPlane(
-  options: { agentEnv?: Record<string, string> } = {},
+  options: { agentEnv?: Record<string, string>; yaml?: string[] } = {},
 ): Promise<TestPlane> {
   const agentEnv = options.agentEnv ?? {};
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
@@ -42,6 +42,7 @@ export async function startTestPlane(
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",
     "deploy: { server_timeout: 60s, drain_timeout: 5s }",
+    ...(options.yaml ?? []),
   ].join("\n");
   let config = parseServerConfig(yaml, "test", {
     dataDir: join(dir, "data"),
@@ -59,14 +60,18 @@ export async function startTestPlane(
         listen: `${api}.1:${port}`,
       });
       harness.plane = await startControlPlane({ config, agentEnv });
-      harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
+      harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken, {
+        ...(harness.plane.ca ? { ca: harness.plane.ca } : {}),
+      });
     },
     async close() {
       await harness.plane.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
-  harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
+  harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken, {
+    ...(harness.plane.ca ? { ca: harness.plane.ca } : {}),
+  });
   return harness;
 }
 

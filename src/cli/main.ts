@@ -9,6 +9,7 @@ import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerForecastCommands } from "./commands/forecast.js";
 import { registerServerCommand } from "./commands/server.js";
+import { registerSimulateCommand } from "./commands/simulate.js";
 import { reportError } from "./output.js";
 
 /** Builds the `strata` command tree. Each command module declares its arguments and calls one function. */
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
+  registerSimulateCommand(program);
   return program;
 }
 

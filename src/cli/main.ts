@@ -8,6 +8,7 @@ import { registerFleetCommands, registerStatusCommand } from "./commands/fleet.j
 import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerForecastCommands } from "./commands/forecast.js";
+import { registerScaleCommands } from "./commands/scale.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
 import { reportError } from "./output.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerIngestCommand(program);
   registerSimulateCommand(program);
+  registerScaleCommands(program);
   return program;
 }
 

@@ -195,7 +195,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
         address: server.address,
         port: server.app_port!,
       });
-      await store.servers.update(name, { in_service: true, in_service_at: clock.now() });
+      // The first service-in only: a return after a deploy is not a launch's lag.
+      await store.servers.update(name, {
+        in_service: true,
+        in_service_at: server.in_service_at ?? clock.now(),
+      });
     } else if (!serve && server.in_service) {
       await store.servers.update(name, { in_service: false });
       await balancer.removeMember(server.group, name, { drainMs: this.#options.drainMs ?? 10_000 });

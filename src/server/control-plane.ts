@@ -29,6 +29,11 @@ import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
+import { createFleetPort } from "../scale/fleet-port.js";
+import { createLiveInputs } from "../scale/live-inputs.js";
+import { parseScalingConfig } from "../scale/scale-config.js";
+import { createScaleService, type ScaleService } from "../scale/scale-service.js";
+import { scaleRoutes } from "./routes/scale.js";
 
 export interface ControlPlaneOptions {
   config: ServerConfig;
@@ -53,6 +58,7 @@ export interface ControlPlane {
   fleetOps: FleetOps;
   artifacts: ArtifactStore;
   images: ImageService;
+  scale: ScaleService;
   /** Stops servers it started, listeners and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -143,7 +149,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     serverTimeoutMs: config.serverTimeoutMs,
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
   });
+  const scale = createScaleService({
+    groups: parseScalingConfig(config.sections),
+    clock,
+    audit,
+    port: (group) =>
+      createFleetPort({ group, store, fleetOps, currentImage: () => images.imageFor(group) }),
+    inputs: (group) => createLiveInputs({ group, store, forecasts }),
+  });
   const extra = [
+    scaleRoutes({ scale }),
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
@@ -186,6 +201,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   if (forecastConfig.daily) dailyForecasts.start();
   await provider.resume();
+  scale.start();
   await audit("server.start", "control-plane", { url });
 
   let closing: Promise<void> | null = null;
@@ -203,8 +219,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fleetOps,
     artifacts,
     images,
+    scale,
     close: () =>
       (closing ??= (async () => {
+        await scale.stop();
         fleet.stop();
         await dailyForecasts.stop();
         await images.close();

@@ -124,6 +124,8 @@ export interface SimulateOptions {
   keepSteps?: boolean;
   /** Settings of the `strata` policy before the trace's capacity is set. @default DEFAULT_SCALING */
   strata?: Partial<ScaleSettings>;
+  /** Daily forecasts made before (forecastDaily), to share them between runs of one trace. */
+  daily?: Map<number, Forecast>;
   /** Quantile of the learned peak ratios (see learnPeakRatios); 0 turns them off. @default 0.5 */
   peakQuantile?: number;
   onProgress?: (line: string) => void;
@@ -188,7 +190,7 @@ export async function simulate(
     needed[i] = Math.ceil((trace.counts[i] as number) / 300 / (capacity * SIM_UTILISATION) - 1e-9);
 
   const minHistory = Math.round((options.minHistoryMs ?? 28 * DAY_MS) / HOUR_MS);
-  const origins = backtestOrigins(trace.hourly, minHistory);
+  const origins = forecastOrigins(trace, options.minHistoryMs);
   if (origins.length === 0)
     throw new StrataError(
       "bad_request",
@@ -201,15 +203,9 @@ export async function simulate(
   const wantsForecast = policies.some(
     (p) => p === "forecast" || p === "forecast-p90" || p === "strata",
   );
-  const daily = new Map<number, Forecast>();
-  if (wantsForecast) {
-    const model = createForecastModel("auto", { memo: createForecastMemo() });
-    for (const o of origins) {
-      const history = sliceSeries(trace.hourly, Math.max(0, o - 8 * WEEK_HOURS), o);
-      daily.set(trace.start + o * HOUR_MS, model.forecast(history, 48));
-    }
+  const daily = options.daily ?? (wantsForecast ? forecastDaily(trace, origins) : new Map());
+  if (wantsForecast && !options.daily)
     say(`forecast ${origins.length} days in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
   const forecastSeconds = (performance.now() - t0) / 1000;
 
   let staticCount = 0;
@@ -259,6 +255,26 @@ export async function simulate(
     say(`${policy}: ${run.seconds.policies[policy]!.toFixed(2)} s`);
   }
   return run;
+}
+
+/** The forecast origins of a trace: 00:00 of each whole day with `minHistoryMs` before it. */
+export function forecastOrigins(trace: Trace, minHistoryMs = 28 * DAY_MS): number[] {
+  return backtestOrigins(trace.hourly, Math.round(minHistoryMs / HOUR_MS));
+}
+
+/**
+ * The daily forecasts as production makes them: at every origin (hour index), 48 hours
+ * from at most the last 8 weeks before it, by the project's `auto` forecaster. Keyed by
+ * the origin's time.
+ */
+export function forecastDaily(trace: Trace, origins: readonly number[]): Map<number, Forecast> {
+  const model = createForecastModel("auto", { memo: createForecastMemo() });
+  const out = new Map<number, Forecast>();
+  for (const o of origins) {
+    const history = sliceSeries(trace.hourly, Math.max(0, o - 8 * WEEK_HOURS), o);
+    out.set(trace.start + o * HOUR_MS, model.forecast(history, 48));
+  }
+  return out;
 }
 
 function index(trace: Trace, t: number): number {

@@ -1,3 +1,4 @@
+import { runBacktest } from "../forecast/backtest.js";
 import type { ForecastService } from "../forecast/service/forecast-service.js";
 import type { Store } from "../store/store.js";
 import type { ScaleInputs } from "./executor.js";
@@ -70,5 +71,56 @@ export function createLiveInputs(options: LiveInputsOptions): ScaleInputs {
       const app = await appOf();
       return app ? (await store.deployments.running(app, group)) !== null : false;
     },
+  };
+}
+
+/** The app forecaster's day-ahead score on the app's own traffic, for `strata scale status`. */
+export interface ForecasterScore {
+  model: string;
+  /** Days forecast and scored. */
+  days: number;
+  wmape: number;
+  p90Coverage: number;
+}
+
+/**
+ * The `strata forecast backtest` contract on the group's app's last 5 weeks of hourly
+ * traffic (7 days of history before each scored day), at most once per UTC day; null until
+ * there are 8 days of traffic. CPU-bound for a fraction of a second when it runs.
+ */
+export function createForecasterScore(options: {
+  group: string;
+  store: Store;
+  model?: string;
+}): (now: number) => Promise<ForecasterScore | null> {
+  let cached: { day: number; score: ForecasterScore | null } | null = null;
+  return async (now) => {
+    const day = Math.floor(now / (24 * HOUR_MS));
+    if (cached?.day === day) return cached.score;
+    const app = (await options.store.groups.get(options.group))?.app ?? null;
+    let score: ForecasterScore | null = null;
+    if (app) {
+      const to = day * 24 * HOUR_MS;
+      const from = to - 35 * 24 * HOUR_MS;
+      const values = new Array<number>((to - from) / HOUR_MS).fill(NaN);
+      for (const h of await options.store.traffic.hourly(app, from, to))
+        if (h.minutes >= 60) values[(h.hour - from) / HOUR_MS] = h.total;
+      const first = values.findIndex((v) => !Number.isNaN(v));
+      if (first >= 0) {
+        const series = { start: from + first * HOUR_MS, values: values.slice(first) };
+        const model = options.model ?? "auto";
+        const result = runBacktest(series, { models: [model], minHistory: 7 * 24 });
+        const s = result.scores[0];
+        if (s && s.hours > 0)
+          score = {
+            model,
+            days: result.origins.length,
+            wmape: s.wmape,
+            p90Coverage: s.p90Coverage,
+          };
+      }
+    }
+    cached = { day, score };
+    return score;
   };
 }

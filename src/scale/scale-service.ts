@@ -12,6 +12,7 @@ import {
   type ScaleSettings,
 } from "./executor.js";
 import type { LeadTime } from "./lead-time.js";
+import type { ForecasterScore } from "./live-inputs.js";
 
 /** Options of {@link createScaleService}. */
 export interface ScaleServiceOptions {
@@ -21,6 +22,8 @@ export interface ScaleServiceOptions {
   port: (group: string) => ScalePort;
   inputs: (group: string) => ScaleInputs;
   audit: (action: string, subject: string, detail: Record<string, unknown>) => Promise<void>;
+  /** The group's forecaster's backtest score, shown beside the decisions. */
+  forecasterScore?: (group: string) => (now: number) => Promise<ForecasterScore | null>;
 }
 
 /** The executors of every configured group, and their views for the API. */
@@ -36,10 +39,18 @@ export interface ScaleService {
 }
 
 export function createScaleService(options: ScaleServiceOptions): ScaleService {
-  const executors = new Map<string, { executor: ScaleExecutor; settings: ScaleSettings }>();
+  const executors = new Map<
+    string,
+    {
+      executor: ScaleExecutor;
+      settings: ScaleSettings;
+      score: ((now: number) => Promise<ForecasterScore | null>) | null;
+    }
+  >();
   for (const [group, settings] of options.groups) {
     executors.set(group, {
       settings,
+      score: options.forecasterScore?.(group) ?? null,
       executor: createScaleExecutor({
         group,
         settings,
@@ -60,7 +71,9 @@ export function createScaleService(options: ScaleServiceOptions): ScaleService {
     return found;
   };
   const status = async (group: string): Promise<ScaleStatusView> => {
-    const s = await find(group).executor.status();
+    const found = find(group);
+    const s = await found.executor.status();
+    const score = found.score ? await found.score(options.clock.now()).catch(() => null) : null;
     return {
       group,
       mode: s.mode,
@@ -71,6 +84,14 @@ export function createScaleService(options: ScaleServiceOptions): ScaleService {
       last: s.last ? decisionView(s.last) : null,
       recent: s.recent.map(decisionView),
       last_error: s.lastError,
+      forecaster: score
+        ? {
+            model: score.model,
+            days: score.days,
+            wmape: round(score.wmape),
+            p90_coverage: round(score.p90Coverage),
+          }
+        : null,
     };
   };
   return {

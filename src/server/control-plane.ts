@@ -30,7 +30,7 @@ import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
 import { createFleetPort } from "../scale/fleet-port.js";
-import { createLiveInputs } from "../scale/live-inputs.js";
+import { createForecasterScore, createLiveInputs } from "../scale/live-inputs.js";
 import { parseScalingConfig } from "../scale/scale-config.js";
 import { createScaleService, type ScaleService } from "../scale/scale-service.js";
 import { scaleRoutes } from "./routes/scale.js";
@@ -156,6 +156,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port: (group) =>
       createFleetPort({ group, store, fleetOps, currentImage: () => images.imageFor(group) }),
     inputs: (group) => createLiveInputs({ group, store, forecasts }),
+    forecasterScore: (group) =>
+      createForecasterScore({ group, store, model: forecastConfig.model }),
   });
   const extra = [
     scaleRoutes({ scale }),

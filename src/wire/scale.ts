@@ -66,5 +66,14 @@ export const scaleStatusViewSchema = z.object({
   last: decisionViewSchema.nullable(),
   recent: z.array(decisionViewSchema),
   last_error: z.string().nullable(),
+  /** Day-ahead backtest of the app's forecaster on its own traffic; null without 8 days of it. */
+  forecaster: z
+    .object({
+      model: z.string(),
+      days: z.number().int(),
+      wmape: z.number(),
+      p90_coverage: z.number(),
+    })
+    .nullable(),
 });
 export type ScaleStatusView = z.infer<typeof scaleStatusViewSchema>;

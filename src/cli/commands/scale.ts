@@ -103,6 +103,9 @@ export function renderStatus(v: ScaleStatusView): string {
     `${v.group}: mode ${v.mode}; ${v.in_service} in service, ${v.launching} launching, ${v.draining} draining; lead time ${lead(v.lead_time)}`,
     ...(v.last ? [`last decision: ${line(v.last)}`] : []),
     ...(v.last_error ? [`last error: ${v.last_error}`] : []),
+    v.forecaster
+      ? `forecaster: ${v.forecaster.model}, day-ahead wMAPE ${(v.forecaster.wmape * 100).toFixed(1)}%, p90 covers ${(v.forecaster.p90_coverage * 100).toFixed(0)}% (${v.forecaster.days} days backtested)`
+      : "forecaster: no backtest yet (needs 8 days of traffic)",
     ...(v.recent.length ? ["", "recent actions:", ...v.recent.map(line)] : []),
   ].join("\n");
 }

@@ -252,7 +252,7 @@ export function createScaleExecutor(options: ScaleExecutorOptions): ScaleExecuto
       };
     }
     if (inTarget < have) {
-      const reason = `${planReason}; ${guard ? `observed ${guard.reason}` : "no observation"}; highest in the ${Math.round(s.stabilisationMs / 1000)}s window ${inTarget}`;
+      const reason = `${planReason}; ${guard ? guard.reason : "no observation"}; highest in the ${Math.round(s.stabilisationMs / 1000)}s window ${inTarget}`;
       if (deploying)
         return {
           ...base,

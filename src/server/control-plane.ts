@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   agentEnv?: Record<string, string>;
   /** Receives the balancer's per-minute request counts. */
   onRequestCounts?: (counts: RequestCount) => void;
+  /** Clock of forecasts and scaling decisions, when not `clock`: the demo's replay compresses a day. */
+  planningClock?: Clock;
 }
 
 export interface ControlPlane {
@@ -88,11 +90,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const { traffic, forecasts: forecastRepo } = store;
+  const planningClock = options.planningClock ?? clock;
   const forecasts = createForecastService({
     traffic,
     repo: forecastRepo,
     config: forecastConfig,
-    clock,
+    clock: planningClock,
     audit,
   });
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
@@ -151,7 +154,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   const scale = createScaleService({
     groups: parseScalingConfig(config.sections),
-    clock,
+    clock: planningClock,
     audit,
     port: (group) =>
       createFleetPort({ group, store, fleetOps, currentImage: () => images.imageFor(group) }),

@@ -298,6 +298,18 @@ export class Deployer {
           ? group.previous_release
           : (group?.desired_release ?? null),
     });
+    // Servers that joined during the deployment (a scale-out) got the release desired when
+    // they joined; the desired state, not the waves, brings them along: out of the balancer
+    // first, back in once their agent reports the new release healthy.
+    const planned = new Set([...waves.flat(), ...skipped]);
+    const late = (await store.servers.list(d.group))
+      .filter((s) => !planned.has(s.name) && s.desired_release !== d.release)
+      .map((s) => s.name);
+    if (late.length > 0) {
+      await fleet.holdOut(late);
+      for (const name of late) await coordinator.setDesired(name, target);
+      await fleet.letIn(late);
+    }
     await this.#finish(
       d,
       "succeeded",

@@ -157,7 +157,7 @@ describe("executor", () => {
         sleep: async (ms) => void sleeps.push(ms),
       },
       port: {
-        snapshot: async () => ({ inService: 1, launching: 0, draining: 0 }),
+        snapshot: async () => ({ inService: 1, launching: 0, away: 0, draining: 0 }),
         launch: async () => {
           calls++;
           throw new Error("nova: 503 Service Unavailable");

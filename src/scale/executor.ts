@@ -45,6 +45,11 @@ export interface FleetSnapshot {
   inService: number;
   /** Launched, not yet in service. */
   launching: number;
+  /**
+   * Out of the balancer for a while and coming back: held out by a deployment's wave, or
+   * unhealthy while still heartbeating. They count toward the group's size, not its capacity.
+   */
+  away: number;
   /** Leaving: out of the balancer, waiting for in-flight requests. */
   draining: number;
 }
@@ -219,7 +224,7 @@ export function createScaleExecutor(options: ScaleExecutorOptions): ScaleExecuto
             targetUtilisation: s.targetUtilisation,
             tolerance: s.guard.tolerance,
           });
-    const have = fleet.inService + fleet.launching;
+    const have = fleet.inService + fleet.launching + fleet.away;
     const clamp = (n: number) => Math.min(s.max, Math.max(s.min, n));
     const planReason = plan.step
       ? `plan ${new Date(plan.step.at).toISOString().slice(11, 16)}: ${plan.step.reason}`
@@ -248,7 +253,7 @@ export function createScaleExecutor(options: ScaleExecutorOptions): ScaleExecuto
         action: "launch",
         count: outTarget - have,
         target: outTarget,
-        reason: `${why}; ${have} in service or launching, lead ${Math.round(lead.ms / 1000)}s (${lead.source})`,
+        reason: `${why}; ${have} in service, launching or away, lead ${Math.round(lead.ms / 1000)}s (${lead.source})`,
       };
     }
     if (inTarget < have) {

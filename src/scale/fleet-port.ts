@@ -25,7 +25,10 @@ export function createFleetPort(options: FleetPortOptions): ScalePort {
       const inService = servers.filter((s) => s.in_service).length;
       // Never in service yet: still on its way in. Out after serving: held out or unhealthy.
       const launching = servers.filter((s) => !s.in_service && s.in_service_at === null).length;
-      return { inService, launching, draining };
+      const away = servers.filter(
+        (s) => !s.in_service && s.in_service_at !== null && s.state !== "offline",
+      ).length;
+      return { inService, launching, away: Math.max(0, away - draining), draining };
     },
     async launch(count) {
       const live = (await store.servers.list(group)).length;

@@ -79,6 +79,7 @@ export function createScaleService(options: ScaleServiceOptions): ScaleService {
       mode: s.mode,
       in_service: s.fleet.inService,
       launching: s.fleet.launching,
+      away: s.fleet.away,
       draining: s.fleet.draining,
       lead_time: s.lead ? leadView(s.lead) : null,
       last: s.last ? decisionView(s.last) : null,

@@ -59,7 +59,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
   let head = 0;
   let launching = 0;
   const lags: number[] = Array.from({ length: Math.min(20, inService) }, () => lagMs);
-  const snapshot = (): FleetSnapshot => ({ inService, launching, draining: 0 });
+  const snapshot = (): FleetSnapshot => ({ inService, launching, away: 0, draining: 0 });
   return {
     snapshot: async () => snapshot(),
     async launch(count) {

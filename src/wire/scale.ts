@@ -61,6 +61,8 @@ export const scaleStatusViewSchema = z.object({
   mode: z.enum(["off", "forecast-only", "on"]),
   in_service: z.number().int(),
   launching: z.number().int(),
+  /** Out of the balancer for a while: held out by a deployment, or unhealthy but heartbeating. */
+  away: z.number().int(),
   draining: z.number().int(),
   lead_time: leadTimeViewSchema.nullable(),
   last: decisionViewSchema.nullable(),

@@ -15,7 +15,17 @@ import { DEFAULT_SCALING } from "../../src/scale/scale-config.js";
 import { createSimClock, type SimClock } from "../../src/scale/sim-fleet.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { PlanView, ScaleStatusView } from "../../src/wire/scale.js";
-import { EXAMPLE_APP, build, deployAndWait, status, waitFor, waitForServing } from "./harness.js";
+import type { DeploymentView } from "../../src/wire/deployment.js";
+import {
+  EXAMPLE_APP,
+  build,
+  deployAndWait,
+  status,
+  variantOf,
+  waitFor,
+  waitForDeployment,
+  waitForServing,
+} from "./harness.js";
 
 const M = 60_000;
 const H = 3_600_000;
@@ -192,6 +202,44 @@ describe(
       agent.destroy();
       assert.deepEqual(failures, [], `${failures.length} failed of ${ok + failures.length}`);
       assert.equal((await serving()).length, 1);
+    });
+
+    test("during a deployment: launched servers end on the desired release, scale-in holds", async () => {
+      // A release whose before_switch hook takes a while keeps its deployment running.
+      const slow = (v: string) =>
+        variantOf(dir, {
+          "message.txt": `version ${v}\n`,
+          "hooks/check.sh": "#!/bin/sh\nsleep 2\n",
+        });
+      const v2 = (await build(client, await slow("2"), "2.0.0")).version;
+      const started = await client.post<DeploymentView>("/v1/deployments", {
+        app: "hello",
+        group: "web",
+        version: v2,
+      });
+      observed = 30; // 1 server: 300% -> 6, clamped to 4
+      const out = await tickAt(90 * M);
+      assert.equal(out.action, "launch");
+      assert.equal(out.count, 3);
+      assert.equal((await waitForDeployment(client, started.id)).state, "succeeded");
+      // Regression: servers launched while a deployment ran stayed on the old release after it succeeded.
+      await waitForServing(client, "web", 4, v2);
+
+      const v3 = (await build(client, await slow("3"), "3.0.0")).version;
+      const third = await client.post<DeploymentView>("/v1/deployments", {
+        app: "hello",
+        group: "web",
+        version: v3,
+      });
+      observed = 5; // 4 servers at 12.5%: wants 1
+      const held = await tickAt(100 * M);
+      assert.equal(held.action, "hold");
+      assert.match(held.reason, /^deployment running: scale-in held/);
+      assert.equal((await serving()).length >= 3, true, "nothing retired");
+      assert.equal((await waitForDeployment(client, third.id)).state, "succeeded");
+      const after = await tickAt(101 * M);
+      assert.equal(after.action, "retire");
+      assert.equal(after.count, 3);
     });
 
     test("the API shows the configured group's plan and status and switches its mode", async () => {

@@ -100,7 +100,7 @@ const line = (d: DecisionView) =>
 
 export function renderStatus(v: ScaleStatusView): string {
   return [
-    `${v.group}: mode ${v.mode}; ${v.in_service} in service, ${v.launching} launching, ${v.draining} draining; lead time ${lead(v.lead_time)}`,
+    `${v.group}: mode ${v.mode}; ${v.in_service} in service, ${v.launching} launching, ${v.away} away, ${v.draining} draining; lead time ${lead(v.lead_time)}`,
     ...(v.last ? [`last decision: ${line(v.last)}`] : []),
     ...(v.last_error ? [`last error: ${v.last_error}`] : []),
     v.forecaster

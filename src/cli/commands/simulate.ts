@@ -50,6 +50,8 @@ export function registerSimulateCommand(program: Command): void {
           "bad_request",
           `[simulate] --peak-servers: expected a whole number >= 1, got "${flags.peakServers}"`,
         );
+      const lagMs = durationFlag("--lag", flags.lag);
+      const minHistoryMs = durationFlag("--min-history", flags.minHistory);
       const trace = await readTrace(flags.input, {
         timeColumn: flags.timeColumn,
         valueColumn: flags.valueColumn,
@@ -57,9 +59,9 @@ export function registerSimulateCommand(program: Command): void {
       });
       const run = await simulate(trace, {
         policies,
-        lagMs: durationFlag("--lag", flags.lag),
+        lagMs,
         peakServers,
-        minHistoryMs: durationFlag("--min-history", flags.minHistory),
+        minHistoryMs,
         keepSteps: Boolean(flags.csv),
         onProgress: progress,
       });

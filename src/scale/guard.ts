@@ -29,7 +29,7 @@ export function guardDesired(input: GuardInput): GuardResult {
   const { inService, observedRate, capacityPerServer: c, targetUtilisation: target } = input;
   const tolerance = input.tolerance ?? 0.1;
   const rate = Math.max(0, observedRate);
-  const fromZero = Math.ceil(rate / (c * target) - 1e-9);
+  const fromZero = Math.max(0, Math.ceil(rate / (c * target) - 1e-9));
   if (inService <= 0) {
     return {
       desired: fromZero,
@@ -49,7 +49,7 @@ export function guardDesired(input: GuardInput): GuardResult {
       reason: `observed ${pct(utilisation)} of ${inService} within ${pct(tolerance)} of the ${pct(target)} target`,
     };
   }
-  const desired = Math.ceil(inService * ratio - 1e-9);
+  const desired = Math.max(0, Math.ceil(inService * ratio - 1e-9));
   return {
     desired,
     utilisation,

@@ -357,7 +357,7 @@ export function createScaleExecutor(options: ScaleExecutorOptions): ScaleExecuto
     },
     async setMode(mode) {
       if (mode === s.mode) return;
-      await audit("scale.mode", { from: s.mode, to: mode });
+      await audit("scale.mode", { from: s.mode, to: mode, configured: options.settings.mode });
       s.mode = mode;
       lastRecorded = "";
     },

@@ -22,14 +22,19 @@ export interface ScaleServiceOptions {
   port: (group: string) => ScalePort;
   inputs: (group: string) => ScaleInputs;
   audit: (action: string, subject: string, detail: Record<string, unknown>) => Promise<void>;
+  /**
+   * The group's last mode change by `setMode` (the newest `scale.mode` audit entry): at start
+   * it is restored while strata.yaml still configures the mode it was changed from.
+   */
+  lastModeChange?: (group: string) => Promise<{ to: ScaleMode; configured: ScaleMode } | null>;
   /** The group's forecaster's backtest score, shown beside the decisions. */
   forecasterScore?: (group: string) => (now: number) => Promise<ForecasterScore | null>;
 }
 
 /** The executors of every configured group, and their views for the API. */
 export interface ScaleService {
-  /** Starts every group's loop. */
-  start(): void;
+  /** Restores modes set at run time (see `lastModeChange`), then starts every group's loop. */
+  start(): Promise<void>;
   /** Stops them and waits for running decisions. Idempotent. */
   stop(): Promise<void>;
   /** @throws StrataError `not_found` for a group without `scaling:`. */
@@ -96,7 +101,14 @@ export function createScaleService(options: ScaleServiceOptions): ScaleService {
     };
   };
   return {
-    start: () => executors.forEach((e) => e.executor.start()),
+    async start() {
+      for (const [group, e] of executors) {
+        const change = await options.lastModeChange?.(group);
+        if (change && change.configured === e.settings.mode && change.to !== e.settings.mode)
+          await e.executor.setMode(change.to);
+        e.executor.start();
+      }
+    },
     stop: async () =>
       void (await Promise.all([...executors.values()].map((e) => e.executor.stop()))),
     async plan(group) {

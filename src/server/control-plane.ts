@@ -31,6 +31,7 @@ import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
 import { createFleetPort } from "../scale/fleet-port.js";
 import { createForecasterScore, createLiveInputs } from "../scale/live-inputs.js";
+import type { ScaleMode } from "../scale/executor.js";
 import { parseScalingConfig } from "../scale/scale-config.js";
 import { createScaleService, type ScaleService } from "../scale/scale-service.js";
 import { scaleRoutes } from "./routes/scale.js";
@@ -159,6 +160,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port: (group) =>
       createFleetPort({ group, store, fleetOps, currentImage: () => images.imageFor(group) }),
     inputs: (group) => createLiveInputs({ group, store, forecasts }),
+    lastModeChange: async (group) => {
+      const entries = await store.audit.list({ subject: group, limit: 1000 });
+      const d = entries.find((e) => e.action === "scale.mode")?.detail;
+      return d ? { to: d.to as ScaleMode, configured: d.configured as ScaleMode } : null;
+    },
     forecasterScore: (group) =>
       createForecasterScore({ group, store, model: forecastConfig.model }),
   });
@@ -206,7 +212,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   if (forecastConfig.daily) dailyForecasts.start();
   await provider.resume();
-  scale.start();
+  await scale.start();
   await audit("server.start", "control-plane", { url });
 
   let closing: Promise<void> | null = null;

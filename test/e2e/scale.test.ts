@@ -41,6 +41,7 @@ describe(
   { timeout: 600_000 },
   () => {
     let dir = "";
+    let yaml = "";
     let plane: ControlPlane;
     let client: ApiClient;
     let clock: SimClock;
@@ -58,7 +59,7 @@ describe(
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), "strata-e2e-scale-"));
-      const yaml = [
+      yaml = [
         `provider: { local: { address_prefix: "127.20.1" } }`,
         `balancer: { host: "127.20.0.1" }`,
         "heartbeat_interval: 300ms",
@@ -251,10 +252,9 @@ describe(
         mode: "forecast-only",
       });
       assert.equal(st.mode, "forecast-only");
-      assert.equal(
-        (await client.get<ScaleStatusView>("/v1/scale/web/status")).mode,
-        "forecast-only",
-      );
+      const shown = await client.get<ScaleStatusView>("/v1/scale/web/status");
+      assert.equal(shown.mode, "forecast-only");
+      assert.equal(shown.forecaster, null, "no backtest without 8 days of traffic");
       await assert.rejects(
         client.request("PUT", "/v1/scale/web/mode", { mode: "sometimes" }),
         (err: unknown) =>
@@ -263,6 +263,21 @@ describe(
       await assert.rejects(
         client.get("/v1/scale/db/status"),
         (err: unknown) => err instanceof StrataError && err.code === "not_found",
+      );
+    });
+
+    test("a mode set at run time survives a restart while strata.yaml's mode is unchanged", async () => {
+      await plane.close();
+      plane = await startControlPlane({
+        config: parseServerConfig(yaml, "test", {
+          dataDir: join(dir, "data"),
+          listen: "127.20.0.1:0",
+        }),
+      });
+      client = new ApiClient(plane.url, plane.adminToken);
+      assert.equal(
+        (await client.get<ScaleStatusView>("/v1/scale/web/status")).mode,
+        "forecast-only",
       );
     });
   },

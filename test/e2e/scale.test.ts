@@ -10,6 +10,7 @@ import { parseServerConfig } from "../../src/config/server-config.js";
 import { createScaleExecutor, type ScaleExecutor } from "../../src/scale/executor.js";
 import { createFleetPort } from "../../src/scale/fleet-port.js";
 import { createLiveInputs } from "../../src/scale/live-inputs.js";
+import { runScalePortContract } from "../../src/scale/scale-port.contract.js";
 import type { PlanForecast } from "../../src/scale/planner.js";
 import { DEFAULT_SCALING } from "../../src/scale/scale-config.js";
 import { createSimClock, type SimClock } from "../../src/scale/sim-fleet.js";
@@ -279,6 +280,63 @@ describe(
         (await client.get<ScaleStatusView>("/v1/scale/web/status")).mode,
         "forecast-only",
       );
+    });
+  },
+);
+
+describe(
+  "ScalePort contract on the live fleet (FleetOps, local provider)",
+  { timeout: 300_000 },
+  () => {
+    let dir = "";
+    let plane: ControlPlane;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), "strata-e2e-scale-port-"));
+      const yaml = [
+        `provider: { local: { address_prefix: "127.20.2" } }`,
+        `balancer: { host: "127.20.0.1" }`,
+        "heartbeat_interval: 300ms",
+        "heartbeat_timeout: 3s",
+        "deploy: { server_timeout: 60s, drain_timeout: 5s }",
+      ].join("\n");
+      plane = await startControlPlane({
+        config: parseServerConfig(yaml, "test", {
+          dataDir: join(dir, "data"),
+          listen: "127.20.0.1:0",
+        }),
+      });
+      const client = new ApiClient(plane.url, plane.adminToken);
+      await client.post("/v1/fleet/up", { group: "pool", count: 1 });
+      await waitFor("pool-1 to join", async () =>
+        (await status(client)).servers.some((s) => s.name === "pool-1" && s.last_heartbeat),
+      );
+      const { version } = await build(client, EXAMPLE_APP, "1.0.0");
+      const d = await deployAndWait(client, { version, group: "pool" });
+      assert.equal(d.state, "succeeded", d.error ?? "");
+      // The group keeps its desired release: servers the contract launches join on it.
+      await plane.fleetOps.down("pool");
+    });
+    after(async () => {
+      await plane?.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    runScalePortContract("FleetOps", {
+      create: async () => {
+        const port = createFleetPort({
+          group: "pool",
+          store: plane.store,
+          fleetOps: plane.fleetOps,
+          currentImage: () => plane.images.imageFor("pool"),
+        });
+        return {
+          subject: {
+            port,
+            settle: (what, ready) =>
+              waitFor(what, async () => ready(await port.snapshot())).then(() => undefined),
+          },
+          close: async () => void (await plane.fleetOps.down("pool")),
+        };
+      },
     });
   },
 );

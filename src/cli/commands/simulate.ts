@@ -95,7 +95,7 @@ export function renderSimulation(run: SimulationRun): string {
   const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
   return [
     `${r.trace}: ${fmt(r.evaluated_minutes)} minutes evaluated from ${new Date(run.evaluation.from).toISOString().slice(0, 10)}, ` +
-      `lag ${r.lag_minutes} min, capacity ${run.capacity.toFixed(2)} req/s per server (peak = ${r.peak_servers} at 0.7)`,
+      `lag ${r.lag_minutes} min, capacity ${run.capacity.toPrecision(3)} req/s per server (peak = ${r.peak_servers} at 0.7)`,
     "",
     table(
       ["policy", "server-hours", "under server-min", "overload min", "actions"],

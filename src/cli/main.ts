@@ -8,8 +8,10 @@ import { registerFleetCommands, registerStatusCommand } from "./commands/fleet.j
 import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerForecastCommands } from "./commands/forecast.js";
+import { registerScaleCommands } from "./commands/scale.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerTokensCommand } from "./commands/tokens.js";
+import { registerSimulateCommand } from "./commands/simulate.js";
 import { reportError } from "./output.js";
 
 /** Builds the `strata` command tree. Each command module declares its arguments and calls one function. */
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerIngestCommand(program);
   registerTokensCommand(program);
+  registerSimulateCommand(program);
+  registerScaleCommands(program);
   return program;
 }
 

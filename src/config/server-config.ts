@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { ConfigError, messageOf } from "../lib/errors.js";
 import { parseDuration } from "./app-definition.js";
+import { parseScalingConfig } from "../scale/scale-config.js";
 
 /**
  * The control plane's configuration: `strata.yaml` in the working folder (or
@@ -52,7 +53,7 @@ const KEYS = [
   "join",
   "tls",
 ];
-const SECTIONS = ["forecast", "groups", "images", "scale"];
+const SECTIONS = ["forecast", "groups", "images", "scaling"];
 
 export interface ServerConfigInput {
   /** Path of the YAML file; a missing default file is fine, a missing named one is an error. */
@@ -159,6 +160,7 @@ export function parseServerConfig(
   const balancerHost = str("balancer.host", balancer.host, "127.0.0.1");
   const sections: Record<string, unknown> = {};
   for (const key of SECTIONS) if (root[key] !== undefined) sections[key] = root[key];
+  parseScalingConfig(sections, source);
   return Object.freeze({
     dataDir: overrides.dataDir ?? str("data_dir", root.data_dir, ".strata"),
     listen: Object.freeze(listen),

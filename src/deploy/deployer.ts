@@ -391,6 +391,20 @@ export class Deployer {
     });
     for (const r of rows.filter((r) => r.wave === 0))
       await coordinator.setDesired(r.server, target);
+    // Servers that joined during the deployment (a scale-out) got the release desired when
+    // they joined; the desired state, not the waves, brings them along: out of the balancer
+    // first, back in once their agent reports the new release healthy.
+    const planned = new Set(rows.map((r) => r.server));
+    const late: string[] = [];
+    for (const s of await store.servers.list(d.group)) {
+      if (planned.has(s.name)) continue;
+      if ((await coordinator.desired(s.name)).release?.id !== d.release) late.push(s.name);
+    }
+    if (late.length > 0) {
+      await this.#o.fleet.holdOut(late);
+      for (const name of late) await coordinator.setDesired(name, target);
+      await this.#o.fleet.letIn(late);
+    }
     await this.#clearStages(rows);
     const failures = failedCount();
     await this.#finish(

@@ -129,6 +129,16 @@ export class FleetOps {
     return servers.map((s) => s.name);
   }
 
+  /**
+   * Retires the named live servers of the group: each drains from the balancer (in-flight
+   * requests finish) before it terminates. Unknown names are skipped; returns those retired.
+   */
+  async retire(group: string, names: readonly string[], reason: string): Promise<string[]> {
+    const servers = (await this.#o.store.servers.list(group)).filter((s) => names.includes(s.name));
+    await this.#retire(servers, reason);
+    return servers.map((s) => s.name);
+  }
+
   /** Drains servers from the balancer, then stops them through the provider. */
   async #retire(servers: ServerRecord[], reason: string): Promise<void> {
     const { store, provider, fleet } = this.#o;

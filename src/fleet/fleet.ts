@@ -56,6 +56,8 @@ export class Fleet {
   readonly #options: FleetOptions;
   readonly #heldOut = new Set<string>();
   #sweeper: NodeJS.Timeout | null = null;
+  /** Heartbeats older than this were sent to a control plane that is gone: not held against the agent. */
+  #startedAt = 0;
   /** Serialises membership changes per server. */
   readonly #syncing = new Map<string, Promise<void>>();
 
@@ -65,6 +67,7 @@ export class Fleet {
 
   start(): void {
     const timeout = this.#options.heartbeatTimeoutMs ?? 15_000;
+    this.#startedAt = this.#options.clock.now();
     this.#sweeper = setInterval(() => void this.#sweep(timeout), Math.max(200, timeout / 3));
     this.#sweeper.unref();
   }
@@ -333,7 +336,11 @@ export class Fleet {
     if (serve && !server.in_service) {
       await this.#options.ensurePool(server.group);
       await balancer.addMember(server.group, member);
-      await store.servers.update(name, { in_service: true, in_service_at: clock.now() });
+      // The first service-in only: a return after a deploy is not a launch's lag.
+      await store.servers.update(name, {
+        in_service: true,
+        in_service_at: server.in_service_at ?? clock.now(),
+      });
     } else if (!serve && server.in_service) {
       await store.servers.update(name, { in_service: false });
       await balancer.removeMember(server.group, name, { drainMs: this.#options.drainMs ?? 10_000 });
@@ -351,7 +358,10 @@ export class Fleet {
     const cutoff = clock.now() - timeoutMs;
     for (const server of await store.servers.list()) {
       if (server.state === "offline" || server.state === "launching") continue;
-      if (server.last_heartbeat !== null && server.last_heartbeat < cutoff) {
+      // Regression: after a restart every heartbeat on record predates this process, and the
+      // first sweep took the whole fleet out of service before any agent could reach it.
+      const last = Math.max(server.last_heartbeat ?? 0, this.#startedAt);
+      if (server.last_heartbeat !== null && last < cutoff) {
         await store.servers.update(server.name, { state: "offline", app_healthy: false });
         await this.#options.audit("server.offline", server.name, {});
         await this.sync(server.name);

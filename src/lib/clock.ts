@@ -30,3 +30,23 @@ export const systemClock: Clock = {
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+/** A clock that runs `speed` times faster than the system's from `start`, once begun. */
+export interface ScaledClock extends Clock {
+  /** Starts the run; until then `now()` stays at `start`. Idempotent. */
+  begin(): void;
+  readonly speed: number;
+}
+
+/** For the demo's replay: a day of decisions in minutes, the same code as in production. */
+export function createScaledClock(start: number, speed: number): ScaledClock {
+  let began: number | null = null;
+  return {
+    speed,
+    now: () => (began === null ? start : start + (Date.now() - began) * speed),
+    sleep: (ms, signal) => systemClock.sleep(ms / speed, signal),
+    begin() {
+      began ??= Date.now();
+    },
+  };
+}

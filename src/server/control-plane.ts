@@ -33,6 +33,12 @@ import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
+import { createFleetPort } from "../scale/fleet-port.js";
+import { createForecasterScore, createLiveInputs } from "../scale/live-inputs.js";
+import type { ScaleMode } from "../scale/executor.js";
+import { parseScalingConfig } from "../scale/scale-config.js";
+import { createScaleService, type ScaleService } from "../scale/scale-service.js";
+import { scaleRoutes } from "./routes/scale.js";
 
 export interface ControlPlaneOptions {
   config: ServerConfig;
@@ -43,6 +49,8 @@ export interface ControlPlaneOptions {
   stageFirst?: boolean;
   /** Receives the balancer's per-minute request counts. */
   onRequestCounts?: (counts: RequestCount) => void;
+  /** Clock of forecasts and scaling decisions, when not `clock`: the demo's replay compresses a day. */
+  planningClock?: Clock;
 }
 
 export interface ControlPlane {
@@ -62,6 +70,7 @@ export interface ControlPlane {
   fleetOps: FleetOps;
   artifacts: ArtifactStore;
   images: ImageService;
+  scale: ScaleService;
   /**
    * Stops the control plane and, unless `keepDataPlane`, the data plane too
    * (local servers and the balancer daemon). With `keepDataPlane` they go on
@@ -101,11 +110,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const { traffic, forecasts: forecastRepo } = store;
+  const planningClock = options.planningClock ?? clock;
   const forecasts = createForecastService({
     traffic,
     repo: forecastRepo,
     config: forecastConfig,
-    clock,
+    clock: planningClock,
     audit,
   });
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
@@ -166,7 +176,23 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ...(options.stageFirst === false ? { stageFirst: false } : {}),
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
   });
+  const scale = createScaleService({
+    groups: parseScalingConfig(config.sections),
+    clock: planningClock,
+    audit,
+    port: (group) =>
+      createFleetPort({ group, store, fleetOps, currentImage: () => images.imageFor(group) }),
+    inputs: (group) => createLiveInputs({ group, store, forecasts }),
+    lastModeChange: async (group) => {
+      const entries = await store.audit.list({ subject: group, limit: 1000 });
+      const d = entries.find((e) => e.action === "scale.mode")?.detail;
+      return d ? { to: d.to as ScaleMode, configured: d.configured as ScaleMode } : null;
+    },
+    forecasterScore: (group) =>
+      createForecasterScore({ group, store, model: forecastConfig.model }),
+  });
   const extra = [
+    scaleRoutes({ scale }),
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
@@ -229,6 +255,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   if (forecastConfig.daily) dailyForecasts.start();
   await provider.resume();
+  await scale.start();
   await audit("server.start", "control-plane", { url });
 
   let closing: Promise<void> | null = null;
@@ -247,9 +274,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fleetOps,
     artifacts,
     images,
+    scale,
     close: (closeOptions = {}) =>
       (closing ??= (async () => {
         const stopDataPlane = !closeOptions.keepDataPlane;
+        await scale.stop();
         fleet.stop();
         await deployer.stop();
         await dailyForecasts.stop();

@@ -128,6 +128,14 @@ export interface ServerRepo {
   update(name: string, patch: Partial<Omit<ServerRecord, "id" | "name">>): Promise<void>;
   /** Addresses ever handed out, so a new server never reuses a live one's. */
   usedAddresses(): Promise<string[]>;
+  /**
+   * Launch and first service-in times of the group's `limit` newest launches, terminated
+   * servers included, oldest first. Read by the scaler's lead time. Read-only.
+   */
+  launches(
+    group: string,
+    limit: number,
+  ): Promise<{ launched_at: number; in_service_at: number | null }[]>;
 }
 
 export interface DeploymentRecord {

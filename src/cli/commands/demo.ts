@@ -24,11 +24,43 @@ export function registerDemoCommand(program: Command): void {
     )
     .option("--count <n>", "servers", "5")
     .option("--listen <host:port>", "API address", "127.0.0.1:7700")
-    .action(async (opts: { count: string; listen: string }) => {
-      // The demo's own data folder (wiped at start) unless --data-dir names another.
-      const dataDir = program.opts<{ dataDir?: string }>().dataDir ?? ".strata-demo";
-      await runDemo(resolve(dataDir), Number(opts.count), opts.listen);
-    });
+    .option(
+      "--replay",
+      "instead: replay a real day of NASA traffic through the balancer in compressed time, " +
+        "so the forecast, the plan and the fleet follow it",
+    )
+    .option("--replay-minutes <n>", "real minutes the replayed day takes", "6")
+    .action(
+      async (opts: { count: string; listen: string; replay?: boolean; replayMinutes: string }) => {
+        // The demo's own data folder (wiped at start) unless --data-dir names another.
+        const dataDir = program.opts<{ dataDir?: string }>().dataDir ?? ".strata-demo";
+        if (opts.replay) {
+          const minutes = Number(opts.replayMinutes);
+          if (!(minutes >= 1 && minutes <= 1440))
+            throw new StrataError("bad_request", "[demo] --replay-minutes: expected 1 to 1440");
+          const stop = new AbortController();
+          process.once("SIGINT", () => stop.abort());
+          process.once("SIGTERM", () => stop.abort());
+          const { runReplay } = await import("./demo-replay.js");
+          await runReplay({
+            dataDir: resolve(dataDir),
+            listen: opts.listen,
+            minutes,
+            signal: stop.signal,
+            steps: {
+              waitForAgents,
+              closeQuietly,
+              buildAndDeploy: async (client, signal) => {
+                await buildRelease(client, EXAMPLE, "hello", "1.0.0", progress);
+                await deploy(client, "1.0.0", "1", signal);
+              },
+            },
+          });
+          return;
+        }
+        await runDemo(resolve(dataDir), Number(opts.count), opts.listen);
+      },
+    );
 }
 
 async function runDemo(dataDir: string, count: number, listen: string): Promise<void> {

@@ -190,6 +190,13 @@ function serverRepo(db: Database): ServerRepo {
         .prepare("SELECT address FROM servers WHERE state != 'terminated'")
         .all()
         .map((r) => (r as { address: string }).address),
+    launches: async (group, limit) =>
+      (
+        prepare(
+          db,
+          "SELECT launched_at, in_service_at FROM servers WHERE grp = ? AND launched_at IS NOT NULL ORDER BY launched_at DESC LIMIT ?",
+        ).all(group, limit) as { launched_at: number; in_service_at: number | null }[]
+      ).reverse(),
   };
 }
 

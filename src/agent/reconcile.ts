@@ -113,9 +113,10 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
     const current = await readCurrent(root);
     const protect = [current, previous, release.id, ...(options.protect ?? [])];
     const final = { ...steps.snapshot(phase, current), ...extra };
-    // Report first: deleting old releases can take seconds and the deployment waits on this report.
-    await options.report(final);
+    // The switch is complete before anyone hears of it (a kill after the report must not redo it).
     await clearSwitchIntent(root);
+    // Report before pruning: deleting old releases can take seconds and the deployment waits on this report.
+    await options.report(final);
     await pruneReleases(root, definition?.keepReleases ?? 5, protect).catch(() => undefined);
     return final;
   };

@@ -112,7 +112,6 @@ export const appDefinitionSchema = strictMapping({
       "How to start the app, in the release folder. A string runs through `/bin/sh -c`; a list is an argv run as is.",
   }),
   port: described(integer(1, 65535).prefault(8080), {
-    type: "integer 1–65535",
     description: "The port the app listens on; the agent passes it as `PORT`.",
   }),
   health: mapping({
@@ -121,10 +120,9 @@ export const appDefinitionSchema = strictMapping({
         .string({ error: (i) => `must be a path starting with "/", got ${kind(i.input)}` })
         .startsWith("/", { error: (i) => `must be a path starting with "/", got ${kind(i.input)}` })
         .prefault("/"),
-      { description: "Path the agent GETs on `http://$HOST:$PORT`." },
+      { type: "path starting with /", description: "Path the agent GETs on `http://$HOST:$PORT`." },
     ),
     status: described(integer(100, 599).prefault(200), {
-      type: "integer 100–599",
       description: "The status that means healthy. Redirects are not followed.",
     }),
     timeout: duration({
@@ -133,7 +131,6 @@ export const appDefinitionSchema = strictMapping({
       description: "Longest wait for one answer.",
     }),
     retries: described(integer(0, 10_000).prefault(30), {
-      type: "integer 0–10000",
       description: "Tries after the first one: the check fails after `1 + retries` tries.",
     }),
     interval: duration({
@@ -150,7 +147,6 @@ export const appDefinitionSchema = strictMapping({
     on_failure: hook("on_failure"),
   }),
   keep_releases: described(integer(1, 1000).prefault(5), {
-    type: "integer 1–1000",
     description:
       "Releases kept on disk, by most recent activation. The current and the previous release are always kept.",
   }),
@@ -166,7 +162,7 @@ export const appDefinitionSchema = strictMapping({
     ),
     {
       type: "mapping of string to string",
-      default: "{}",
+      default: "`{}`",
       description:
         "Extra environment of the app and its hooks. Values must be strings (quote numbers). `HOST`, `PORT` and `STRATA_*` are reserved.",
     },

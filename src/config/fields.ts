@@ -84,11 +84,13 @@ export function duration(options: DurationOptions) {
     return z.NEVER;
   });
   const range =
-    min > 1 || max !== undefined
-      ? ` ${formatDuration(min)}–${max === undefined ? "" : formatDuration(max)}`
-      : min === 0
-        ? " ≥ 0"
-        : "";
+    max !== undefined
+      ? ` ${formatDuration(min)}–${formatDuration(max)}`
+      : min > 1
+        ? ` ≥ ${formatDuration(min)}`
+        : min === 0
+          ? " ≥ 0"
+          : "";
   const meta: FieldMeta = {
     description: options.description,
     type: options.type ?? `duration${range}`,
@@ -103,7 +105,10 @@ export function duration(options: DurationOptions) {
 export function integer(min: number, max: number) {
   const error = (issue: { input?: unknown }) =>
     `must be an integer from ${min} to ${max}, got ${kind(issue.input)}`;
-  return z.int({ error }).min(min, { error }).max(max, { error });
+  return described(z.int({ error }).min(min, { error }).max(max, { error }), {
+    type: `integer ${min}–${max}`,
+    description: "",
+  });
 }
 
 /** A string with at least one character that is not blank. */

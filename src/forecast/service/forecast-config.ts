@@ -86,8 +86,8 @@ export const forecastSection = mapping({
         error: (i) => `must be one of ${MODEL_NAMES.join(", ")}, got ${kind(i.input)}`,
       }),
     {
-      type: `${MODEL_NAMES.join(" \\| ")}`,
-      description: "`auto` or a model of docs/forecast.md.",
+      type: "model name",
+      description: `\`auto\` (the backtest winner) or one of the models of docs/forecast.md: ${MODEL_NAMES.filter((m) => m !== "auto").join(", ")}.`,
     },
   ),
   history: duration({

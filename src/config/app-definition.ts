@@ -1,6 +1,15 @@
-import { z } from "zod";
-import { described, duration, integer, kind, mapping, strictMapping, text } from "./fields.js";
+import * as z from "zod/mini";
+import {
+  absentIfNull,
+  described,
+  duration,
+  integer,
+  mapping,
+  strictMapping,
+  text,
+} from "./mini-fields.js";
 import { parseDocument } from "./parse.js";
+import { kind } from "./problems.js";
 
 /**
  * An app's `strata.yaml`: how the agent starts, checks and hooks one release.
@@ -49,7 +58,9 @@ export interface HookDefinition {
 const RESERVED_ENV = /^(HOST|PORT|STRATA_.*)$/;
 const HOOK_TIMEOUT = "60s";
 
-const command = (value: unknown, ctx: z.RefinementCtx): string[] => {
+type TransformCtx = Parameters<Parameters<typeof z.transform>[0]>[1];
+
+function command(value: unknown, ctx: TransformCtx): string[] {
   if (typeof value === "string" && value.trim() !== "") return ["/bin/sh", "-c", value];
   if (
     Array.isArray(value) &&
@@ -58,15 +69,16 @@ const command = (value: unknown, ctx: z.RefinementCtx): string[] => {
   ) {
     return value as string[];
   }
-  ctx.addIssue({
+  ctx.issues.push({
     code: "custom",
+    input: value,
     message:
       value === undefined
         ? "is required (a command string or an argv list)"
         : `must be a command string or a non-empty list of strings, got ${kind(value)}`,
   });
   return z.NEVER;
-};
+}
 
 const HOOK_DESCRIPTIONS: Record<HookName, string> = {
   before_switch: "Runs after unpack and validation; failing, the deploy fails and nothing changes.",
@@ -78,19 +90,21 @@ const HOOK_DESCRIPTIONS: Record<HookName, string> = {
 /** A hook: a command string, or `{ command, timeout }`. */
 const hook = (name: HookName) =>
   described(
-    z
-      .preprocess(
-        (value) => (typeof value === "string" ? { command: value } : value),
-        strictMapping(
-          {
-            command: text("a non-empty command string"),
-            timeout: duration({ default: HOOK_TIMEOUT, bareUnit: "ms", description: "" }),
-          },
-          "a command string or a mapping {command, timeout}",
+    z.optional(
+      z.pipe(
+        z.pipe(
+          z.transform((value: unknown) => (typeof value === "string" ? { command: value } : value)),
+          strictMapping(
+            {
+              command: text("a non-empty command string"),
+              timeout: duration({ fallback: HOOK_TIMEOUT, bareUnit: "ms", description: "" }),
+            },
+            "a command string or a mapping {command, timeout}",
+          ),
         ),
-      )
-      .transform((h): HookDefinition => ({ command: h.command, timeoutMs: h.timeout }))
-      .optional(),
+        z.transform((h): HookDefinition => ({ command: h.command, timeoutMs: h.timeout })),
+      ),
+    ),
     {
       type: "string or {command, timeout}",
       default: "none",
@@ -98,98 +112,111 @@ const hook = (name: HookName) =>
     },
   );
 
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "is not a valid variable name" })
-  .refine((name) => !RESERVED_ENV.test(name), { error: "is reserved (the agent sets it)" });
+const envName = z.string().check(
+  z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "is not a valid variable name" }),
+  z.refine((name: string) => !RESERVED_ENV.test(name), {
+    error: "is reserved (the agent sets it)",
+  }),
+);
+
+const healthPathError = (issue: { input?: unknown }) =>
+  `must be a path starting with "/", got ${kind(issue.input)}`;
 
 /** The schema of an app's strata.yaml (docs/config.md is generated from it). */
-export const appDefinitionSchema = strictMapping({
-  start: described(z.unknown().transform(command), {
-    type: "string or list of strings",
-    default: "(required)",
-    description:
-      "How to start the app, in the release folder. A string runs through `/bin/sh -c`; a list is an argv run as is.",
-  }),
-  port: described(integer(1, 65535).prefault(8080), {
-    description: "The port the app listens on; the agent passes it as `PORT`.",
-  }),
-  health: mapping({
-    path: described(
-      z
-        .string({ error: (i) => `must be a path starting with "/", got ${kind(i.input)}` })
-        .startsWith("/", { error: (i) => `must be a path starting with "/", got ${kind(i.input)}` })
-        .prefault("/"),
-      { type: "path starting with /", description: "Path the agent GETs on `http://$HOST:$PORT`." },
-    ),
-    status: described(integer(100, 599).prefault(200), {
-      description: "The status that means healthy. Redirects are not followed.",
-    }),
-    timeout: duration({
-      default: "2s",
-      bareUnit: "ms",
-      description: "Longest wait for one answer.",
-    }),
-    retries: described(integer(0, 10_000).prefault(30), {
-      description: "Tries after the first one: the check fails after `1 + retries` tries.",
-    }),
-    interval: duration({
-      default: "200ms",
-      min: 0,
-      bareUnit: "ms",
-      description: "Pause between tries.",
-    }),
-  }),
-  hooks: mapping({
-    before_switch: hook("before_switch"),
-    after_switch: hook("after_switch"),
-    on_success: hook("on_success"),
-    on_failure: hook("on_failure"),
-  }),
-  keep_releases: described(integer(1, 1000).prefault(5), {
-    description:
-      "Releases kept on disk, by most recent activation. The current and the previous release are always kept.",
-  }),
-  env: described(
-    z.preprocess(
-      (v) => (v === null ? undefined : v),
-      z
-        .record(
-          envName,
-          z.string({ error: (i) => `must be a string (quote it), got ${kind(i.input)}` }),
-        )
-        .prefault({}),
-    ),
-    {
-      type: "mapping of string to string",
-      default: "`{}`",
+export const appDefinitionSchema = z.pipe(
+  strictMapping({
+    start: described(z.pipe(z.unknown(), z.transform(command)), {
+      type: "string or list of strings",
+      default: "(required)",
       description:
-        "Extra environment of the app and its hooks. Values must be strings (quote numbers). `HOST`, `PORT` and `STRATA_*` are reserved.",
-    },
-  ),
-  stop_timeout: duration({
-    default: "10s",
-    bareUnit: "ms",
-    description:
-      "After SIGTERM, how long the app may take to finish requests in flight before its process group gets SIGKILL.",
+        "How to start the app, in the release folder. A string runs through `/bin/sh -c`; a list is an argv run as is.",
+    }),
+    port: integer(1, 65535, 8080, "The port the app listens on; the agent passes it as `PORT`."),
+    health: mapping({
+      path: described(
+        z.prefault(
+          z.string({ error: healthPathError }).check(z.startsWith("/", { error: healthPathError })),
+          "/",
+        ),
+        {
+          type: "path starting with /",
+          description: "Path the agent GETs on `http://$HOST:$PORT`.",
+        },
+      ),
+      status: integer(100, 599, 200, "The status that means healthy. Redirects are not followed."),
+      timeout: duration({
+        fallback: "2s",
+        bareUnit: "ms",
+        description: "Longest wait for one answer.",
+      }),
+      retries: integer(
+        0,
+        10_000,
+        30,
+        "Tries after the first one: the check fails after `1 + retries` tries.",
+      ),
+      interval: duration({
+        fallback: "200ms",
+        min: 0,
+        bareUnit: "ms",
+        description: "Pause between tries.",
+      }),
+    }),
+    hooks: mapping({
+      before_switch: hook("before_switch"),
+      after_switch: hook("after_switch"),
+      on_success: hook("on_success"),
+      on_failure: hook("on_failure"),
+    }),
+    keep_releases: integer(
+      1,
+      1000,
+      5,
+      "Releases kept on disk, by most recent activation. The current and the previous release are always kept.",
+    ),
+    env: described(
+      z.pipe(
+        absentIfNull(),
+        z.prefault(
+          z.record(
+            envName,
+            z.string({ error: (i) => `must be a string (quote it), got ${kind(i.input)}` }),
+          ),
+          {},
+        ),
+      ),
+      {
+        type: "mapping of string to string",
+        default: "`{}`",
+        description:
+          "Extra environment of the app and its hooks. Values must be strings (quote numbers). `HOST`, `PORT` and `STRATA_*` are reserved.",
+      },
+    ),
+    stop_timeout: duration({
+      fallback: "10s",
+      bareUnit: "ms",
+      description:
+        "After SIGTERM, how long the app may take to finish requests in flight before its process group gets SIGKILL.",
+    }),
   }),
-}).transform((d): AppDefinition => ({
-  start: d.start,
-  port: d.port,
-  health: {
-    path: d.health.path,
-    status: d.health.status,
-    timeoutMs: d.health.timeout,
-    retries: d.health.retries,
-    intervalMs: d.health.interval,
-  },
-  hooks: Object.fromEntries(
-    Object.entries(d.hooks).filter(([, h]) => h !== undefined),
-  ) as AppDefinition["hooks"],
-  keepReleases: d.keep_releases,
-  env: d.env,
-  stopTimeoutMs: d.stop_timeout,
-}));
+  z.transform((d): AppDefinition => ({
+    start: d.start,
+    port: d.port,
+    health: {
+      path: d.health.path,
+      status: d.health.status,
+      timeoutMs: d.health.timeout,
+      retries: d.health.retries,
+      intervalMs: d.health.interval,
+    },
+    hooks: Object.fromEntries(
+      Object.entries(d.hooks).filter(([, h]) => h !== undefined),
+    ) as AppDefinition["hooks"],
+    keepReleases: d.keep_releases,
+    env: d.env,
+    stopTimeoutMs: d.stop_timeout,
+  })),
+);
 
 /** Parses and validates `text`; `source` names the file in errors. Throws ConfigError naming the key. */
 export function parseAppDefinition(text: string, source: string): AppDefinition {

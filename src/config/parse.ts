@@ -1,7 +1,9 @@
 import { parse } from "yaml";
-import type { z } from "zod";
+// zod/mini: the agent parses an app's strata.yaml, and classic zod would triple its bundle.
+import { safeParse } from "zod/mini";
+import type { $ZodIssue, $ZodRawIssue, $ZodType, output } from "zod/v4/core";
 import { ConfigError, messageOf } from "../lib/errors.js";
-import { kind } from "./fields.js";
+import { kind } from "./problems.js";
 
 /**
  * Reads YAML `text` and validates it whole against `schema`: every problem
@@ -9,12 +11,12 @@ import { kind } from "./fields.js";
  * ConfigError names the first key. Nothing is returned, so nothing applies,
  * unless the whole document is valid. The result is deep-frozen.
  */
-export function parseDocument<S extends z.ZodType>(
+export function parseDocument<S extends $ZodType>(
   schema: S,
   text: string,
   source: string,
   options: { rootKey: string; empty?: unknown },
-): z.output<S> {
+): output<S> {
   const doc = readYaml(text, source, options.rootKey) ?? options.empty;
   return validate(schema, doc, source, [], options.rootKey);
 }
@@ -34,14 +36,14 @@ export function readYaml(text: string, source: string, rootKey: string): unknown
  * Validates an already-read value that sits at `path` in the file (a section
  * as `parseServerConfig` keeps it), naming keys by their full path.
  */
-export function validate<S extends z.ZodType>(
+export function validate<S extends $ZodType>(
   schema: S,
   value: unknown,
   source: string,
   path: readonly string[],
   rootKey = "config",
-): z.output<S> {
-  const result = schema.safeParse(value, { reportInput: true, error: genericProblem });
+): output<S> {
+  const result = safeParse(schema, value, { reportInput: true, error: genericProblem });
   if (result.success) return deepFreeze(result.data);
   // An unknown key first: a misspelt key is the likely cause of the problems beside it.
   const issues = [...result.error.issues].sort(
@@ -57,7 +59,7 @@ export function validate<S extends z.ZodType>(
 }
 
 function describeIssue(
-  issue: z.core.$ZodIssue,
+  issue: $ZodIssue,
   prefix: readonly string[],
   rootKey: string,
 ): { key: string; problem: string } {
@@ -73,7 +75,7 @@ function describeIssue(
 }
 
 /** Messages for the issues a field's own schema does not word. */
-function genericProblem(issue: z.core.$ZodRawIssue): string | undefined {
+function genericProblem(issue: $ZodRawIssue): string | undefined {
   if (issue.code === "invalid_type") {
     if (issue.input === undefined) return "is required";
     const expected =

@@ -1,4 +1,5 @@
-import type { z } from "zod";
+import { globalRegistry } from "zod";
+import type { $ZodType, $ZodTypeDef } from "zod/v4/core";
 import { appDefinitionSchema } from "./app-definition.js";
 import type { FieldMeta } from "./fields.js";
 import { SECTIONS, serverSchema, type SectionRegistry } from "./schema.js";
@@ -71,21 +72,21 @@ interface Row {
   description: string;
 }
 
-type Def = z.core.$ZodTypeDef & Record<string, unknown>;
+type Def = $ZodTypeDef & Record<string, unknown>;
 
-function rows(schema: z.ZodType, path: readonly string[] = [], out: Row[] = []): Row[] {
+function rows(schema: $ZodType, path: readonly string[] = [], out: Row[] = []): Row[] {
   const { core, meta, fallback } = unwrap(schema);
   const def = core._zod.def as Def;
   const key = path.join(".");
   if (!meta?.type && def.type === "object") {
     if (meta?.description)
       out.push({ key, type: "mapping", default: "", description: meta.description });
-    const shape = (def as unknown as { shape: Record<string, z.ZodType> }).shape;
+    const shape = (def as unknown as { shape: Record<string, $ZodType> }).shape;
     for (const [name, inner] of Object.entries(shape)) rows(inner, [...path, name], out);
     return out;
   }
   if (!meta?.type && def.type === "record") {
-    const value = (def as unknown as { valueType: z.ZodType }).valueType;
+    const value = (def as unknown as { valueType: $ZodType }).valueType;
     return rows(value, [...path, "<name>"], out);
   }
   if (!meta?.description) throw new Error(`[config] reference: ${key} has no description`);
@@ -99,23 +100,23 @@ function rows(schema: z.ZodType, path: readonly string[] = [], out: Row[] = []):
 }
 
 /** The schema under optional/prefault/pipe wrappers, its reference text and its default. */
-function unwrap(schema: z.ZodType): { core: z.ZodType; meta?: FieldMeta; fallback?: unknown } {
+function unwrap(schema: $ZodType): { core: $ZodType; meta?: FieldMeta; fallback?: unknown } {
   let current = schema;
   let meta: FieldMeta | undefined;
   let fallback: unknown;
   for (;;) {
     // Outer text wins; an inner one (like the type `integer()` sets) fills the gaps.
-    const found = current.meta() as FieldMeta | undefined;
+    const found = globalRegistry.get(current) as FieldMeta | undefined;
     if (found) meta = { ...found, ...meta };
     const def = current._zod.def as Def;
     if (def.type === "prefault" || def.type === "default") {
       fallback ??= def.defaultValue;
-      current = def.innerType as z.ZodType;
+      current = def.innerType as $ZodType;
     } else if (def.type === "optional" || def.type === "nullable") {
-      current = def.innerType as z.ZodType;
+      current = def.innerType as $ZodType;
     } else if (def.type === "pipe") {
-      const inner = def.in as z.ZodType;
-      const outer = def.out as z.ZodType;
+      const inner = def.in as $ZodType;
+      const outer = def.out as $ZodType;
       // A preprocess is transform -> schema; a transform is schema -> transform.
       current = inner._zod.def.type === "transform" ? outer : inner;
     } else {

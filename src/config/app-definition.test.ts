@@ -126,3 +126,23 @@ describe("parseAppDefinition", () => {
     });
   }
 });
+
+// The agent reads this schema: classic zod (~800 KB bundled) would grow every new server's agent.
+test("the app definition bundles with zod/mini only, never classic zod", async () => {
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: [new URL("./app-definition.ts", import.meta.url).pathname],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  assert.ok(inputs.some((path) => path.includes("zod/v4/mini")));
+  assert.deepEqual(
+    inputs.filter((path) => path.includes("zod/v4/classic")),
+    [],
+  );
+});

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { forecastSection } from "../forecast/service/forecast-config.js";
 import { groupsSection, imagesSection } from "../image/image-config.js";
+import { formatDuration } from "../lib/duration.js";
 import {
   boolean,
   described,
@@ -118,7 +119,8 @@ const coreShape = {
   heartbeat_timeout: duration({
     default: "15s",
     bareUnit: "ms",
-    description: "A server without a heartbeat this long is offline and out of the balancer.",
+    description:
+      "A server without a heartbeat this long is offline and out of the balancer; longer than `heartbeat_interval`.",
   }),
   deploy: mapping({
     server_timeout: duration({
@@ -160,6 +162,17 @@ export function serverSchema(sections: SectionRegistry, context: ConfigContext) 
     provider: mapping({ ...coreShape.provider, ...nested.provider }),
     balancer: mapping({ ...coreShape.balancer, ...nested.balancer }),
     ...top,
+  }).check((ctx) => {
+    const { heartbeat_interval: interval, heartbeat_timeout: timeout } = ctx.value;
+    // A timeout within one interval would mark healthy servers offline between two heartbeats.
+    if (typeof interval === "number" && typeof timeout === "number" && timeout <= interval) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["heartbeat_timeout"],
+        message: `must be longer than heartbeat_interval (${formatDuration(interval)}), got ${formatDuration(timeout)}`,
+        input: timeout,
+      });
+    }
   });
 }
 

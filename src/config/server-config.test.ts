@@ -194,6 +194,11 @@ describe("parseServerConfig", () => {
     // Durations: a unit is required everywhere; a bare number says what to write
     ["heartbeat_interval: 5s\nheartbeat_timeout: 2\n", "heartbeat_timeout", /write "2ms"/],
     ["heartbeat_interval: 300\n", "heartbeat_interval", /bare number 300 .*write "300ms"/],
+    [
+      "heartbeat_interval: 20s\n",
+      "heartbeat_timeout",
+      /must be longer than heartbeat_interval \(20s\), got 15s/,
+    ],
     ["deploy: { server_timeout: soon }\n", "deploy.server_timeout", /duration with a unit/],
     ["deploy: { drain_timeout: 0s }\n", "deploy.drain_timeout", /more than 0/],
     ["groups: { web: { provision_timeout: 600 } }\n", "groups.web.provision_timeout", /"600ms"/],

@@ -89,12 +89,12 @@ function rows(schema: $ZodType, path: readonly string[] = [], out: Row[] = []): 
     const value = (def as unknown as { valueType: $ZodType }).valueType;
     return rows(value, [...path, "<name>"], out);
   }
-  if (!meta?.description) throw new Error(`[config] reference: ${key} has no description`);
+  // A section plugged in without descriptions still lists its keys; the gap shows here.
   out.push({
     key,
-    type: meta.type ?? leafType(def),
-    default: meta.default ?? (fallback === undefined ? "none" : `\`${String(fallback)}\``),
-    description: meta.description,
+    type: meta?.type ?? leafType(def),
+    default: meta?.default ?? (fallback === undefined ? "none" : `\`${String(fallback)}\``),
+    description: meta?.description || "(not described yet)",
   });
   return out;
 }
@@ -126,7 +126,17 @@ function unwrap(schema: $ZodType): { core: $ZodType; meta?: FieldMeta; fallback?
 }
 
 function leafType(def: Def): string {
-  if (def.type === "enum") return Object.values(def.entries as object).join(" \\| ");
+  if (def.type === "enum") return Object.values(def.entries as object).join(" | ");
+  if (def.type === "literal")
+    return (def.values as unknown[]).map((v) => `\`${String(v)}\``).join(" | ");
+  if (def.type === "union") {
+    return (def.options as $ZodType[])
+      .map((option) => {
+        const { core, meta } = unwrap(option);
+        return meta?.type ?? leafType(core._zod.def as Def);
+      })
+      .join(" or ");
+  }
   if (def.type === "int" || (def.type === "number" && def.format === "safeint")) return "integer";
   return def.type;
 }

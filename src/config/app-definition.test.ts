@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../lib/errors.js";
-import { parseAppDefinition, parseDuration } from "./app-definition.js";
+import { parseAppDefinition } from "./app-definition.js";
 
 const SOURCE = "app/strata.yaml";
 
@@ -44,7 +44,7 @@ describe("parseAppDefinition", () => {
         "  on_failure: { command: echo failed, timeout: 500ms }",
         "keep_releases: 2",
         "env: { GREETING: hello }",
-        "stop_timeout: 250",
+        "stop_timeout: 250ms",
       ].join("\n"),
       SOURCE,
     );
@@ -72,7 +72,24 @@ describe("parseAppDefinition", () => {
     ["port: 8080\n", "start", /is required/],
     ["start: x\nports: 1\n", "ports", /unknown key/],
     ["start: x\nhealth: { timeout: 2x }\n", "health.timeout", /duration/],
-    ["start: x\nhealth: { timeout: 0 }\n", "health.timeout", /positive duration/],
+    ["start: x\nhealth: { timeout: 0s }\n", "health.timeout", /more than 0/],
+    // The old grammar read a bare number as milliseconds; the error says what to write now.
+    ["start: x\nhealth: { timeout: 0 }\n", "health.timeout", /write "0ms"/],
+    ["start: x\nstop_timeout: 250\n", "stop_timeout", /bare number 250 .*write "250ms"/],
+    [
+      "start: x\nhooks: { on_success: { command: x, timeout: 5000 } }\n",
+      "hooks.on_success.timeout",
+      /write "5000ms"/,
+    ],
+    ["start: x\nhealth: { interval: -1s }\n", "health.interval", /duration with a unit/],
+    ["start: x\nhealth: { timeuot: 1s }\n", "health.timeuot", /did you mean timeout\?/],
+    ["start: x\nhooks: { on_succes: x }\n", "hooks.on_succes", /did you mean on_success\?/],
+    ["start: x\nhooks: { on_success: '' }\n", "hooks.on_success.command", /command/],
+    [
+      "start: x\nhooks: { on_success: { command: x, retries: 2 } }\n",
+      "hooks.on_success.retries",
+      /unknown key/,
+    ],
     ["start: x\nhealth: { path: healthz }\n", "health.path", /starting with/],
     ["start: x\nhealth: { verbose: true }\n", "health.verbose", /unknown key/],
     ["start: x\nhealth: 5\n", "health", /mapping/],
@@ -110,23 +127,22 @@ describe("parseAppDefinition", () => {
   }
 });
 
-describe("parseDuration", () => {
-  const cases: Array<[unknown, number | null]> = [
-    ["500ms", 500],
-    ["2s", 2000],
-    ["1m", 60_000],
-    ["1h", 3_600_000],
-    ["0.5s", 500],
-    [750, 750],
-    ["2", null],
-    ["-1s", null],
-    [-5, null],
-    ["1d", null],
-    [true, null],
-  ];
-  for (const [input, expected] of cases) {
-    test(`${JSON.stringify(input)} -> ${expected}`, () => {
-      assert.equal(parseDuration(input), expected);
-    });
-  }
+// The agent reads this schema: classic zod (~800 KB bundled) would grow every new server's agent.
+test("the app definition bundles with zod/mini only, never classic zod", async () => {
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: [new URL("./app-definition.ts", import.meta.url).pathname],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  assert.ok(inputs.some((path) => path.includes("zod/v4/mini")));
+  assert.deepEqual(
+    inputs.filter((path) => path.includes("zod/v4/classic")),
+    [],
+  );
 });

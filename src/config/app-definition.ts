@@ -1,10 +1,21 @@
-import { parse } from "yaml";
-import { ConfigError, messageOf } from "../lib/errors.js";
+import * as z from "zod/mini";
+import {
+  absentIfNull,
+  described,
+  duration,
+  integer,
+  mapping,
+  strictMapping,
+  text,
+} from "./mini-fields.js";
+import { parseDocument } from "./parse.js";
+import { kind } from "./problems.js";
 
 /**
  * An app's `strata.yaml`: how the agent starts, checks and hooks one release.
  * It travels inside the artifact, so each release carries its own definition.
- * docs/app-definition.md documents every key and default.
+ * docs/app-definition.md explains it; docs/config.md lists every key, generated
+ * from the schema below.
  */
 export interface AppDefinition {
   /** argv of the app; a string in the file becomes `["/bin/sh", "-c", string]`. */
@@ -44,89 +55,12 @@ export interface HookDefinition {
   readonly timeoutMs: number;
 }
 
-const TOP_KEYS = ["start", "port", "health", "hooks", "keep_releases", "env", "stop_timeout"];
-const HEALTH_KEYS = ["path", "status", "timeout", "retries", "interval"];
 const RESERVED_ENV = /^(HOST|PORT|STRATA_.*)$/;
+const HOOK_TIMEOUT = "60s";
 
-type Fail = (key: string, problem: string) => never;
+type TransformCtx = Parameters<Parameters<typeof z.transform>[0]>[1];
 
-/** Parses and validates `text`; `source` names the file in errors. Throws ConfigError naming the key. */
-export function parseAppDefinition(text: string, source: string): AppDefinition {
-  const fail: Fail = (key, problem) => {
-    throw new ConfigError(key, `[config] ${source}: ${key}: ${problem}`);
-  };
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new ConfigError("(document)", `[config] ${source}: invalid YAML: ${messageOf(err)}`, {
-      cause: err,
-    });
-  }
-  const top = mapping(doc, "(document)", TOP_KEYS, fail);
-  const health = mapping(top.health ?? {}, "health", HEALTH_KEYS, fail);
-  const hooks = mapping(top.hooks ?? {}, "hooks", HOOK_NAMES, fail);
-  const env = mapping(top.env ?? {}, "env", null, fail);
-
-  if (top.start === undefined) fail("start", "is required (a command string or an argv list)");
-  const definition: AppDefinition = {
-    start: command(top.start, "start", fail),
-    port: integer(top.port ?? 8080, "port", 1, 65535, fail),
-    health: {
-      path: healthPath(health.path ?? "/", fail),
-      status: integer(health.status ?? 200, "health.status", 100, 599, fail),
-      timeoutMs: duration(health.timeout ?? 2000, "health.timeout", fail),
-      retries: integer(health.retries ?? 30, "health.retries", 0, 10_000, fail),
-      intervalMs: duration(health.interval ?? 200, "health.interval", fail, true),
-    },
-    hooks: Object.fromEntries(
-      Object.entries(hooks).map(([name, value]) => [name, hook(value, `hooks.${name}`, fail)]),
-    ),
-    keepReleases: integer(top.keep_releases ?? 5, "keep_releases", 1, 1000, fail),
-    env: Object.fromEntries(
-      Object.entries(env).map(([name, value]) => {
-        const key = `env.${name}`;
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(key, "is not a valid variable name");
-        if (RESERVED_ENV.test(name)) fail(key, "is reserved (the agent sets it)");
-        if (typeof value !== "string") fail(key, `must be a string (quote it), got ${kind(value)}`);
-        return [name, value];
-      }),
-    ),
-    stopTimeoutMs: duration(top.stop_timeout ?? 10_000, "stop_timeout", fail),
-  };
-  return deepFreeze(definition);
-}
-
-/** Milliseconds of "500ms", "2s", "1.5m", "1h" or a plain number of milliseconds. */
-export function parseDuration(value: unknown): number | null {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : null;
-  if (typeof value !== "string") return null;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
-  if (!match) return null;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
-  return Math.round(Number(match[1]) * unit);
-}
-
-function mapping(
-  value: unknown,
-  key: string,
-  allowed: readonly string[] | null,
-  fail: Fail,
-): Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    fail(key, `must be a mapping, got ${kind(value)}`);
-  }
-  const record = value as Record<string, unknown>;
-  const prefix = key === "(document)" ? "" : `${key}.`;
-  for (const name of Object.keys(record)) {
-    if (allowed && !allowed.includes(name)) {
-      fail(`${prefix}${name}`, `unknown key (expected one of: ${allowed.join(", ")})`);
-    }
-  }
-  return record;
-}
-
-function command(value: unknown, key: string, fail: Fail): string[] {
+function command(value: unknown, ctx: TransformCtx): string[] {
   if (typeof value === "string" && value.trim() !== "") return ["/bin/sh", "-c", value];
   if (
     Array.isArray(value) &&
@@ -135,61 +69,156 @@ function command(value: unknown, key: string, fail: Fail): string[] {
   ) {
     return value as string[];
   }
-  return fail(key, `must be a command string or a non-empty list of strings, got ${kind(value)}`);
+  ctx.issues.push({
+    code: "custom",
+    input: value,
+    message:
+      value === undefined
+        ? "is required (a command string or an argv list)"
+        : `must be a command string or a non-empty list of strings, got ${kind(value)}`,
+  });
+  return z.NEVER;
 }
 
-function hook(value: unknown, key: string, fail: Fail): HookDefinition {
-  if (typeof value === "string") return { command: nonEmpty(value, key, fail), timeoutMs: 60_000 };
-  const record = mapping(value, key, ["command", "timeout"], fail);
-  return {
-    command: nonEmpty(record.command, `${key}.command`, fail),
-    timeoutMs: duration(record.timeout ?? 60_000, `${key}.timeout`, fail),
-  };
-}
+const HOOK_DESCRIPTIONS: Record<HookName, string> = {
+  before_switch: "Runs after unpack and validation; failing, the deploy fails and nothing changes.",
+  after_switch: "Runs after `current` points at the new release; failing, the agent switches back.",
+  on_success: "Runs after the new release passed its health check.",
+  on_failure: "Runs after a failure from `before_switch` on, once the rollback is done.",
+};
 
-function nonEmpty(value: unknown, key: string, fail: Fail): string {
-  if (typeof value !== "string" || value.trim() === "") {
-    fail(key, `must be a non-empty command string, got ${kind(value)}`);
-  }
-  return value;
-}
+/** A hook: a command string, or `{ command, timeout }`. */
+const hook = (name: HookName) =>
+  described(
+    z.optional(
+      z.pipe(
+        z.pipe(
+          z.transform((value: unknown) => (typeof value === "string" ? { command: value } : value)),
+          strictMapping(
+            {
+              command: text("a non-empty command string"),
+              timeout: duration({ fallback: HOOK_TIMEOUT, bareUnit: "ms", description: "" }),
+            },
+            "a command string or a mapping {command, timeout}",
+          ),
+        ),
+        z.transform((h): HookDefinition => ({ command: h.command, timeoutMs: h.timeout })),
+      ),
+    ),
+    {
+      type: "string or {command, timeout}",
+      default: "none",
+      description: `${HOOK_DESCRIPTIONS[name]} Run by \`/bin/sh -c\` in the release folder; \`timeout\` (a duration) defaults to \`${HOOK_TIMEOUT}\`.`,
+    },
+  );
 
-function healthPath(value: unknown, fail: Fail): string {
-  if (typeof value !== "string" || !value.startsWith("/")) {
-    fail("health.path", `must be a path starting with "/", got ${kind(value)}`);
-  }
-  return value;
-}
+const envName = z.string().check(
+  z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "is not a valid variable name" }),
+  z.refine((name: string) => !RESERVED_ENV.test(name), {
+    error: "is reserved (the agent sets it)",
+  }),
+);
 
-function integer(value: unknown, key: string, min: number, max: number, fail: Fail): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    fail(key, `must be an integer from ${min} to ${max}, got ${kind(value)}`);
-  }
-  return value;
-}
+const healthPathError = (issue: { input?: unknown }) =>
+  `must be a path starting with "/", got ${kind(issue.input)}`;
 
-function duration(value: unknown, key: string, fail: Fail, allowZero = false): number {
-  const ms = parseDuration(value);
-  if (ms === null || (ms === 0 && !allowZero)) {
-    fail(
-      key,
-      `must be a ${allowZero ? "" : "positive "}duration like 500ms, 2s, 1m or a number of milliseconds, got ${kind(value)}`,
-    );
-  }
-  return ms;
-}
+/** The schema of an app's strata.yaml (docs/config.md is generated from it). */
+export const appDefinitionSchema = z.pipe(
+  strictMapping({
+    start: described(z.pipe(z.unknown(), z.transform(command)), {
+      type: "string or list of strings",
+      default: "(required)",
+      description:
+        "How to start the app, in the release folder. A string runs through `/bin/sh -c`; a list is an argv run as is.",
+    }),
+    port: integer(1, 65535, 8080, "The port the app listens on; the agent passes it as `PORT`."),
+    health: mapping({
+      path: described(
+        z.prefault(
+          z.string({ error: healthPathError }).check(z.startsWith("/", { error: healthPathError })),
+          "/",
+        ),
+        {
+          type: "path starting with /",
+          description: "Path the agent GETs on `http://$HOST:$PORT`.",
+        },
+      ),
+      status: integer(100, 599, 200, "The status that means healthy. Redirects are not followed."),
+      timeout: duration({
+        fallback: "2s",
+        bareUnit: "ms",
+        description: "Longest wait for one answer.",
+      }),
+      retries: integer(
+        0,
+        10_000,
+        30,
+        "Tries after the first one: the check fails after `1 + retries` tries.",
+      ),
+      interval: duration({
+        fallback: "200ms",
+        min: 0,
+        bareUnit: "ms",
+        description: "Pause between tries.",
+      }),
+    }),
+    hooks: mapping({
+      before_switch: hook("before_switch"),
+      after_switch: hook("after_switch"),
+      on_success: hook("on_success"),
+      on_failure: hook("on_failure"),
+    }),
+    keep_releases: integer(
+      1,
+      1000,
+      5,
+      "Releases kept on disk, by most recent activation. The current and the previous release are always kept.",
+    ),
+    env: described(
+      z.pipe(
+        absentIfNull(),
+        z.prefault(
+          z.record(
+            envName,
+            z.string({ error: (i) => `must be a string (quote it), got ${kind(i.input)}` }),
+          ),
+          {},
+        ),
+      ),
+      {
+        type: "mapping of string to string",
+        default: "`{}`",
+        description:
+          "Extra environment of the app and its hooks. Values must be strings (quote numbers). `HOST`, `PORT` and `STRATA_*` are reserved.",
+      },
+    ),
+    stop_timeout: duration({
+      fallback: "10s",
+      bareUnit: "ms",
+      description:
+        "After SIGTERM, how long the app may take to finish requests in flight before its process group gets SIGKILL.",
+    }),
+  }),
+  z.transform((d): AppDefinition => ({
+    start: d.start,
+    port: d.port,
+    health: {
+      path: d.health.path,
+      status: d.health.status,
+      timeoutMs: d.health.timeout,
+      retries: d.health.retries,
+      intervalMs: d.health.interval,
+    },
+    hooks: Object.fromEntries(
+      Object.entries(d.hooks).filter(([, h]) => h !== undefined),
+    ) as AppDefinition["hooks"],
+    keepReleases: d.keep_releases,
+    env: d.env,
+    stopTimeoutMs: d.stop_timeout,
+  })),
+);
 
-function kind(value: unknown): string {
-  if (value === null || value === undefined) return "nothing";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  return JSON.stringify(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object") {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
+/** Parses and validates `text`; `source` names the file in errors. Throws ConfigError naming the key. */
+export function parseAppDefinition(text: string, source: string): AppDefinition {
+  return parseDocument(appDefinitionSchema, text, source, { rootKey: "(document)" });
 }

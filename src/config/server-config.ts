@@ -1,15 +1,23 @@
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import { ConfigError, messageOf } from "../lib/errors.js";
-import { parseDuration } from "./app-definition.js";
-import { parseScalingConfig } from "../scale/scale-config.js";
+import { deepFreeze, readYaml, validate } from "./parse.js";
+import {
+  SECTIONS,
+  sectionAt,
+  serverSchema,
+  type CoreDocument,
+  type SectionRegistry,
+  type SectionValues,
+} from "./schema.js";
 
 /**
  * The control plane's configuration: `strata.yaml` in the working folder (or
  * `--config` / STRATA_CONFIG). Every key is optional; the embedded defaults run
- * everything in one process. Precedence: flags > env > file > defaults.
+ * everything in one process. Precedence: flags > env > file > defaults. The
+ * schema, and the reference of every key, is src/config/schema.ts
+ * (docs/config.md is generated from it).
  */
-export interface ServerConfig {
+export interface ServerConfig<R extends SectionRegistry = typeof SECTIONS> {
   /** Where state, artifacts, tokens and local servers live. @default ".strata" */
   readonly dataDir: string;
   /** `host:port` of the HTTP API. @default "127.0.0.1:7700" */
@@ -38,29 +46,34 @@ export interface ServerConfig {
    * address, `on` always, `off` never (a warning when not on loopback). @default "auto"
    */
   readonly tls: "auto" | "on" | "off";
-  /** Sections owned by other parts (forecast, groups, images), validated by them. */
+  /** Every registered section, validated and typed, by its name in SECTIONS. */
+  readonly settings: SectionValues<R>;
+  /**
+   * The raw YAML value of each section present in the file, by its name in
+   * SECTIONS; already validated, for readers that take the raw form
+   * (`parseForecastConfig(config.sections)`).
+   */
   readonly sections: Readonly<Record<string, unknown>>;
 }
-
-const KEYS = [
-  "data_dir",
-  "listen",
-  "provider",
-  "balancer",
-  "heartbeat_timeout",
-  "heartbeat_interval",
-  "deploy",
-  "join",
-  "tls",
-];
-const SECTIONS = ["forecast", "groups", "images", "scaling"];
 
 export interface ServerConfigInput {
   /** Path of the YAML file; a missing default file is fine, a missing named one is an error. */
   file?: string;
   /** Flags, highest precedence. */
-  flags?: { dataDir?: string; listen?: string };
+  flags?: ServerConfigOverrides;
   env?: NodeJS.ProcessEnv;
+}
+
+export interface ServerConfigOverrides {
+  dataDir?: string;
+  listen?: string;
+}
+
+export interface ServerConfigOptions<R extends SectionRegistry> {
+  /** Folder that relative paths in the file resolve against. @default process.cwd() */
+  cwd?: string;
+  /** The sections read beside the core keys. @default SECTIONS */
+  sections?: R;
 }
 
 export async function loadServerConfig(input: ServerConfigInput = {}): Promise<ServerConfig> {
@@ -84,101 +97,49 @@ export async function loadServerConfig(input: ServerConfigInput = {}): Promise<S
   });
 }
 
-/** Validates the whole document before anything uses it: an invalid config never half-applies. */
-export function parseServerConfig(
+/**
+ * Validates the whole document, overrides included (an override is checked as
+ * the key it replaces), before anything uses it: an invalid config never
+ * half-applies. Throws ConfigError naming the first bad key, every problem listed.
+ */
+export function parseServerConfig<R extends SectionRegistry = typeof SECTIONS>(
   text: string,
   source: string,
-  overrides: { dataDir?: string; listen?: string } = {},
-): ServerConfig {
-  const fail = (key: string, problem: string): never => {
-    throw new ConfigError(key, `[config] ${source}: ${key}: ${problem}`);
-  };
-  let doc: unknown;
-  try {
-    doc = parse(text) ?? {};
-  } catch (err) {
-    throw new ConfigError("config", `[config] ${source}: not valid YAML: ${messageOf(err)}`, {
-      cause: err,
-    });
+  overrides: ServerConfigOverrides = {},
+  options: ServerConfigOptions<R> = {},
+): ServerConfig<R> {
+  const sections = options.sections ?? (SECTIONS as unknown as R);
+  const schema = serverSchema(sections, { cwd: options.cwd ?? process.cwd() });
+  const raw = readYaml(text, source, "config") ?? {};
+  const isMapping = typeof raw === "object" && !Array.isArray(raw);
+  const input = isMapping
+    ? {
+        ...raw,
+        ...(overrides.dataDir !== undefined ? { data_dir: overrides.dataDir } : {}),
+        ...(overrides.listen !== undefined ? { listen: overrides.listen } : {}),
+      }
+    : raw;
+  const doc = validate(schema, input, source, [], "config") as Record<string, unknown>;
+  const core = doc as unknown as CoreDocument;
+  const settings: Record<string, unknown> = {};
+  const present: Record<string, unknown> = {};
+  for (const name of Object.keys(sections)) {
+    settings[name] = sectionAt(doc, name);
+    const value = sectionAt(raw as Record<string, unknown>, name);
+    if (value !== undefined) present[name] = value;
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
-    fail("config", "expected a mapping at the top");
-  const root = doc as Record<string, unknown>;
-  for (const key of Object.keys(root)) {
-    if (!KEYS.includes(key) && !SECTIONS.includes(key)) {
-      fail(key, `unknown key (expected one of ${[...KEYS, ...SECTIONS].join(", ")})`);
-    }
-  }
-  const section = (key: string, keys: string[]): Record<string, unknown> => {
-    const value = root[key] ?? {};
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      fail(key, "expected a mapping");
-    for (const k of Object.keys(value as object)) {
-      if (!keys.includes(k))
-        fail(`${key}.${k}`, `unknown key (expected one of ${keys.join(", ")})`);
-    }
-    return value as Record<string, unknown>;
-  };
-  const str = (key: string, value: unknown, fallback: string): string => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "string" || !value) fail(key, "expected a non-empty string");
-    return value as string;
-  };
-  const duration = (key: string, value: unknown, fallback: number): number => {
-    if (value === undefined) return fallback;
-    const ms = parseDuration(value);
-    if (ms === null || ms <= 0)
-      fail(key, `expected a duration like "5s" or "500ms", got ${JSON.stringify(value)}`);
-    return ms as number;
-  };
-  const provider = section("provider", ["local"]);
-  const local = (provider.local ?? {}) as Record<string, unknown>;
-  if (typeof local !== "object" || Array.isArray(local))
-    fail("provider.local", "expected a mapping");
-  for (const k of Object.keys(local))
-    if (k !== "address_prefix")
-      fail(`provider.local.${k}`, "unknown key (expected address_prefix)");
-  const balancer = section("balancer", ["host"]);
-  const deploy = section("deploy", ["server_timeout", "drain_timeout"]);
-  const joinSection = section("join", ["cluster_token"]);
-  const clusterJoinToken = joinSection.cluster_token ?? false;
-  const tls = root.tls ?? "auto";
-  if (tls !== "auto" && tls !== "on" && tls !== "off")
-    fail("tls", 'expected "auto", "on" or "off"');
-  if (typeof clusterJoinToken !== "boolean") fail("join.cluster_token", "expected true or false");
-
-  const listenText = overrides.listen ?? str("listen", root.listen, "127.0.0.1:7700");
-  const listen =
-    parseListen(listenText) ?? fail("listen", `expected host:port, got "${listenText}"`);
-  const addressPrefix = str("provider.local.address_prefix", local.address_prefix, "127.0.0");
-  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(addressPrefix)) {
-    fail(
-      "provider.local.address_prefix",
-      `expected three octets of a loopback address like "127.0.0", got "${addressPrefix}"`,
-    );
-  }
-  const balancerHost = str("balancer.host", balancer.host, "127.0.0.1");
-  const sections: Record<string, unknown> = {};
-  for (const key of SECTIONS) if (root[key] !== undefined) sections[key] = root[key];
-  parseScalingConfig(sections, source);
   return Object.freeze({
-    dataDir: overrides.dataDir ?? str("data_dir", root.data_dir, ".strata"),
-    listen: Object.freeze(listen),
-    addressPrefix,
-    balancerHost,
-    heartbeatTimeoutMs: duration("heartbeat_timeout", root.heartbeat_timeout, 15_000),
-    heartbeatMs: duration("heartbeat_interval", root.heartbeat_interval, 5_000),
-    serverTimeoutMs: duration("deploy.server_timeout", deploy.server_timeout, 600_000),
-    drainMs: duration("deploy.drain_timeout", deploy.drain_timeout, 10_000),
-    clusterJoinToken: clusterJoinToken as boolean,
-    tls: tls as "auto" | "on" | "off",
-    sections: Object.freeze(sections),
+    dataDir: core.data_dir,
+    listen: core.listen,
+    addressPrefix: core.provider.local.address_prefix,
+    balancerHost: core.balancer.host,
+    heartbeatTimeoutMs: core.heartbeat_timeout,
+    heartbeatMs: core.heartbeat_interval,
+    serverTimeoutMs: core.deploy.server_timeout,
+    drainMs: core.deploy.drain_timeout,
+    clusterJoinToken: core.join.cluster_token,
+    tls: core.tls,
+    settings: Object.freeze(settings) as SectionValues<R>,
+    sections: deepFreeze(present),
   });
-}
-
-function parseListen(text: string): { host: string; port: number } | null {
-  const match = /^([\w.-]+|\[[0-9a-f:]+\]):(\d{1,5})$/i.exec(text);
-  if (!match) return null;
-  const port = Number(match[2]);
-  return port <= 65535 ? { host: match[1]!, port } : null;
 }

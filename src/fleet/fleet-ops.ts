@@ -3,6 +3,7 @@ import { StrataError } from "../lib/errors.js";
 import type { Provider } from "../provider/provider.js";
 import type { ServerRecord, Store } from "../store/store.js";
 import type { ScaleView } from "../wire/image.js";
+import { isGroupName } from "../wire/names.js";
 import type { Fleet } from "./fleet.js";
 
 export interface FleetOpsOptions {
@@ -29,7 +30,7 @@ export class FleetOps {
 
   /** Ensures the group has at least `count` live servers; returns the names launched. Idempotent. */
   async up(group: string, count: number): Promise<string[]> {
-    if (!/^[a-z][a-z0-9-]{0,30}$/.test(group)) {
+    if (!isGroupName(group)) {
       throw new StrataError(
         "bad_request",
         `[fleet] group: "${group}" must be lowercase letters, digits and dashes`,
@@ -161,7 +162,7 @@ export class FleetOps {
 }
 
 function validate(group: string, count: number): void {
-  if (typeof group !== "string" || !/^[a-z][a-z0-9-]{0,30}$/.test(group)) {
+  if (!isGroupName(group)) {
     throw new StrataError(
       "bad_request",
       `[fleet] group: ${JSON.stringify(group)} must be lowercase letters, digits and dashes`,

@@ -42,14 +42,20 @@ describe("parseImageConfig", () => {
 
   const bad: [string, string, string][] = [
     ["groups: { web: { recipe: ./recipes/none } }", "groups.web.recipe", "is not a folder"],
-    ["groups: { web: { recipe: 3 } }", "groups.web.recipe", "expected a folder path"],
+    ["groups: { web: { recipe: 3 } }", "groups.web.recipe", "must be a folder path"],
     ["groups: { web: { recipes: ./recipes/web } }", "groups.web.recipes", "unknown key"],
     ["groups: { Web: {} }", "groups.Web", "lowercase"],
     ["groups: { web: { provision_timeout: soon } }", "groups.web.provision_timeout", "duration"],
-    ["groups: [web]", "groups", "expected a mapping"],
+    ["groups: [web]", "groups", "must be a mapping"],
     ["images: { keep: 0 }", "images.keep", "from 1 to 1000"],
-    ["images: { keep: two }", "images.keep", "whole number"],
-    ["images: { keeps: 2 }", "images.keeps", "unknown key"],
+    ["images: { keep: two }", "images.keep", "must be an integer from 1 to 1000"],
+    ["images: { keeps: 2 }", "images.keeps", "unknown key (did you mean keep?"],
+    // The old grammar read a bare number as milliseconds.
+    [
+      "groups: { web: { provision_timeout: 600 } }",
+      "groups.web.provision_timeout",
+      'write "600ms"',
+    ],
   ];
   for (const [yaml, key, problem] of bad) {
     test(`rejects ${yaml}, naming ${key}`, () => {

@@ -1,7 +1,9 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseDuration } from "../config/app-definition.js";
-import { ConfigError } from "../lib/errors.js";
+import { z } from "zod";
+import { described, duration, integer, mapping, mappingOf, text } from "../config/fields.js";
+import { validate } from "../config/parse.js";
+import { groupName } from "../wire/names.js";
 
 /**
  * The `groups` and `images` sections of the control plane's strata.yaml:
@@ -33,64 +35,63 @@ export interface GroupImageConfig {
 
 export const DEFAULT_KEEP = 5;
 export const DEFAULT_PROVISION_TIMEOUT_MS = 600_000;
-const GROUP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
-const GROUP_KEYS = ["recipe", "provision_timeout"];
-const IMAGES_KEYS = ["keep"];
 
 /**
- * Validates the sections as `parseServerConfig` passes them (raw YAML values);
- * relative recipe paths resolve against `cwd`, and each recipe must be an
- * existing folder. Throws ConfigError naming the key.
+ * The `groups` section's schema, registered in src/config/schema.ts: relative
+ * recipe paths resolve against `cwd`, and each recipe must be an existing folder.
+ */
+export function groupsSection(context: { cwd: string }) {
+  return mappingOf(
+    groupName,
+    mapping({
+      recipe: described(
+        text("a folder path")
+          .optional()
+          .transform((path, ctx) => {
+            if (path === undefined) return null;
+            const recipe = resolve(context.cwd, path);
+            if (!statSync(recipe, { throwIfNoEntry: false })?.isDirectory()) {
+              ctx.addIssue({ code: "custom", message: `${recipe} is not a folder` });
+              return z.NEVER;
+            }
+            return recipe;
+          }),
+        {
+          type: "folder path",
+          default: "none",
+          description:
+            "The middleware recipe: files copied into the image, `provision.sh` run there. Relative to the control plane's working folder. Without one the app layer bakes on the provider's base image.",
+        },
+      ),
+      provision_timeout: duration({
+        default: "10m",
+        bareUnit: "ms",
+        description: "Longest run of the recipe's `provision.sh`.",
+      }),
+    }).transform((group): GroupImageConfig => ({
+      recipe: group.recipe,
+      provisionTimeoutMs: group.provision_timeout,
+    })),
+  );
+}
+
+/** The `images` section's schema, registered in src/config/schema.ts. */
+export const imagesSection = mapping({
+  keep: described(integer(1, 1000).prefault(DEFAULT_KEEP), {
+    description: "Newest app images kept per group by `strata images gc`.",
+  }),
+});
+
+/**
+ * The `groups` and `images` sections of `sections` (as `parseServerConfig` keeps them),
+ * read through their schemas. Throws ConfigError naming the key.
  */
 export function parseImageConfig(
   sections: Readonly<Record<string, unknown>>,
   cwd: string,
   source = "strata.yaml",
 ): ImageConfig {
-  const fail = (key: string, problem: string): never => {
-    throw new ConfigError(key, `[config] ${source}: ${key}: ${problem}`);
-  };
-  const mapping = (value: unknown, key: string, keys: string[] | null): Record<string, unknown> => {
-    if (value === undefined || value === null) return {};
-    if (typeof value !== "object" || Array.isArray(value)) fail(key, "expected a mapping");
-    for (const k of Object.keys(value as object)) {
-      if (keys && !keys.includes(k))
-        fail(`${key}.${k}`, `unknown key (expected one of ${keys.join(", ")})`);
-    }
-    return value as Record<string, unknown>;
-  };
-
-  const images = mapping(sections.images, "images", IMAGES_KEYS);
-  const keep = images.keep ?? DEFAULT_KEEP;
-  if (typeof keep !== "number" || !Number.isInteger(keep) || keep < 1 || keep > 1000) {
-    fail("images.keep", `expected a whole number from 1 to 1000, got ${JSON.stringify(keep)}`);
-  }
-
-  const groups: Record<string, GroupImageConfig> = {};
-  for (const [name, value] of Object.entries(mapping(sections.groups, "groups", null))) {
-    if (!GROUP_NAME.test(name))
-      fail(`groups.${name}`, "a group name is lowercase letters, digits and dashes");
-    const group = mapping(value, `groups.${name}`, GROUP_KEYS);
-    let recipe: string | null = null;
-    if (group.recipe !== undefined) {
-      if (typeof group.recipe !== "string" || !group.recipe)
-        fail(`groups.${name}.recipe`, "expected a folder path");
-      recipe = resolve(cwd, group.recipe as string);
-      const info = statSync(recipe, { throwIfNoEntry: false });
-      if (!info?.isDirectory()) fail(`groups.${name}.recipe`, `${recipe} is not a folder`);
-    }
-    let provisionTimeoutMs = DEFAULT_PROVISION_TIMEOUT_MS;
-    if (group.provision_timeout !== undefined) {
-      const ms = parseDuration(group.provision_timeout);
-      if (ms === null || ms <= 0) {
-        fail(
-          `groups.${name}.provision_timeout`,
-          `expected a duration like "10m", got ${JSON.stringify(group.provision_timeout)}`,
-        );
-      }
-      provisionTimeoutMs = ms as number;
-    }
-    groups[name] = Object.freeze({ recipe, provisionTimeoutMs });
-  }
-  return Object.freeze({ keep: keep as number, groups: Object.freeze(groups) });
+  const images = validate(imagesSection, sections.images, source, ["images"]);
+  const groups = validate(groupsSection({ cwd }), sections.groups, source, ["groups"]);
+  return Object.freeze({ keep: images.keep, groups });
 }

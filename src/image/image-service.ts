@@ -13,6 +13,7 @@ import type { ImageConfig } from "./image-config.js";
 import type { BakeReason, BakeRecord, ImageLayerKind, ImageRecord } from "../store/image-repo.js";
 import { ImageBuildError, type ImageLayer, type ImageStore } from "./image-store.js";
 import { hashRecipe } from "./recipe.js";
+import { isGroupName } from "../wire/names.js";
 
 export interface ImageServiceOptions {
   /** Images and bakes are kept in `store.images`; groups, releases and servers are only read. */
@@ -66,7 +67,6 @@ export interface ImageService {
   close(): Promise<void>;
 }
 
-const GROUP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 /** Output kept in the audit log; the bake record keeps all the (bounded) output. */
 const AUDIT_OUTPUT_BYTES = 4096;
 
@@ -344,7 +344,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   ): Promise<BakeRecord> {
     if (stop.signal.aborted)
       throw new StrataError("unavailable", "[image] bake: the control plane is stopping");
-    if (!GROUP_NAME.test(group)) {
+    if (!isGroupName(group)) {
       throw new StrataError(
         "bad_request",
         `[image] group: "${group}" must be lowercase letters, digits and dashes`,

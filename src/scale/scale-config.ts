@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { strictMapping } from "../config/fields.js";
 import { ConfigError } from "../lib/errors.js";
 import { DURATION_HINT, parseDuration } from "../lib/duration.js";
 import { SCALE_MODES, type ScaleMode, type ScaleSettings } from "./executor.js";
@@ -30,47 +31,80 @@ const duration = (allowZero = false) =>
 const utilisation = z.number().gt(0).max(1);
 
 /** One group under `scaling:`. Every key but `capacity_per_server` has a default. */
-export const groupScalingSchema = z
-  .strictObject({
-    /** off | forecast-only | on. @default off */
-    mode: z.enum(SCALE_MODES as [ScaleMode, ...ScaleMode[]]).optional(),
-    /** Requests per second one server carries at 100% utilisation. */
-    capacity_per_server: z.number().positive(),
-    /** Utilisation the servers should run at (the guard's target, the mean forecast's). @default 0.7 */
-    target_utilisation: utilisation.optional(),
-    /**
-     * Utilisation the p90 forecast may reach; unset, the plan is the mean at the target and the
-     * guard covers the upper tail. Equal to target_utilisation: ceil(p90 / (capacity x target)).
-     * @default unset
-     */
-    p90_utilisation: utilisation.optional(),
-    /** @default 1 */
-    min: z.number().int().min(0).optional(),
-    /** @default 20 */
-    max: z.number().int().min(1).optional(),
-    /** `auto` (p95 of the last 20 launches' service-in lag) or a duration. @default auto */
-    lead_time: z.union([z.literal("auto"), duration()]).optional(),
-    /** Lead time `auto` uses until 5 launches are measured. @default 5m */
-    lead_time_fallback: duration().optional(),
-    /** Scale-in keeps the highest recommendation of this window. @default 10m */
-    scale_in_stabilisation: duration(true).optional(),
-    guard: z
-      .strictObject({
-        /** @default true */
-        enabled: z.boolean().optional(),
-        /** HPA tolerance: ratios within 1 +- tolerance change nothing. @default 0.1 */
-        tolerance: z.number().min(0).max(1).optional(),
-        /** The busiest minute of this window is what the guard reads. @default 2m */
-        window: duration().optional(),
-      })
-      .optional(),
-    /** Time between decisions. @default 1m */
-    interval: duration().optional(),
-  })
-  .refine((g) => (g.min ?? DEFAULT_SCALING.min) <= (g.max ?? DEFAULT_SCALING.max), {
-    message: "min must not exceed max",
-    path: ["min"],
-  });
+export const groupScalingSchema = strictMapping({
+  /** off | forecast-only | on. @default off */
+  mode: z
+    .enum(SCALE_MODES as [ScaleMode, ...ScaleMode[]])
+    .optional()
+    .meta({
+      description: "off: nothing; forecast-only: decide and record, do not act; on: act",
+      default: "`off`",
+    }),
+  /** Requests per second one server carries at 100% utilisation. */
+  capacity_per_server: z.number().positive().meta({
+    description: "requests per second one server carries at 100% utilisation (required)",
+  }),
+  /** Utilisation the servers should run at (the guard's target, the mean forecast's). @default 0.7 */
+  target_utilisation: utilisation.optional().meta({
+    description: "utilisation the servers should run at: the plan's and the guard's target",
+    default: "`0.7`",
+  }),
+  /**
+   * Utilisation the p90 forecast may reach; unset, the plan is the mean at the target and the
+   * guard covers the upper tail. Equal to target_utilisation: ceil(p90 / (capacity x target)).
+   * @default unset
+   */
+  p90_utilisation: utilisation.optional().meta({
+    description:
+      "utilisation the p90 forecast may reach; unset: plan on the mean at the target, the guard covers the tail",
+    default: "unset",
+  }),
+  /** @default 1 */
+  min: z.number().int().min(0).optional().meta({ description: "fewest servers", default: "`1`" }),
+  /** @default 20 */
+  max: z.number().int().min(1).optional().meta({ description: "most servers", default: "`20`" }),
+  /** `auto` (p95 of the last 20 launches' service-in lag) or a duration. @default auto */
+  lead_time: z
+    .union([z.literal("auto"), duration()])
+    .optional()
+    .meta({
+      description:
+        "how far ahead launches start: `auto` (p95 of the last 20 launches' service-in lag) or a duration",
+      default: "`auto`",
+    }),
+  /** Lead time `auto` uses until 5 launches are measured. @default 5m */
+  lead_time_fallback: duration().optional().meta({
+    description: "the lead time `auto` uses until 5 launches are measured",
+    default: "`5m`",
+  }),
+  /** Scale-in keeps the highest recommendation of this window. @default 10m */
+  scale_in_stabilisation: duration(true).optional().meta({
+    description: "scale-in keeps the highest recommendation of this window",
+    default: "`10m`",
+  }),
+  guard: strictMapping({
+    /** @default true */
+    enabled: z.boolean().optional().meta({
+      description: "the reactive guard scales out at once on observed traffic",
+      default: "`true`",
+    }),
+    /** HPA tolerance: ratios within 1 +- tolerance change nothing. @default 0.1 */
+    tolerance: z.number().min(0).max(1).optional().meta({
+      description: "HPA tolerance: ratios within 1 +- tolerance change nothing",
+      default: "`0.1`",
+    }),
+    /** The busiest minute of this window is what the guard reads. @default 2m */
+    window: duration().optional().meta({
+      description: "the busiest minute of this window is what the guard reads",
+      default: "`2m`",
+    }),
+  }).optional(),
+  /** Time between decisions. @default 1m */
+  interval: duration().optional().meta({ description: "time between decisions", default: "`1m`" }),
+}).refine((g) => (g.min ?? DEFAULT_SCALING.min) <= (g.max ?? DEFAULT_SCALING.max), {
+  message: "min must not exceed max",
+  path: ["min"],
+});
 
 /** `scaling:` of strata.yaml: group name -> its scaling. */
 export const scalingSchema = z.record(

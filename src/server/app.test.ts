@@ -76,6 +76,23 @@ describe("HTTP API (in-process requests)", () => {
     assert.equal(await plane.store.servers.get("intruder"), null);
   });
 
+  // Regression: join and deploy created any group, so a group could exist that bake refuses.
+  test("a group name that bake would refuse is refused at join and creates nothing", async () => {
+    const res = await plane.api.request("/v1/agents/join", {
+      method: "POST",
+      body: JSON.stringify({
+        join_token: plane.joinToken,
+        name: "odd-1",
+        group: "Web_1",
+        address: "127.0.0.7",
+      }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /group/);
+    assert.equal(await plane.store.servers.get("odd-1"), null);
+    assert.equal(await plane.store.groups.get("Web_1"), null);
+  });
+
   test("agents long-poll their own desired state", async () => {
     const res = await plane.api.request("/v1/agents/desired?after=-1&wait=0", {
       headers: { authorization: `Bearer ${agentToken}` },
@@ -152,6 +169,7 @@ describe("HTTP API (in-process requests)", () => {
       [{ app: "hello", version: "1.0.0", group: "web", strategy: "blue-green" }, 400, /strategy/],
       [{ app: "hello", version: "1.0.0", group: "web", batch: "0" }, 400, /batch/],
       [{ app: "hello", version: "1.0.0", group: "web", max_failures: -1 }, 400, /max_failures/],
+      [{ app: "hello", version: "1.0.0", group: "Web_1" }, 400, /group: must be lowercase letters/],
     ];
     for (const [body, status, message] of cases) {
       const res = await plane.api.request("/v1/deployments", {

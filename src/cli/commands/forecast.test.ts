@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Command } from "commander";
 import { StrataError } from "../../lib/errors.js";
-import { parseHours, registerForecastCommands } from "./forecast.js";
+import { registerForecastCommands } from "./forecast.js";
 
 async function run(args: string[]): Promise<string> {
   const program = new Command("strata").exitOverride();
@@ -134,17 +134,40 @@ describe("strata forecast backtest", () => {
     }
   });
 
-  test("parseHours", () => {
-    assert.equal(parseHours("28d", "--min-history"), 672);
-    assert.equal(parseHours("672h", "--min-history"), 672);
-    assert.equal(parseHours("4w", "--min-history"), 672);
-    // The one duration grammar: a bare number is refused, so are part hours.
-    for (const bad of ["28", "90m", "0h"]) {
-      assert.throws(() => parseHours(bad, "--min-history"), /--min-history: expected whole hours/);
-    }
-    assert.throws(
-      () => parseHours("four weeks", "--min-history"),
-      /--min-history: expected whole hours as a duration like 28d/,
+  // Regression: `--min-history 28` meant 28 days here and 28 hours in strata.yaml.
+  test("--min-history takes a duration with a unit; a bare number asks for one", async () => {
+    await assert.rejects(
+      run([
+        "forecast",
+        "backtest",
+        "--input",
+        "x.csv",
+        "--time-column",
+        "ts",
+        "--value-column",
+        "v",
+        "--min-history",
+        "28",
+      ]),
+      (err: unknown) =>
+        err instanceof StrataError &&
+        err.code === "bad_request" &&
+        /^\[cli\] --min-history: expected a duration with a unit.*write "28d"/.test(err.message),
+    );
+    await assert.rejects(
+      run([
+        "forecast",
+        "backtest",
+        "--input",
+        "x.csv",
+        "--time-column",
+        "ts",
+        "--value-column",
+        "v",
+        "--min-history",
+        "90m",
+      ]),
+      /--min-history: must be whole hours/,
     );
   });
 });

@@ -1,11 +1,10 @@
 import type { Command } from "commander";
-import { parseDuration } from "../../lib/duration.js";
-import { StrataError } from "../../lib/errors.js";
 import type { BacktestScore } from "../../forecast/backtest.js";
 import { MODEL_NAMES } from "../../forecast/registry.js";
 import { backtestTrace, type TraceBacktestReport } from "../../forecast/trace-backtest.js";
 import type { EventView, ForecastView } from "../../wire/forecast.js";
 import { createClient } from "../client.js";
+import { durationFlag } from "../duration-flag.js";
 import { printJson, progress, table, type OutputOptions } from "../output.js";
 
 /**
@@ -86,7 +85,11 @@ function registerBacktest(forecast: Command): void {
         timeColumn: flags.timeColumn,
         valueColumn: flags.valueColumn,
         ...(flags.missingColumn ? { missingColumn: flags.missingColumn } : {}),
-        minHistory: parseHours(flags.minHistory, "--min-history"),
+        minHistory:
+          durationFlag(flags.minHistory, "--min-history", {
+            wholeHours: true,
+            bareUnit: "d",
+          }) / 3_600_000,
         model: flags.model,
         compare: flags.compare
           ? flags.compare
@@ -100,20 +103,6 @@ function registerBacktest(forecast: Command): void {
       if (flags.json) printJson(report);
       else process.stdout.write(renderBacktest(report) + "\n");
     });
-}
-
-/**
- * Whole hours of a duration in the one grammar (`28d`, `672h`, `4w`; src/lib/duration.ts).
- * A bare number is refused: it once meant days here and hours in strata.yaml.
- */
-export function parseHours(text: string, flag: string): number {
-  const ms = parseDuration(text);
-  if (ms === null || ms % HOUR_MS !== 0 || ms === 0)
-    throw new StrataError(
-      "bad_request",
-      `[forecast] ${flag}: expected whole hours as a duration like 28d, 672h or 4w (a bare number is refused), got "${text}"`,
-    );
-  return ms / HOUR_MS;
 }
 
 /** The score of lowest wMAPE (the first on a tie), or undefined when none is finite. */
@@ -159,8 +148,6 @@ export function renderBacktest(r: TraceBacktestReport): string {
       (r.rows ? `, rows in ${r.rows}` : ""),
   ].join("\n");
 }
-
-const HOUR_MS = 3_600_000;
 
 const BARS = "▁▂▃▄▅▆▇█";
 

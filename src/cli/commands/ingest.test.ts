@@ -234,7 +234,7 @@ describe("strata ingest", () => {
       }, 20);
       try {
         return await json(
-          [path, "--app", "live", "--follow", "--poll-interval", "20"],
+          [path, "--app", "live", "--follow", "--poll-interval", "20ms"],
           abort.signal,
         );
       } finally {

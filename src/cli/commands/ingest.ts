@@ -12,6 +12,7 @@ import {
 } from "../../traffic/upload.js";
 import type { TrafficCheckpointResponse } from "../../wire/traffic.js";
 import { createClient, type ApiClient } from "../client.js";
+import { durationFlag } from "../duration-flag.js";
 import { table } from "../output.js";
 
 interface IngestFlags {
@@ -52,7 +53,11 @@ export function registerIngestCommand(program: Command, io: IngestIo = PROCESS_I
     .requiredOption("--app <app>", "app the traffic belongs to")
     .option("--format <format>", "auto, combined, common, ltsv or json", "auto")
     .option("--follow", "keep reading the files as they grow, across rotation, until interrupted")
-    .option("--poll-interval <ms>", "with --follow: how often to look for new lines", "1000")
+    .option(
+      "--poll-interval <duration>",
+      "with --follow: how often to look for new lines (at least 10ms)",
+      "1s",
+    )
     .option("--counts <csv>", "import a CSV of request counts instead of logs")
     .option("--time-column <name>", "with --counts: timestamp column")
     .option("--value-column <name>", "with --counts: request count column")
@@ -152,13 +157,10 @@ async function runIngest(
   const format = flags.format;
 
   if (flags.follow) {
-    const pollMs = Number(flags.pollInterval);
-    if (!Number.isInteger(pollMs) || pollMs < 10) {
-      throw new StrataError(
-        "bad_request",
-        "[cli] ingest --poll-interval: milliseconds, at least 10",
-      );
-    }
+    const pollMs = durationFlag(flags.pollInterval, "--poll-interval", {
+      min: 10,
+      bareUnit: "ms",
+    });
     const { signal, dispose } = io.signal
       ? { signal: io.signal, dispose: () => {} }
       : interruptSignal();

@@ -1,5 +1,6 @@
-import { parseDuration } from "../../lib/duration.js";
-import { ConfigError } from "../../lib/errors.js";
+import { z } from "zod";
+import { boolean, described, duration, kind, mapping } from "../../config/fields.js";
+import { validate } from "../../config/parse.js";
 import { MODEL_NAMES } from "../registry.js";
 import { createZone } from "./zone.js";
 
@@ -34,105 +35,108 @@ export interface ForecastConfig {
   readonly minHistoryHours: number;
 }
 
-export const DEFAULT_FORECAST_CONFIG: ForecastConfig = Object.freeze({
-  daily: true,
-  atMinute: 10,
-  zone: "UTC",
-  horizonHours: 48,
-  model: "auto",
-  historyHours: 8 * 168,
-  minHistoryHours: 168,
-});
+const HOUR = 3_600_000;
+const hoursOf = (ms: number) => ms / HOUR;
 
-const HOUR_MS = 3_600_000;
+/** The section's schema, registered in src/config/schema.ts. */
+export const forecastSection = mapping({
+  daily: described(boolean().prefault(true), {
+    description: "Run the daily forecast of every app.",
+  }),
+  at: described(
+    z
+      .string({ error: (i) => `must be a local time "HH:MM", got ${kind(i.input)}` })
+      .regex(/^([01]\d|2[0-3]):([0-5]\d)$/, {
+        error: (i) => `must be a local time "HH:MM", got ${kind(i.input)}`,
+      })
+      .prefault("00:10")
+      .transform((at) => Number(at.slice(0, 2)) * 60 + Number(at.slice(3))),
+    { type: '"HH:MM"', description: "Local time of the daily run." },
+  ),
+  zone: described(
+    z
+      .string({ error: "must be an IANA time zone name like Europe/Berlin" })
+      .prefault("UTC")
+      .transform((name, ctx) => {
+        try {
+          return createZone(name).name;
+        } catch {
+          ctx.addIssue({
+            code: "custom",
+            message: `unknown time zone ${JSON.stringify(name)} (expected an IANA name like Europe/Berlin)`,
+          });
+          return z.NEVER;
+        }
+      }),
+    { type: "IANA zone", description: "Zone of `at` and of the forecast's days." },
+  ),
+  horizon: duration({
+    default: "48h",
+    min: HOUR,
+    max: 168 * HOUR,
+    wholeHours: true,
+    bareUnit: "h",
+    description: "Hours forecast ahead.",
+  }),
+  model: described(
+    z
+      .string({ error: (i) => `must be one of ${MODEL_NAMES.join(", ")}, got ${kind(i.input)}` })
+      .prefault("auto")
+      .refine((name) => MODEL_NAMES.includes(name), {
+        error: (i) => `must be one of ${MODEL_NAMES.join(", ")}, got ${kind(i.input)}`,
+      }),
+    {
+      type: "model name",
+      description: `\`auto\` (the backtest winner) or one of the models of docs/forecast.md: ${MODEL_NAMES.filter((m) => m !== "auto").join(", ")}.`,
+    },
+  ),
+  history: duration({
+    default: "8w",
+    min: 168 * HOUR,
+    max: 52 * 168 * HOUR,
+    wholeHours: true,
+    bareUnit: "h",
+    description: "Most recent history a forecast uses.",
+  }),
+  min_history: duration({
+    default: "7d",
+    min: 24 * HOUR,
+    wholeHours: true,
+    bareUnit: "h",
+    description: "Hours with data an app needs before it is forecast; at most `history`.",
+  }),
+})
+  .check((ctx) => {
+    if (ctx.value.min_history > ctx.value.history) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["min_history"],
+        message: `must be at most history (${hoursOf(ctx.value.history)}h), got ${hoursOf(ctx.value.min_history)}h`,
+        input: ctx.value.min_history,
+      });
+    }
+  })
+  .transform((s): ForecastConfig => ({
+    daily: s.daily,
+    atMinute: s.at,
+    zone: s.zone,
+    horizonHours: hoursOf(s.horizon),
+    model: s.model,
+    historyHours: hoursOf(s.history),
+    minHistoryHours: hoursOf(s.min_history),
+  }));
 
-const KEYS = ["daily", "at", "zone", "horizon", "model", "history", "min_history"];
+export const DEFAULT_FORECAST_CONFIG: ForecastConfig = validate(forecastSection, undefined, "", []);
 
 /**
- * Validates `sections.forecast` as `parseServerConfig` passes it (the raw YAML value).
- * Throws ConfigError naming the key; a missing section means all defaults.
+ * The `forecast` section of `sections` (as `parseServerConfig` keeps it), read through the
+ * section's schema; a missing section means all defaults. Throws ConfigError naming the key.
  */
 export function parseForecastConfig(
   sections: Readonly<Record<string, unknown>>,
   source = "strata.yaml",
 ): ForecastConfig {
-  const fail = (key: string, problem: string): never => {
-    throw new ConfigError(key, `[config] ${source}: ${key}: ${problem}`);
-  };
-  const raw = sections.forecast ?? {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-    fail("forecast", "expected a mapping");
-  const section = raw as Record<string, unknown>;
-  for (const k of Object.keys(section)) {
-    if (!KEYS.includes(k))
-      fail(`forecast.${k}`, `unknown key (expected one of ${KEYS.join(", ")})`);
-  }
-  const d = DEFAULT_FORECAST_CONFIG;
-
-  const daily = section.daily ?? d.daily;
-  if (typeof daily !== "boolean") fail("forecast.daily", "expected true or false");
-
-  let atMinute = d.atMinute;
-  if (section.at !== undefined) {
-    const m =
-      typeof section.at === "string" ? /^([01]\d|2[0-3]):([0-5]\d)$/.exec(section.at) : null;
-    if (!m) fail("forecast.at", `expected a local time "HH:MM", got ${JSON.stringify(section.at)}`);
-    atMinute = Number(m![1]) * 60 + Number(m![2]);
-  }
-
-  let zone = d.zone;
-  if (section.zone !== undefined) {
-    if (typeof section.zone !== "string" || !section.zone)
-      fail("forecast.zone", "expected an IANA time zone name like Europe/Berlin");
-    try {
-      zone = createZone(section.zone as string).name;
-    } catch {
-      fail(
-        "forecast.zone",
-        `unknown time zone ${JSON.stringify(section.zone)} (expected an IANA name like Europe/Berlin)`,
-      );
-    }
-  }
-
-  const hours = (key: string, fallback: number, min: number, max: number): number => {
-    const value = section[key];
-    if (value === undefined) return fallback;
-    const n = parseHours(value);
-    if (n === null)
-      fail(
-        `forecast.${key}`,
-        `expected whole hours as a duration like 48h, 7d or 8w (a bare number is refused), got ${JSON.stringify(value)}`,
-      );
-    if (n! < min || n! > max) fail(`forecast.${key}`, `must be from ${min}h to ${max}h, got ${n}h`);
-    return n!;
-  };
-  const horizonHours = hours("horizon", d.horizonHours, 1, 168);
-  const historyHours = hours("history", d.historyHours, 168, 52 * 168);
-  const minHistoryHours = hours("min_history", d.minHistoryHours, 24, historyHours);
-
-  const model = section.model ?? d.model;
-  if (typeof model !== "string" || !MODEL_NAMES.includes(model))
-    fail(
-      "forecast.model",
-      `expected one of ${MODEL_NAMES.join(", ")}, got ${JSON.stringify(model)}`,
-    );
-
-  return Object.freeze({
-    daily: daily as boolean,
-    atMinute,
-    zone,
-    horizonHours,
-    model: model as string,
-    historyHours,
-    minHistoryHours,
-  });
-}
-
-/** `48h`, `7d`, `8w` or a bare number of hours; null unless whole hours. */
-/** Whole hours of a duration in the one grammar (`48h`, `7d`, `8w`); null for a bare number or a part hour. */
-function parseHours(value: unknown): number | null {
-  const ms = parseDuration(value);
-  return ms !== null && ms % HOUR_MS === 0 ? ms / HOUR_MS : null;
+  return validate(forecastSection, sections.forecast, source, ["forecast"]);
 }
 
 /** `HH:MM` of minutes after midnight. */

@@ -8,9 +8,7 @@ import { isoTime, type Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
 import type { Store } from "../../store/store.js";
 import { badRequest } from "../http-errors.js";
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+import { APP_NAME, VERSION } from "../../wire/names.js";
 
 /**
  * Upload: `POST /releases?app=A&version=V` with the tarball as the body and
@@ -32,7 +30,7 @@ export function releaseRoutes(deps: {
     const version = c.req.query("version") ?? "";
     const id = c.req.header("x-strata-release-id") ?? "";
     const fileCount = Number(c.req.header("x-strata-file-count") ?? "0");
-    if (!NAME.test(appName))
+    if (!APP_NAME.test(appName))
       throw badRequest(`[server] app: "${appName}" must be lowercase letters, digits, . _ -`);
     if (!VERSION.test(version))
       throw badRequest(`[server] version: "${version}" is not a valid version`);

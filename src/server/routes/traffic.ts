@@ -14,8 +14,8 @@ import {
   type TrafficStep,
 } from "../../wire/traffic.js";
 import { badRequest, errorResponse } from "../http-errors.js";
+import { APP_NAME } from "../../wire/names.js";
 
-const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 // RFC 3339 with an explicit zone: a zone-less time would be read in the server's local zone.
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const DAY_MS = 86_400_000;

@@ -1,0 +1,134 @@
+import { readFileSync } from "node:fs";
+import { Command, Help, Option } from "commander";
+import { registerAgentCommand } from "./commands/agent.js";
+import { registerBuildCommand } from "./commands/build.js";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
+import { registerEventCommands } from "./commands/events.js";
+import { registerFleetCommands, registerStatusCommand } from "./commands/fleet.js";
+import { registerImageCommands } from "./commands/images.js";
+import { registerIngestCommand } from "./commands/ingest.js";
+import { registerForecastCommands } from "./commands/forecast.js";
+import { registerServerCommand } from "./commands/server.js";
+import { reportError } from "./output.js";
+
+export const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+/**
+ * commander's Command with strata's parsing rules for the whole tree:
+ * an unknown option is named before a missing required option (`--grup web`
+ * says `unknown option '--grup' (Did you mean --group?)`, not `required option
+ * '--group' not specified`).
+ */
+export class StrataCommand extends Command {
+  override createCommand(name?: string): StrataCommand {
+    return new StrataCommand(name);
+  }
+
+  /** Called by commander for a missing required option; commander checks unknown options only later. */
+  missingMandatoryOptionValue(option: Option): void {
+    const unknown = this.args.find((arg) => /^--?[A-Za-z]/.test(arg) && !this.#known(arg));
+    if (unknown) this.unknownOption(unknown.split("=")[0]!);
+    this.error(`error: required option '${option.flags}' not specified`, {
+      code: "commander.missingMandatoryOptionValue",
+    });
+  }
+
+  #known(arg: string): boolean {
+    const flag = arg.split("=")[0]!;
+    const knows = (cmd: Command | null): boolean =>
+      cmd !== null &&
+      (cmd.options.some((o) => o.long === flag || o.short === flag) || knows(cmd.parent));
+    return knows(this);
+  }
+
+  // Declared by commander at run time but not in its typings.
+  declare unknownOption: (flag: string) => never;
+}
+
+/** Builds the `strata` command tree. Each command module declares its arguments and calls one function. */
+export function buildProgram(): Command {
+  const program = new StrataCommand("strata")
+    .description("Pull deploys, golden images and forecast-driven scaling for web services on VMs")
+    .configureHelp({
+      showGlobalOptions: true,
+      // `--version` is handled before parsing (see runCli), so it is listed here by hand.
+      visibleOptions(this: Help, cmd) {
+        const options = Help.prototype.visibleOptions.call(this, cmd);
+        return cmd.parent ? options : [VERSION_OPTION, ...options];
+      },
+      // A parent's own options (`deployments --limit`) end at its subcommand's name: only the root's are global.
+      visibleGlobalOptions(this: Help, cmd) {
+        let root = cmd;
+        while (root.parent) root = root.parent;
+        return Help.prototype.visibleGlobalOptions
+          .call(this, cmd)
+          .filter((o) => root.options.includes(o));
+      },
+    })
+    .option("--server <url>", "control plane URL (env STRATA_SERVER)")
+    .option("--token <token>", "admin token (env STRATA_TOKEN)")
+    .option("--data-dir <dir>", "data folder of a local control plane (env STRATA_DATA_DIR)")
+    .option("--verbose", "print stack traces on errors")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  registerServerCommand(program);
+  registerAgentCommand(program);
+  registerFleetCommands(program);
+  registerStatusCommand(program);
+  registerBuildCommand(program);
+  registerDeployCommands(program);
+  registerDeploymentsCommand(program);
+  registerImageCommands(program);
+  registerDemoCommand(program);
+  registerForecastCommands(program);
+  registerEventCommands(program);
+  registerIngestCommand(program);
+  positionalSubcommandOptions(program);
+  return program;
+}
+
+const VERSION_OPTION = new Option("-V, --version", "print strata's version");
+
+/**
+ * A command with its own options and subcommands (`deployments --json` and
+ * `deployments show --json`) stops reading its options at the subcommand's
+ * name, so the subcommand gets its own. The root does not: global options
+ * (`--server`, `--verbose`) stay valid anywhere on the line.
+ */
+function positionalSubcommandOptions(root: Command): void {
+  for (const cmd of walk(root)) {
+    if (cmd !== root && cmd.commands.length > 0) cmd.enablePositionalOptions();
+  }
+}
+
+/** Every command of the tree, depth first, the root first. */
+export function* walk(cmd: Command): Generator<Command> {
+  yield cmd;
+  for (const sub of cmd.commands) yield* walk(sub);
+}
+
+/** Runs the CLI on `argv` (node, script, ...args) and returns the exit code; the one error handler. */
+export async function runCli(argv: string[]): Promise<number> {
+  const args = argv.slice(2);
+  // Before parsing: `build --version 1.0.0` is the release's version, not strata's.
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    process.stdout.write(VERSION + "\n");
+    return 0;
+  }
+  const program = buildProgram();
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(argv);
+    const code = process.exitCode;
+    return code === undefined ? 0 : Number(code);
+  } catch (err) {
+    return reportError(err, Boolean(program.opts().verbose) || args.includes("--verbose"));
+  } finally {
+    process.exitCode = undefined;
+  }
+}

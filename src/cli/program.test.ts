@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { runCliBatch, runCliChild } from "./capture.js";
 import { EXIT } from "./exit-codes.js";
-import { VERSION } from "./program.js";
+import { buildProgram, VERSION, walk } from "./program.js";
 
 // Nothing listens here: commands that get past parsing fail to connect (exit 3).
 const NOWHERE = { STRATA_SERVER: "http://127.50.0.1:9", STRATA_TOKEN: "t" };
@@ -58,6 +58,15 @@ describe("strata command line", () => {
     const global = run.stdout.slice(run.stdout.indexOf("Global Options:"));
     assert.match(global, /--server <url>/);
     assert.match(global, /--verbose/);
-    assert.doesNotMatch(global, /--limit/, "a parent's own option is not global");
+  });
+
+  // Issue 15, defect 3: `deployments show ID --json` printed text because the parent `deployments`
+  // had its own --json, and commander gives a flag to the first command that knows it.
+  test("no command but the root has both options and subcommands (issue 15, defect 3)", () => {
+    const root = buildProgram();
+    const both = [...walk(root)]
+      .filter((cmd) => cmd !== root && cmd.commands.length > 0 && cmd.options.length > 0)
+      .map((cmd) => cmd.name());
+    assert.deepEqual(both, []);
   });
 });

@@ -61,7 +61,7 @@ export function buildProgram(): Command {
         const options = Help.prototype.visibleOptions.call(this, cmd);
         return cmd.parent ? options : [VERSION_OPTION, ...options];
       },
-      // A parent's own options (`deployments --limit`) end at its subcommand's name: only the root's are global.
+      // Only the root's options are global: no other command has both options and subcommands.
       visibleGlobalOptions(this: Help, cmd) {
         let root = cmd;
         while (root.parent) root = root.parent;
@@ -88,23 +88,10 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
-  positionalSubcommandOptions(program);
   return program;
 }
 
 const VERSION_OPTION = new Option("-V, --version", "print strata's version");
-
-/**
- * A command with its own options and subcommands (`deployments --json` and
- * `deployments show --json`) stops reading its options at the subcommand's
- * name, so the subcommand gets its own. The root does not: global options
- * (`--server`, `--verbose`) stay valid anywhere on the line.
- */
-function positionalSubcommandOptions(root: Command): void {
-  for (const cmd of walk(root)) {
-    if (cmd !== root && cmd.commands.length > 0) cmd.enablePositionalOptions();
-  }
-}
 
 /** Every command of the tree, depth first, the root first. */
 export function* walk(cmd: Command): Generator<Command> {

@@ -60,7 +60,10 @@ export function registerDeployCommands(program: Command): void {
 export function registerDeploymentsCommand(program: Command): void {
   const deployments = program
     .command("deployments")
-    .description("list recent deployments")
+    .description("recent deployments; one deployment's servers and steps");
+  deployments
+    .command("list", { isDefault: true })
+    .description("list recent deployments (the default: `strata deployments`)")
     .option("--app <app>", "only this app")
     .option("--group <group>", "only this group")
     .option("--limit <n>", "how many", "20")

@@ -24,7 +24,10 @@ export function registerImageCommands(program: Command): void {
 
   const images = program
     .command("images")
-    .description("golden images, channels and recent bakes")
+    .description("golden images: list them, collect old ones");
+  images
+    .command("list", { isDefault: true })
+    .description("golden images, channels and recent bakes (the default: `strata images`)")
     .option("--group <group>", "only this group")
     .option("--json", "print one JSON document")
     .action(async (opts: { group?: string } & OutputOptions) => {

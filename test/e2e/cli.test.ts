@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Command } from "commander";
+import { ApiClient } from "../../src/cli/client.js";
+import { runCliBatch, type CliInvocation } from "../../src/cli/capture.js";
+import { EXIT } from "../../src/cli/exit-codes.js";
+import { buildProgram, walk } from "../../src/cli/program.js";
+import { parseServerConfig } from "../../src/config/server-config.js";
+import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
+import type { DeploymentView } from "../../src/wire/deployment.js";
+import type { EventView } from "../../src/wire/forecast.js";
+import type { TrafficMinute } from "../../src/wire/traffic.js";
+import { build, deployAndWait, status, variantOf, waitFor, waitForServing } from "./harness.js";
+
+const H = 3_600_000;
+
+/** `deployments show` for the `show` subcommand of `deployments`. */
+const pathOf = (cmd: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+};
+
+describe("the strata CLI against a real control plane", { timeout: 600_000 }, () => {
+  let dir = "";
+  let plane: ControlPlane;
+  let client: ApiClient;
+  let env: Record<string, string> = {};
+  let first: DeploymentView;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "strata-e2e-cli-"));
+    const yaml = [
+      'provider: { local: { address_prefix: "127.50.1" } }',
+      'balancer: { host: "127.50.0.1" }',
+      "heartbeat_interval: 300ms",
+      "heartbeat_timeout: 3s",
+      "deploy: { server_timeout: 60s, drain_timeout: 1s }",
+      "forecast: { min_history: 7d }",
+    ].join("\n");
+    plane = await startControlPlane({
+      config: parseServerConfig(yaml, "test", {
+        dataDir: join(dir, "data"),
+        listen: "127.50.0.1:0",
+      }),
+    });
+    client = new ApiClient(plane.url, plane.adminToken);
+    env = { STRATA_SERVER: plane.url, STRATA_TOKEN: plane.adminToken };
+    await client.post("/v1/fleet/up", { group: "web", count: 1 });
+    await waitFor("web-1 to join", async () =>
+      (await status(client)).servers.some((s) => s.name === "web-1" && s.state !== "launching"),
+    );
+    await build(client, await variantOf(dir, { "message.txt": "one\n" }), "1.0.0");
+    await build(client, await variantOf(dir, { "message.txt": "two\n" }), "2.0.0");
+    first = await deployAndWait(client, { version: "1.0.0" });
+    assert.equal(first.state, "succeeded", first.error ?? "");
+    await waitForServing(client, "web", 1, "1.0.0");
+    // Eight days of traffic, so that a forecast can run.
+    const minutes: TrafficMinute[] = [];
+    const end = Math.floor(Date.now() / H) * H;
+    for (let t = end - 8 * 24 * H; t < end; t += 60_000) {
+      const total = 50 + Math.round(20 * Math.sin((2 * Math.PI * t) / (24 * H)));
+      minutes.push({
+        minute: new Date(t).toISOString(),
+        total,
+        s2xx: total,
+        s3xx: 0,
+        s4xx: 0,
+        s5xx: 0,
+      });
+    }
+    for (let i = 0; i < minutes.length; i += 5000)
+      await client.post("/v1/apps/hello/traffic", { minutes: minutes.slice(i, i + 5000) });
+  });
+  after(async () => {
+    await plane?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Issue 15, defect 3: `deployments show ID --json` and `images gc --dry-run --json` printed
+  // text, because the parent's --json took the flag. Every command that documents --json is run
+  // here with it and must print exactly one JSON document on stdout.
+  test("every command that documents --json prints one JSON document with it (issue 15, defect 3)", async () => {
+    const later = Date.now() + 30 * 24 * H;
+    const event = await client.post<EventView>("/v1/apps/hello/events", {
+      from: new Date(later).toISOString(),
+      to: new Date(later + H).toISOString(),
+      factor: 2,
+      note: "to remove",
+    });
+    const log = join(dir, "access.log");
+    await writeFile(
+      log,
+      '127.0.0.1 - - [01/Mar/2024:00:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "x"\n'.repeat(3),
+    );
+    const trace = join(dir, "trace.csv");
+    const rows = ["time,count"];
+    for (let t = Date.UTC(2024, 0, 1); t < Date.UTC(2024, 0, 10); t += H)
+      rows.push(`${new Date(t).toISOString()},${100 + (new Date(t).getUTCHours() % 12)}`);
+    await writeFile(trace, rows.join("\n") + "\n");
+    const v3 = await variantOf(dir, { "message.txt": "three\n" });
+
+    const runs: Record<string, string[]> = {
+      status: ["status", "--json"],
+      "fleet up": ["fleet", "up", "--group", "web", "--count", "1", "--json"],
+      "fleet scale": ["fleet", "scale", "--group", "web", "--count", "1", "--json"],
+      build: ["build", v3, "--app", "hello", "--version", "3.0.0", "--json"],
+      deploy: ["deploy", "hello@2.0.0", "--group", "web", "--json"],
+      rollback: ["rollback", "hello", "--group", "web", "--json"],
+      "deployments list": ["deployments", "--json"],
+      "deployments show": ["deployments", "show", first.id, "--json"],
+      bake: ["bake", "--group", "web", "--json"],
+      "images list": ["images", "--json"],
+      "images gc": ["images", "gc", "--dry-run", "--json"],
+      ingest: ["ingest", log, "--app", "hello", "--json"],
+      "forecast run": ["forecast", "run", "hello", "--json"],
+      "forecast show": ["forecast", "show", "hello", "--json"],
+      "forecast backtest": [
+        ...["forecast", "backtest", "--input", trace, "--time-column", "time"],
+        ...["--value-column", "count", "--min-history", "7d", "--json"],
+      ],
+      "events add": [
+        ...["events", "add", "hello", "--from", new Date(later + 2 * H).toISOString()],
+        ...["--to", new Date(later + 3 * H).toISOString(), "--factor", "1.5", "--json"],
+      ],
+      "events list": ["events", "list", "hello", "--json"],
+      "events rm": ["events", "rm", "hello", String(event.id), "--json"],
+      // Last: it takes the servers away.
+      "fleet down": ["fleet", "down", "--group", "web", "--json"],
+    };
+    const documented = [...walk(buildProgram())]
+      .filter((cmd) => cmd.options.some((o) => o.long === "--json"))
+      .map(pathOf);
+    const missing = documented.filter((path) => !(path in runs));
+    assert.deepEqual(missing, [], "each command documenting --json has a run in this test");
+
+    const names = Object.keys(runs);
+    const results = await runCliBatch(names.map((n): CliInvocation => ({ args: runs[n]!, env })));
+    names.forEach((name, i) => {
+      const run = results[i]!;
+      assert.equal(run.code, EXIT.OK, `strata ${name}: exit ${run.code}: ${run.stderr}`);
+      assert.doesNotThrow(() => JSON.parse(run.stdout), `strata ${name} --json: ${run.stdout}`);
+      assert.match(run.stdout.trim(), /^[{[][\s\S]*[}\]]$/, `strata ${name}: one document`);
+    });
+  });
+});

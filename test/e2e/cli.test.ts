@@ -80,6 +80,35 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     await rm(dir, { recursive: true, force: true });
   });
 
+  test("rough edges a new user hit (issue 15, defects 8, 11 and 13)", async () => {
+    const [nope, down, scale, deploy, images] = await runCliBatch([
+      { args: ["status", "--group", "nope"], env },
+      { args: ["fleet", "down"], env },
+      { args: ["fleet", "scale", "--group", "web", "--count", "0"], env },
+      { args: ["deploy", "hello@2.0.0", "--group", "web"], env },
+      { args: ["images", "--json"], env },
+    ]);
+    assert.equal(nope!.code, EXIT.USAGE);
+    assert.match(nope!.stderr, /group "nope" does not exist \(groups: web\)/);
+    for (const refused of [down!, scale!]) {
+      assert.equal(refused.code, EXIT.USAGE, refused.stderr);
+      assert.match(refused.stderr, /No terminal to confirm on: pass --yes/);
+    }
+    assert.equal((await status(client)).servers.length, 1, "nothing was terminated");
+    // Piped, with stdout and stderr in one log: the outcome once, each step once.
+    assert.equal(deploy!.code, EXIT.OK, deploy!.stderr);
+    const log = deploy!.stdout + deploy!.stderr;
+    assert.equal(log.match(/deployment \S+ succeeded/g)?.length, 1, log);
+    assert.match(deploy!.stdout, /^deployment \S+ succeeded in/);
+    assert.match(deploy!.stderr, /wave 1: web-1\n.*web-1: (draining|deploying)/);
+    const lines = deploy!.stderr.split("\n").map((l) => l.replace(/^\[[^\]]*\]/, ""));
+    const steps = lines.filter((l) => / web-1: deploying \w+ (ok|failed)/.test(l));
+    assert.ok(steps.length > 0, deploy!.stderr);
+    assert.equal(new Set(steps).size, steps.length, "no step line twice");
+    const view = JSON.parse(images!.stdout) as { images: { in_use: string[] }[] };
+    for (const image of view.images) assert.ok(Array.isArray(image.in_use));
+  });
+
   // Issue 15, defect 3: `deployments show ID --json` and `images gc --dry-run --json` printed
   // text, because the parent's --json took the flag. Every command that documents --json is run
   // here with it and must print exactly one JSON document on stdout.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { StrataError } from "../lib/errors.js";
+import type { StrataError } from "../lib/errors.js";
 import { confirm } from "./output.js";
 
 function terminal(answer: string | null, tty = true) {

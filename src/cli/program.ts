@@ -6,6 +6,7 @@ import { registerDemoCommand } from "./commands/demo.js";
 import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
 import { registerEventCommands } from "./commands/events.js";
 import { registerFleetCommands, registerStatusCommand } from "./commands/fleet.js";
+import { registerHistoryCommands } from "./commands/history.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerForecastCommands } from "./commands/forecast.js";
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
   registerBuildCommand(program);
   registerDeployCommands(program);
   registerDeploymentsCommand(program);
+  registerHistoryCommands(program);
   registerImageCommands(program);
   registerDemoCommand(program);
   registerForecastCommands(program);

@@ -109,6 +109,37 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     for (const image of view.images) assert.ok(Array.isArray(image.in_use));
   });
 
+  test("releases, audit and stored traffic from the CLI", async () => {
+    const [releases, audit, nobody, traffic, trafficText, badSince] = await runCliBatch([
+      { args: ["releases", "--app", "hello", "--json"], env },
+      { args: ["audit", "--since", "10m", "--json"], env },
+      { args: ["audit", "--actor", "nobody"], env },
+      { args: ["traffic", "show", "--app", "hello", "--since", "2h", "--json"], env },
+      { args: ["traffic", "show", "--app", "hello", "--since", "2d"], env },
+      { args: ["audit", "--since", "10"], env },
+    ]);
+    const listed = JSON.parse(releases!.stdout) as {
+      releases: { version: string; desired_by: string[]; running_on: string[] }[];
+    };
+    assert.deepEqual(listed.releases.map((r) => r.version).sort(), ["1.0.0", "2.0.0"]);
+    const current = listed.releases.find((r) => r.desired_by.includes("web"));
+    assert.ok(current && current.running_on.includes("web-1"), releases!.stdout);
+
+    const entries = (JSON.parse(audit!.stdout) as { entries: { action: string; at: string }[] })
+      .entries;
+    assert.ok(entries.some((e) => e.action === "deploy.start"));
+    assert.ok(entries.every((e) => Date.now() - Date.parse(e.at) < 11 * 60_000));
+    assert.equal(nobody!.stdout.trim(), "no audit entries");
+
+    const series = JSON.parse(traffic!.stdout) as { step: string; points: { total: number }[] };
+    assert.equal(series.step, "minute");
+    assert.ok(series.points.length >= 60 && series.points.every((p) => p.total >= 30));
+    assert.match(trafficText!.stdout, /^hello: [\d,]+ requests from .* \(per hour\), 0\.00% 5xx/);
+    assert.match(trafficText!.stdout, /MINUTES\n/);
+    assert.equal(badSince!.code, EXIT.USAGE);
+    assert.match(badSince!.stderr, /--since: expected a duration with a unit/);
+  });
+
   // Issue 15, defect 3: `deployments show ID --json` and `images gc --dry-run --json` printed
   // text, because the parent's --json took the flag. Every command that documents --json is run
   // here with it and must print exactly one JSON document on stdout.
@@ -157,6 +188,9 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       ],
       "events list": ["events", "list", "hello", "--json"],
       "events rm": ["events", "rm", "hello", String(event.id), "--json"],
+      releases: ["releases", "--json"],
+      audit: ["audit", "--since", "1h", "--actor", "control-plane", "--json"],
+      "traffic show": ["traffic", "show", "--app", "hello", "--json"],
       // Last: it takes the servers away.
       "fleet down": ["fleet", "down", "--group", "web", "--json"],
     };

@@ -12,7 +12,7 @@ import {
 } from "../deployments.js";
 import { EXIT } from "../exit-codes.js";
 import { printJson, type OutputOptions } from "../output.js";
-import { wholeNumber } from "./fleet.js";
+import { wholeNumber } from "../flags.js";
 
 interface WaveOptions extends OutputOptions {
   group: string;

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { StrataError } from "../../lib/errors.js";
 import type { StatusView } from "../../wire/server.js";
 import { createClient } from "../client.js";
+import { wholeNumber } from "../flags.js";
 import { confirm, printJson, table, type OutputOptions } from "../output.js";
 
 export function registerFleetCommands(program: Command): void {
@@ -109,12 +110,4 @@ export function age(ms: number): string {
   if (t < 3_600_000) return `${Math.floor(t / 60_000)}m`;
   if (t < 86_400_000) return `${Math.floor(t / 3_600_000)}h`;
   return `${Math.floor(t / 86_400_000)}d`;
-}
-
-/** A whole number flag (`--count 3`); anything else is a usage error (exit 2). */
-export function wholeNumber(flag: string, text: string): number {
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isInteger(n) || n < 0)
-    throw new StrataError("bad_request", `[cli] ${flag}: expected a whole number, got "${text}"`);
-  return n;
 }

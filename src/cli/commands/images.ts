@@ -3,7 +3,7 @@ import type { BakeView, GcView, ImagesView, ScaleView } from "../../wire/image.j
 import { createClient, type ApiClient } from "../client.js";
 import { confirm, printJson, progress, table, type OutputOptions } from "../output.js";
 import { formatBytes } from "./build.js";
-import { wholeNumber } from "./fleet.js";
+import { wholeNumber } from "../flags.js";
 
 /** `strata bake`, `strata images`, `strata images gc` and `strata fleet scale`. Register after the fleet commands. */
 export function registerImageCommands(program: Command): void {

@@ -9,6 +9,7 @@ import { registerFleetCommands, registerStatusCommand } from "./commands/fleet.j
 import { registerHistoryCommands } from "./commands/history.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
+import { registerInitCommands } from "./commands/init.js";
 import { registerForecastCommands } from "./commands/forecast.js";
 import { registerServerCommand } from "./commands/server.js";
 import { reportError } from "./output.js";
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
+  registerInitCommands(program);
   registerServerCommand(program);
   registerAgentCommand(program);
   registerFleetCommands(program);

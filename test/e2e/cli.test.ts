@@ -189,6 +189,8 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "events list": ["events", "list", "hello", "--json"],
       "events rm": ["events", "rm", "hello", String(event.id), "--json"],
       releases: ["releases", "--json"],
+      "init server": ["init", "server", "--dir", dir, "--json"],
+      "init app": ["init", "app", "--dir", v3, "--force", "--json"],
       audit: ["audit", "--since", "1h", "--actor", "control-plane", "--json"],
       "traffic show": ["traffic", "show", "--app", "hello", "--json"],
       // Last: it takes the servers away.

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerBuildCommand } from "./commands/build.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
 import { registerEventCommands } from "./commands/events.js";
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
+  registerCompletionCommand(program);
   return program;
 }
 

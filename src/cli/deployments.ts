@@ -24,6 +24,11 @@ export function startRollback(
   return client.post<DeploymentView>("/v1/rollbacks", request);
 }
 
+/** Asks the deployer to stop after the current wave; returns the deployment, still running. */
+export function cancelDeployment(client: ApiClient, id: string): Promise<DeploymentView> {
+  return client.post<DeploymentView>(`/v1/deployments/${encodeURIComponent(id)}/cancel`);
+}
+
 export async function listDeployments(
   client: ApiClient,
   filter: { app?: string; group?: string; limit: number },

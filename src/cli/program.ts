@@ -11,6 +11,7 @@ import { registerHistoryCommands } from "./commands/history.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerInitCommands } from "./commands/init.js";
+import { registerLockCommands } from "./commands/lock.js";
 import { registerForecastCommands } from "./commands/forecast.js";
 import { registerServerCommand } from "./commands/server.js";
 import { reportError } from "./output.js";
@@ -87,6 +88,7 @@ export function buildProgram(): Command {
   registerBuildCommand(program);
   registerDeployCommands(program);
   registerDeploymentsCommand(program);
+  registerLockCommands(program);
   registerHistoryCommands(program);
   registerImageCommands(program);
   registerDemoCommand(program);

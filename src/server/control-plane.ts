@@ -27,6 +27,7 @@ import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
+import { operationRoutes } from "./routes/operations.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
 
@@ -147,6 +148,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
+    operationRoutes({ deployer }),
   ];
   const api = createApi({
     store,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,7 +13,16 @@ import { startControlPlane, type ControlPlane } from "../../src/server/control-p
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { EventView } from "../../src/wire/forecast.js";
 import type { TrafficMinute } from "../../src/wire/traffic.js";
-import { build, deployAndWait, status, variantOf, waitFor, waitForServing } from "./harness.js";
+import {
+  build,
+  deployAndWait,
+  EXAMPLE_APP,
+  status,
+  variantOf,
+  waitFor,
+  waitForDeployment,
+  waitForServing,
+} from "./harness.js";
 
 const H = 3_600_000;
 
@@ -140,6 +149,103 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     assert.match(badSince!.stderr, /--since: expected a duration with a unit/);
   });
 
+  test("a maintenance lock refuses deployments until it is released", async () => {
+    const [acquire, again, deploy, shown, release, releaseAgain] = await runCliBatch([
+      { args: ["lock", "acquire", "--group", "web", "--message", "db migration"], env },
+      { args: ["lock", "acquire", "--group", "web", "--message", "second"], env },
+      { args: ["deploy", "hello@1.0.0", "--group", "web"], env },
+      { args: ["lock", "status", "--group", "web", "--json"], env },
+      { args: ["lock", "release", "--group", "web"], env },
+      { args: ["lock", "release", "--group", "web"], env },
+    ]);
+    assert.equal(acquire!.code, EXIT.OK, acquire!.stderr);
+    assert.match(acquire!.stdout, /locked web since .*: db migration/);
+    assert.equal(again!.code, EXIT.FAILED);
+    assert.match(again!.stderr, /locked already .*: db migration/);
+    assert.equal(deploy!.code, EXIT.FAILED);
+    assert.match(
+      deploy!.stderr,
+      /locked for maintenance .*db migration .*strata lock release --group web/,
+    );
+    assert.equal(
+      (JSON.parse(shown!.stdout) as { lock: { message: string } }).lock.message,
+      "db migration",
+    );
+    assert.equal(release!.code, EXIT.OK, release!.stderr);
+    assert.equal(releaseAgain!.code, EXIT.USAGE, "not locked: nothing to release");
+    const audit = await client.get<{ entries: { action: string }[] }>("/v1/audit?subject=web");
+    for (const action of ["lock.acquire", "lock.release"])
+      assert.ok(
+        audit.entries.some((e) => e.action === action),
+        action,
+      );
+
+    const post = (body: unknown) =>
+      plane.api.request("/v1/groups/web/lock", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${plane.adminToken}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(body),
+      });
+    for (const [body, field] of [
+      [{ message: "" }, "message"],
+      [{ message: "x", until: "noon" }, "body"],
+      ["nope", "body"],
+    ] as const) {
+      const res = await post(body);
+      assert.equal(res.status, 400);
+      const { error } = (await res.json()) as { error: { message: string } };
+      assert.match(error.message, new RegExp(`\\[server\\] ${field}`), error.message);
+    }
+  });
+
+  test("deployments cancel stops after the current wave and rolls back what it switched", async (t) => {
+    // The release's before_switch hook waits while `hold` exists, so the deployment is caught running.
+    const hold = join(dir, "hold");
+    await writeFile(hold, "");
+    t.after(() => rm(hold, { force: true }));
+    const yaml = (await readFile(join(EXAMPLE_APP, "strata.yaml"), "utf8")).replace(
+      /before_switch: .*/,
+      `before_switch: { command: 'while [ -e "${hold}" ]; do sleep 0.1; done', timeout: 2m }`,
+    );
+    await build(
+      client,
+      await variantOf(dir, { "strata.yaml": yaml, "message.txt": "held\n" }),
+      "9.0.0",
+    );
+    const before = (await status(client)).servers[0]!.version;
+    const started = await client.post<DeploymentView>("/v1/deployments", {
+      app: "hello",
+      group: "web",
+      version: "9.0.0",
+    });
+    await waitFor("the hook to hold the deployment", async () => {
+      const d = await client.get<DeploymentView>(`/v1/deployments/${started.id}`);
+      return d.servers.some((s) => s.steps.some((x) => x.name === "before_switch"));
+    });
+    const [cancelled] = await runCliBatch([
+      { args: ["deployments", "cancel", started.id, "--detach"], env },
+    ]);
+    assert.equal(cancelled!.code, EXIT.OK, cancelled!.stderr);
+    assert.match(cancelled!.stdout, /cancel recorded/);
+    await rm(hold);
+    const [followed, late] = await runCliBatch([
+      { args: ["deployments", "cancel", started.id, "--json"], env },
+      { args: ["deployments", "cancel", "d-nope"], env },
+    ]);
+    // The deployment may have ended before the second cancel: then it is refused as not running.
+    const final = await waitForDeployment(client, started.id);
+    assert.notEqual(final.state, "succeeded");
+    assert.match(final.error ?? "", /cancelled by the operator/);
+    if (followed!.code === EXIT.OK)
+      assert.equal((JSON.parse(followed!.stdout) as DeploymentView).id, started.id);
+    else assert.match(followed!.stderr, /is (rolled_back|failed), not running/);
+    assert.equal(late!.code, EXIT.USAGE);
+    await waitForServing(client, "web", 1, before ?? undefined);
+  });
+
   // Issue 15, defect 3: `deployments show ID --json` and `images gc --dry-run --json` printed
   // text, because the parent's --json took the flag. Every command that documents --json is run
   // here with it and must print exactly one JSON document on stdout.
@@ -189,6 +295,9 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "events list": ["events", "list", "hello", "--json"],
       "events rm": ["events", "rm", "hello", String(event.id), "--json"],
       releases: ["releases", "--json"],
+      "lock acquire": ["lock", "acquire", "--group", "web", "--message", "walk", "--json"],
+      "lock status": ["lock", "status", "--group", "web", "--json"],
+      "lock release": ["lock", "release", "--group", "web", "--json"],
       "init server": ["init", "server", "--dir", dir, "--json"],
       "init app": ["init", "app", "--dir", v3, "--force", "--json"],
       audit: ["audit", "--since", "1h", "--actor", "control-plane", "--json"],
@@ -199,7 +308,9 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     const documented = [...walk(buildProgram())]
       .filter((cmd) => cmd.options.some((o) => o.long === "--json"))
       .map(pathOf);
-    const missing = documented.filter((path) => !(path in runs));
+    // Checked with --json in its own test, which catches a deployment running.
+    const elsewhere = ["deployments cancel"];
+    const missing = documented.filter((path) => !(path in runs) && !elsewhere.includes(path));
     assert.deepEqual(missing, [], "each command documenting --json has a run in this test");
 
     const names = Object.keys(runs);

@@ -2,8 +2,15 @@ import type { Command } from "commander";
 import { StrataError } from "../../lib/errors.js";
 import type { DeployRequest, Strategy } from "../../wire/deployment.js";
 import { createClient } from "../client.js";
-import { deploymentsTable, deploymentText, QUIET, createDeployProgress } from "../deploy-view.js";
 import {
+  createDeployProgress,
+  deploymentsTable,
+  deploymentText,
+  QUIET,
+  summary,
+} from "../deploy-view.js";
+import {
+  cancelDeployment,
   followDeployment,
   listDeployments,
   reportDeployment,
@@ -88,6 +95,33 @@ export function registerDeploymentsCommand(program: Command): void {
       if (opts.json) printJson(final);
       else console.log(deploymentText(final));
       if (final.state !== "succeeded") process.exitCode = EXIT.FAILED;
+    });
+  registerCancelCommand(deployments, program);
+}
+
+function registerCancelCommand(deployments: Command, program: Command): void {
+  deployments
+    .command("cancel")
+    .description(
+      "stop a running deployment after its current wave and roll back the servers it switched",
+    )
+    .argument("<id>")
+    .option("--detach", "return once the cancel is recorded, without following the rollback")
+    .option(
+      "--json",
+      "print the final (with --detach: the running) deployment as one JSON document",
+    )
+    .action(async (id: string, opts: { detach?: boolean } & OutputOptions) => {
+      const client = await createClient(program.opts());
+      const running = await cancelDeployment(client, id);
+      if (opts.detach) {
+        if (opts.json) printJson(running);
+        else console.log(`deployment ${id}: cancel recorded; it stops after its current wave`);
+        return;
+      }
+      const final = await followDeployment(client, id, opts.json ? QUIET : createDeployProgress());
+      if (opts.json) printJson(final);
+      else console.log(summary(final));
     });
 }
 

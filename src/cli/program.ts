@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { VERSION } from "../lib/version.js";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerBuildCommand } from "./commands/build.js";
@@ -16,11 +16,7 @@ import { registerForecastCommands } from "./commands/forecast.js";
 import { registerServerCommand } from "./commands/server.js";
 import { reportError } from "./output.js";
 
-export const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
+export { VERSION };
 
 /**
  * commander's Command with strata's parsing rules for the whole tree:

@@ -28,6 +28,8 @@ export interface DeployerOptions {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Called after a deployment succeeded (the image baker listens here). */
   onSucceeded?: (deployment: DeploymentRecord) => void;
+  /** Called after each wave with whether every server of it converged (metrics listen here). */
+  onWave?: (deployment: DeploymentRecord, wave: number, ok: boolean) => void;
 }
 
 type Outcome = { ok: true } | { ok: false; error: string };
@@ -341,6 +343,7 @@ export class Deployer {
         }
       }
       await fleet.letIn(okNames);
+      this.#o.onWave?.(d, index + 1, okNames.length === wave.length);
       if (failures > d.max_failures || this.#cancelled.has(d.id)) break;
     }
     if (failures > d.max_failures || this.#cancelled.delete(d.id)) {

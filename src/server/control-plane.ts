@@ -25,6 +25,9 @@ import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
+import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
+import { CONTENT_TYPE } from "./metrics/registry.js";
+import { VERSION } from "../lib/version.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
@@ -70,8 +73,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
-  const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
-    store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
+  const metrics = createControlPlaneMetrics({ store, version: VERSION });
+  const audit = async (action: string, subject: string, detail: Record<string, unknown> = {}) => {
+    await store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
+    metrics.audit(action, detail);
+  };
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
@@ -93,6 +99,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
   const balancer = createLocalBalancer({
     host: config.balancerHost,
+    onRequest: (group, status) => metrics.request(group, status),
     onCounts: (counts) => {
       requestCounts.record(counts);
       options.onRequestCounts?.(counts);
@@ -143,7 +150,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
     serverTimeoutMs: config.serverTimeoutMs,
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
+    onWave: (_deployment, _wave, ok) => metrics.wave(ok),
   });
+  fleet.on("report", (server, report) => metrics.report(server, report));
   const extra = [
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
@@ -164,6 +173,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     extra,
   });
 
+  // Prometheus scrapes without the admin token (it carries no secrets); outside /v1.
+  api.get("/metrics", async (c) =>
+    c.body(await metrics.render(), 200, { "content-type": CONTENT_TYPE }),
+  );
   const http = await listen(api, config.listen.host, config.listen.port);
   const { port } = http.address() as AddressInfo;
   url = `http://${config.listen.host}:${port}`;

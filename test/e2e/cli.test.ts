@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { ApiClient } from "../../src/cli/client.js";
 import { runCliBatch, type CliInvocation } from "../../src/cli/capture.js";
 import { EXIT } from "../../src/cli/exit-codes.js";
+import { parseExposition, total } from "../../src/server/metrics/exposition.js";
 import { buildProgram, walk } from "../../src/cli/program.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
@@ -244,6 +245,35 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     else assert.match(followed!.stderr, /is (rolled_back|failed), not running/);
     assert.equal(late!.code, EXIT.USAGE);
     await waitForServing(client, "web", 1, before ?? undefined);
+  });
+
+  test("/metrics serves the Prometheus text format: deployments, steps, waves, servers, balancer, scaling", async () => {
+    const lb = (await status(client)).groups.find((g) => g.name === "web")!.balancer!;
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`http://${lb}/`)).status, 200);
+    const res = await fetch(`${plane.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const families = parseExposition(await res.text());
+    assert.equal(families.get("strata_deployments_total")?.type, "counter");
+    assert.equal(families.get("strata_deploy_step_duration_seconds")?.type, "histogram");
+    assert.ok(
+      total(families, "strata_deployments_total", { kind: "deploy", state: "succeeded" }) >= 1,
+    );
+    assert.ok(
+      total(families, "strata_deployments_total", { state: "rolled_back" }) >= 1,
+      "the cancel",
+    );
+    assert.ok(total(families, "strata_deployment_duration_seconds_count") >= 2);
+    assert.ok(total(families, "strata_deploy_step_duration_seconds_count", { step: "fetch" }) >= 1);
+    assert.ok(total(families, "strata_deploy_waves_total", { outcome: "succeeded" }) >= 1);
+    assert.equal(total(families, "strata_servers", { group: "web", state: "ready" }), 1);
+    assert.equal(total(families, "strata_servers_in_service", { group: "web" }), 1);
+    assert.ok(
+      total(families, "strata_balancer_requests_total", { group: "web", class: "2xx" }) >= 3,
+    );
+    assert.equal(total(families, "strata_balancer_errors_total", { group: "web" }), 0);
+    assert.ok(total(families, "strata_scaling_actions_total", { action: "launch" }) >= 1);
+    assert.equal(total(families, "strata_build_info"), 1);
   });
 
   // Issue 15, defect 3: `deployments show ID --json` and `images gc --dry-run --json` printed

@@ -1,6 +1,7 @@
 import { VERSION } from "../lib/version.js";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
+import { registerAgentInstallCommand } from "./commands/agent-install.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { registerDemoCommand } from "./commands/demo.js";
@@ -38,12 +39,18 @@ export class StrataCommand extends Command {
     });
   }
 
+  /** Known to this command, an ancestor, or the subcommand this command dispatches to (`agent ... install`). */
   #known(arg: string): boolean {
     const flag = arg.split("=")[0]!;
-    const knows = (cmd: Command | null): boolean =>
-      cmd !== null &&
-      (cmd.options.some((o) => o.long === flag || o.short === flag) || knows(cmd.parent));
-    return knows(this);
+    const has = (cmd: Command) => cmd.options.some((o) => o.long === flag || o.short === flag);
+    const up = (cmd: Command | null): boolean => cmd !== null && (has(cmd) || up(cmd.parent));
+    const down = (cmd: Command, words: string[]): boolean => {
+      const at = words.findIndex((w) => cmd.commands.some((c) => c.name() === w));
+      if (at < 0) return false;
+      const sub = cmd.commands.find((c) => c.name() === words[at])!;
+      return has(sub) || down(sub, words.slice(at + 1));
+    };
+    return up(this) || down(this, this.args);
   }
 
   // Declared by commander at run time but not in its typings.
@@ -79,6 +86,7 @@ export function buildProgram(): Command {
   registerInitCommands(program);
   registerServerCommand(program);
   registerAgentCommand(program);
+  registerAgentInstallCommand(program);
   registerFleetCommands(program);
   registerStatusCommand(program);
   registerBuildCommand(program);

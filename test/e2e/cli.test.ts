@@ -325,6 +325,10 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "events list": ["events", "list", "hello", "--json"],
       "events rm": ["events", "rm", "hello", String(event.id), "--json"],
       releases: ["releases", "--json"],
+      "agent install": [
+        ...["agent", "--group", "web", "--root", join(dir, "srv"), "--address", "127.50.1.99"],
+        ...["install", "--dry-run", "--json"],
+      ],
       "lock acquire": ["lock", "acquire", "--group", "web", "--message", "walk", "--json"],
       "lock status": ["lock", "status", "--group", "web", "--json"],
       "lock release": ["lock", "release", "--group", "web", "--json"],

@@ -9,6 +9,7 @@ import { isHealthy } from "./health.js";
 import { loadAppSpec, reconcile, type ArtifactFetcher } from "./reconcile.js";
 import { createSupervisor, stopOrphan } from "./supervisor.js";
 import { readCurrent } from "../lib/server-root.js";
+import { createLog } from "../lib/log.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -51,7 +52,7 @@ export async function run(
   deps: AgentDeps = {},
 ): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = deps.log ?? createLog({ component: "agent" }).info;
   const client = deps.client ?? createControlPlaneClient({ server: config.server });
   const { root, address: host } = config;
   const stop = new AbortController();

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadServerConfig } from "../../config/server-config.js";
-import { progress } from "../output.js";
+import { createLog, routeConsole } from "../../lib/log.js";
 
 export function registerServerCommand(program: Command): void {
   program
@@ -23,20 +23,25 @@ export function registerServerCommand(program: Command): void {
 
 /** Runs until SIGINT/SIGTERM, then stops everything it started. */
 async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): Promise<void> {
+  // JSON lines under systemd or in a file, text on a terminal.
+  const log = createLog({ component: "server" });
+  routeConsole(log);
   const { startControlPlane } = await import("../../server/control-plane.js");
   const plane = await startControlPlane({ config });
-  progress(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`);
-  progress(
+  log.info(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`, {
+    url: plane.url,
+  });
+  log.info(
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      progress(`${signal}: stopping servers and the control plane...`);
+      log.info(`${signal}: stopping servers and the control plane...`);
       resolve();
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   await plane.close();
-  progress("stopped");
+  log.info("stopped");
 }

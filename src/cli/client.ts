@@ -105,10 +105,11 @@ export async function readLocalServer(
 
 export async function createClient(options: ClientOptions): Promise<ApiClient> {
   const env = process.env;
-  let url = options.server ?? env.STRATA_SERVER;
-  let token = options.token ?? env.STRATA_TOKEN;
+  // An empty variable counts as unset (`STRATA_SERVER= strata status`).
+  let url = options.server ?? (env.STRATA_SERVER || undefined);
+  let token = options.token ?? (env.STRATA_TOKEN || undefined);
   if (!url || !token) {
-    const dataDir = options.dataDir ?? env.STRATA_DATA_DIR ?? DEFAULT_DATA_DIR;
+    const dataDir = options.dataDir ?? (env.STRATA_DATA_DIR || DEFAULT_DATA_DIR);
     const local = await readLocalServer(dataDir);
     url ??= local?.info.url;
     token ??= local?.token;

@@ -1,8 +1,18 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { dataFolderIgnores } from "./scripts/data-folders.mjs";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".strata/", "docs/"] },
+  // `.strata*/`: the default and the demo's data folders; any other data folder is found by its tokens.
+  {
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "**/.strata*/",
+      "docs/",
+      ...dataFolderIgnores(import.meta.dirname),
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

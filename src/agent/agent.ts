@@ -12,6 +12,7 @@ import { loadAppSpec, reconcile, stage, type ArtifactFetcher } from "./reconcile
 import { createSession, type Session } from "./session.js";
 import { createSupervisor, type Supervisor } from "./supervisor.js";
 import { stopOrphan } from "../lib/process.js";
+import { createLog } from "../lib/log.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -78,7 +79,7 @@ export async function run(
   deps: AgentDeps = {},
 ): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = deps.log ?? createLog({ component: "agent" }).info;
   const client =
     deps.client ??
     createControlPlaneClient({ server: config.server, ...(config.ca ? { ca: config.ca } : {}) });

@@ -112,11 +112,12 @@ export async function readLocalServer(
 
 export async function createClient(options: ClientOptions): Promise<ApiClient> {
   const env = process.env;
-  let url = options.server ?? env.STRATA_SERVER;
-  let token = options.token ?? env.STRATA_TOKEN;
-  let caFile = env.STRATA_CA_FILE;
+  // An empty variable counts as unset (`STRATA_SERVER= strata status`).
+  let url = options.server ?? (env.STRATA_SERVER || undefined);
+  let token = options.token ?? (env.STRATA_TOKEN || undefined);
+  let caFile = env.STRATA_CA_FILE || undefined;
   if (!url || !token || !caFile) {
-    const dataDir = options.dataDir ?? env.STRATA_DATA_DIR ?? DEFAULT_DATA_DIR;
+    const dataDir = options.dataDir ?? (env.STRATA_DATA_DIR || DEFAULT_DATA_DIR);
     const local = await readLocalServer(dataDir);
     url ??= local?.info.url;
     token ??= local?.token;

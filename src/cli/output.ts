@@ -1,4 +1,5 @@
 import { StrataError } from "../lib/errors.js";
+import { EXIT, exitCodeOf } from "./exit-codes.js";
 
 /** Options every reporting command shares. */
 export interface OutputOptions {
@@ -29,16 +30,53 @@ export function table(headers: string[], rows: (string | number | null | undefin
     .join("\n");
 }
 
-/** Exit code and message for an error reaching the CLI's single handler. */
+/** Exit code and message for an error reaching the CLI's single handler (codes: exit-codes.ts). */
 export function reportError(err: unknown, verbose: boolean): number {
   if (err instanceof StrataError) {
     process.stderr.write(`error: ${err.message}\n`);
     if (verbose && err.stack) process.stderr.write(err.stack + "\n");
-    return err.code === "invalid_config" || err.code === "bad_request" ? 2 : 1;
+    return exitCodeOf(err.code);
   }
   const e = err as { code?: string; message?: string; exitCode?: number };
-  if (e?.code?.startsWith?.("commander.")) return e.exitCode ?? 2;
+  // commander has printed its message already; help and version exit 0, every other one is usage.
+  if (e?.code?.startsWith?.("commander.")) return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   process.stderr.write(`error: ${e?.message ?? String(err)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
-  return 1;
+  return EXIT.FAILED;
+}
+
+/** Where a confirmation is asked; tests pass their own streams. */
+export interface ConfirmIo {
+  input: NodeJS.ReadableStream & { isTTY?: boolean };
+  output: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * Asks before something destructive: `--yes` skips the question; without a
+ * terminal to ask on, it refuses (exit 2) rather than guess. Returns false when
+ * the user declines; the caller then stops with exit 1.
+ */
+export async function confirm(
+  question: string,
+  options: { yes?: boolean; io?: ConfirmIo },
+): Promise<boolean> {
+  if (options.yes) return true;
+  const io = options.io ?? { input: process.stdin, output: process.stderr };
+  if (!io.input.isTTY || !io.output.isTTY) {
+    throw new StrataError(
+      "bad_request",
+      `[cli] ${question} No terminal to confirm on: pass --yes to go ahead.`,
+    );
+  }
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: io.input, output: io.output });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    if (/^y(es)?$/i.test(answer.trim())) return true;
+    io.output.write("aborted\n");
+    process.exitCode = EXIT.FAILED;
+    return false;
+  } finally {
+    rl.close();
+  }
 }

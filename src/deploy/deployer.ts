@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Coordinator } from "../coord/coordinator.js";
+import type { Coordinator, Lock } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { isoTime } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
 import type { DeploymentRecord, DeploymentServerRecord, Store } from "../store/store.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
+import type { GroupLock } from "../wire/lock.js";
 import type {
   DeployRequest,
   DeploymentEvent,
@@ -40,6 +41,8 @@ export interface DeployerOptions {
    * Off only to measure what staging saves (bench/out-of-service.bench.ts). @default true
    */
   stageFirst?: boolean;
+  /** Called after each wave with whether every server of it converged (metrics listen here). */
+  onWave?: (deployment: DeploymentRecord, wave: number, ok: boolean) => void;
 }
 
 type Outcome = { ok: true } | { ok: false; error: string };
@@ -56,6 +59,10 @@ export class Deployer {
   readonly #o: DeployerOptions;
   readonly #events = new Map<string, EventEmitter<{ event: [DeploymentEvent] }>>();
   readonly #running = new Map<string, Promise<void>>();
+  /** Deployments asked to stop after their current wave. */
+  readonly #cancelled = new Set<string>();
+  /** Maintenance locks held through the API, by group. */
+  readonly #maintenance = new Map<string, Lock>();
 
   /** The wave waiting on each server's reports: one lookup per report, however large the wave. */
   readonly #awaiting = new Map<string, (report: AgentReport) => void>();
@@ -85,6 +92,17 @@ export class Deployer {
     const batch = String(req.batch ?? "1");
     batchSize(batch, 1);
     const maxFailures = req.max_failures ?? 0;
+    if (!Number.isInteger(maxFailures) || maxFailures < 0) {
+      throw new StrataError("bad_request", "[deploy] max_failures: must be a whole number >= 0");
+    }
+    if (!req.group) throw new StrataError("bad_request", "[deploy] group is required");
+    const maintenance = await this.lockStatus(req.group);
+    if (maintenance) {
+      throw new StrataError(
+        "conflict",
+        `[deploy] group ${req.group} is locked for maintenance since ${maintenance.since}: ${maintenance.message} (\`strata lock release --group ${req.group}\`)`,
+      );
+    }
     const release = await store.releases.get(req.app, req.version);
     if (!release) {
       throw new StrataError(
@@ -189,6 +207,50 @@ export class Deployer {
     return this.start({ ...req, version, kind: "rollback" });
   }
 
+  /**
+   * Stops a running deployment after its current wave and rolls back every
+   * server it switched, as a failed wave would. Idempotent while it runs.
+   */
+  async cancel(id: string): Promise<DeploymentView> {
+    const view = await this.view(id);
+    if (!view) throw new StrataError("not_found", `[deploy] no deployment ${id}`);
+    if (view.state !== "running" || !this.#running.has(id))
+      throw new StrataError("conflict", `[deploy] deployment ${id} is ${view.state}, not running`);
+    if (!this.#cancelled.has(id))
+      await this.#o.audit("deploy.cancel", `${view.app}/${view.group}`, { deployment: id });
+    this.#cancelled.add(id);
+    return view;
+  }
+
+  /** A maintenance window: deployments to the group are refused until unlock. Held in the Coordinator. */
+  async lock(group: string, message: string): Promise<GroupLock> {
+    const owner = JSON.stringify({ message, since: isoTime(this.#o.clock.now()) });
+    const lock = await this.#o.coordinator.tryLock(`maintenance/${group}`, owner);
+    if (!lock) {
+      const held = (await this.lockStatus(group))!;
+      throw new StrataError(
+        "conflict",
+        `[deploy] group ${group} is locked already since ${held.since}: ${held.message}`,
+      );
+    }
+    this.#maintenance.set(group, lock);
+    await this.#o.audit("lock.acquire", group, { message });
+    return (await this.lockStatus(group))!;
+  }
+
+  async unlock(group: string): Promise<void> {
+    const lock = this.#maintenance.get(group);
+    if (!lock) throw new StrataError("not_found", `[deploy] group ${group} is not locked`);
+    await lock.release();
+    this.#maintenance.delete(group);
+    await this.#o.audit("lock.release", group, {});
+  }
+
+  async lockStatus(group: string): Promise<GroupLock | null> {
+    const owner = await this.#o.coordinator.lockOwner(`maintenance/${group}`);
+    return owner ? { group, ...(JSON.parse(owner) as { message: string; since: string }) } : null;
+  }
+
   /** Newest first, without per-server steps. */
   async list(filter: { app?: string; group?: string; limit?: number }): Promise<DeploymentView[]> {
     const records = await this.#o.store.deployments.list(filter);
@@ -276,6 +338,7 @@ export class Deployer {
       .finally(() => {
         void unlock();
         this.#running.delete(d.id);
+        this.#cancelled.delete(d.id);
       });
     this.#running.set(d.id, run);
   }
@@ -373,10 +436,18 @@ export class Deployer {
         else await this.#setServers(d, [name], "failed", { error: outcome.error });
       }
       await this.#o.fleet.letIn(waveNames.filter((_, i) => outcomes[i]!.ok));
+      this.#o.onWave?.(
+        d,
+        wave,
+        outcomes.every((o) => o.ok),
+      );
       rows = await store.deployments.servers(d.id);
       if (failedCount() > d.max_failures) {
         const first = rows.find((r) => r.state === "failed");
         return this.#rollBack(d, rows, `${first?.server}: ${first?.error}`);
+      }
+      if (this.#cancelled.has(d.id)) {
+        return this.#rollBack(d, rows, "[deploy] cancelled by the operator");
       }
     }
 

@@ -435,7 +435,11 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     });
   }
 
-  function imageView(record: ImageRecord, channels: Map<string, string[]>): ImageView {
+  function imageView(
+    record: ImageRecord,
+    channels: Map<string, string[]>,
+    inUse: Map<string, string[]>,
+  ): ImageView {
     const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
     return {
       id: record.id,
@@ -453,6 +457,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       bake_ms: record.bake_ms,
       error: record.error,
       channels: channels.get(record.id) ?? [],
+      in_use: inUse.get(record.id) ?? [],
     };
   }
 
@@ -559,8 +564,11 @@ export function createImageService(options: ImageServiceOptions): ImageService {
           updated_at: isoTime(c.updated_at),
         });
       }
+      const inUse = new Map<string, string[]>();
+      for (const s of await store.servers.list())
+        if (s.image) inUse.set(s.image, [...(inUse.get(s.image) ?? []), s.name]);
       return {
-        images: records.map((r) => imageView(r, byImage)),
+        images: records.map((r) => imageView(r, byImage, inUse)),
         channels: channelViews,
         bakes: await Promise.all(
           (await repo.listBakes({ ...(group ? { group } : {}), limit: 20 })).map(bakeView),

@@ -7,7 +7,7 @@ import { createLocalArtifactStore } from "../artifact/local/local-store.js";
 import { ensureReleaseSigner } from "../artifact/signing.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
-import { createDaemonBalancer } from "../balancer/local/daemon-client.js";
+import { createDaemonBalancer, type DaemonBalancer } from "../balancer/local/daemon-client.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -29,8 +29,12 @@ import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
+import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
+import { CONTENT_TYPE } from "./metrics/registry.js";
+import { VERSION } from "../lib/version.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
+import { operationRoutes } from "./routes/operations.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { newToken } from "../fleet/tokens.js";
 import { createFleetPort } from "../scale/fleet-port.js";
@@ -97,8 +101,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   for (const file of ["state.db", "state.db-wal", "state.db-shm"]) {
     await chmod(join(dataDir, file), 0o600).catch(() => undefined);
   }
-  const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
-    store.audit.append({ at: clock.now(), actor: currentActor(), action, subject, detail });
+  // The balancer is made below (it reports to the audit log's users); its totals are read at scrape time.
+  const late: { balancer?: DaemonBalancer } = {};
+  const metrics = createControlPlaneMetrics({
+    store,
+    version: VERSION,
+    balancerTotals: () => late.balancer?.totals() ?? Promise.resolve({}),
+  });
+  const audit = async (action: string, subject: string, detail: Record<string, unknown> = {}) => {
+    await store.audit.append({ at: clock.now(), actor: currentActor(), action, subject, detail });
+    metrics.audit(action, detail);
+  };
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
@@ -127,6 +140,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       options.onRequestCounts?.(counts);
     },
   });
+  late.balancer = balancer;
   let url = "";
   const ensurePool = async (name: string) => {
     const group = await store.groups.ensure(name);
@@ -145,7 +159,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     clusterJoinToken: config.clusterJoinToken ? joinToken : null,
     signer,
-    onReport: (server, report) => deployer.onReport(server, report),
+    onReport: (server, report) => {
+      metrics.report(server, report);
+      deployer.onReport(server, report);
+    },
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     drainMs: config.drainMs,
@@ -175,6 +192,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     serverTimeoutMs: config.serverTimeoutMs,
     ...(options.stageFirst === false ? { stageFirst: false } : {}),
     onSucceeded: (deployment) => images.onDeploymentSucceeded(deployment),
+    onWave: (_deployment, _wave, ok) => metrics.wave(ok),
   });
   const scale = createScaleService({
     groups: parseScalingConfig(config.sections),
@@ -196,6 +214,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
+    operationRoutes({ deployer }),
   ];
   const api = createApi({
     store,
@@ -211,6 +230,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     extra,
   });
 
+  // Prometheus scrapes without the admin token (it carries no secrets); outside /v1.
+  api.get("/metrics", async (c) =>
+    c.body(await metrics.render(), 200, { "content-type": CONTENT_TYPE }),
+  );
   const host = config.listen.host;
   const secure = config.tls === "on" || (config.tls === "auto" && !isLoopback(host));
   const tls = secure ? await ensureTls(dataDir, [host, "127.0.0.1", "localhost"]) : null;

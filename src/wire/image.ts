@@ -24,6 +24,8 @@ export interface ImageView {
   error: string | null;
   /** Channels pointing at it (`web:current`). */
   channels: string[];
+  /** Live servers launched from it (gc keeps it while there are any). */
+  in_use: string[];
 }
 
 export interface BakeView {

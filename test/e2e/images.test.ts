@@ -139,10 +139,12 @@ describe("golden images end to end (control plane + agent processes)", { timeout
     );
   });
 
-  test("a server launched from a stale image fetches the desired release and only then enters service", async () => {
+  test("a server launched from a stale image fetches the desired release and only then enters service", async (t) => {
     const before = await channel();
     // A recipe change makes the next bake rebuild the middleware, held here until the server is up.
+    // Issue 15, defect 14: a failure left `hold` behind, and every later bake waited out its timeout.
     await writeFile(join(dir, "hold"), "");
+    t.after(() => rm(join(dir, "hold"), { force: true }));
     await writeFile(join(recipe, "etc", "motd"), "baked by strata, recipe 2\n");
     v2 = await build(client, await variantOf(dir, { "message.txt": "version two\n" }), "2.0.0");
     const d = await deployAndWait(client, { version: "2.0.0" });
@@ -193,9 +195,10 @@ describe("golden images end to end (control plane + agent processes)", { timeout
     assert.equal(view.images.filter((i) => i.layer === "middleware").length, 2);
   });
 
-  test("a failing recipe fails the bake with its output (CLI: exit 1) and leaves the channel unchanged", async () => {
+  test("a failing recipe fails the bake with its output (CLI: exit 1) and leaves the channel unchanged", async (t) => {
     const before = await channel();
     await writeFile(join(dir, "fail"), "");
+    t.after(() => rm(join(dir, "fail"), { force: true }));
     await writeFile(join(recipe, "etc", "motd"), "baked by strata, recipe 3\n");
     const env = { ...process.env, STRATA_SERVER: plane.url, STRATA_TOKEN: plane.adminToken };
     const result = await promisify(execFile)(

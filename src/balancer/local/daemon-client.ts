@@ -28,7 +28,14 @@ const ENTRY = fileURLToPath(new URL("./daemon-main.ts", import.meta.url));
  * its own process: reattaches to a running daemon (after a control-plane
  * restart nothing stops serving) or starts one.
  */
-export async function createDaemonBalancer(options: DaemonBalancerOptions): Promise<Balancer> {
+export interface DaemonBalancer extends Balancer {
+  /** Requests per group and status class (`2xx`...) since the daemon started. */
+  totals(): Promise<Record<string, Record<string, number>>>;
+}
+
+export async function createDaemonBalancer(
+  options: DaemonBalancerOptions,
+): Promise<DaemonBalancer> {
   const host = options.host ?? "127.0.0.1";
   await mkdir(options.dir, { recursive: true });
   const info = (await reachable(options.dir)) ?? (await start(options.dir, host, options));
@@ -70,6 +77,8 @@ export async function createDaemonBalancer(options: DaemonBalancerOptions): Prom
 
   const enc = encodeURIComponent;
   return {
+    totals: async () =>
+      (await call<{ totals: Record<string, Record<string, number>> }>("GET", "/totals")).totals,
     ensurePool: (group, poolOptions = {}) =>
       call<PoolInfo>("PUT", `/pools/${enc(group)}`, { port: poolOptions.port ?? 0 }),
     addMember: async (group, member) =>

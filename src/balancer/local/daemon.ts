@@ -45,8 +45,15 @@ export async function runBalancerDaemon(options: BalancerDaemonOptions): Promise
   const token = randomBytes(24).toString("base64url");
   const queue: (RequestCount & { seq: number })[] = [];
   let seq = 0;
+  /** Requests per group and status class since the daemon started (for /metrics). */
+  const totals: Record<string, Record<string, number>> = {};
   const balancer = createLocalBalancer({
     host: options.host,
+    onRequest: (group, status) => {
+      const byClass = (totals[group] ??= {});
+      const cls = `${Math.floor(status / 100)}xx`;
+      byClass[cls] = (byClass[cls] ?? 0) + 1;
+    },
     onCounts: (counts) => {
       queue.push({ ...counts, seq: ++seq });
       if (queue.length > MAX_QUEUED_COUNTS) queue.shift();
@@ -86,6 +93,7 @@ export async function runBalancerDaemon(options: BalancerDaemonOptions): Promise
       while (queue.length > 0 && queue[0]!.seq <= after) queue.shift();
       return { counts: queue };
     }
+    if (req.method === "GET" && url.pathname === "/totals") return { totals };
     if (req.method === "POST" && url.pathname === "/flush") {
       balancer.flush();
       return { ok: true };

@@ -10,6 +10,8 @@ export interface LocalBalancerOptions {
   attempts?: number;
   /** Called once a minute per group with that minute's request counts. */
   onCounts?: (counts: RequestCount) => void;
+  /** Called for every answered request, with the status sent to the client (metrics listen here). */
+  onRequest?: (group: string, status: number) => void;
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -48,6 +50,7 @@ export function createLocalBalancer(
   flusher.unref();
 
   function count(pool: Pool, status: number): void {
+    options.onRequest?.(pool.info.group, status);
     if (!options.onCounts) return;
     const minute = Math.floor(Date.now() / 60_000) * 60_000;
     if (pool.counts && pool.counts.minute !== minute) {

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { packDirectory } from "../../artifact/pack.js";
-import { StrataError } from "../../lib/errors.js";
+import { parseAppDefinition } from "../../config/app-definition.js";
+import { ConfigError, StrataError } from "../../lib/errors.js";
 import type { Release } from "../../wire/release.js";
 import type { ApiClient } from "../client.js";
 import { createClient } from "../client.js";
@@ -42,6 +43,7 @@ export async function buildRelease(
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory())
     throw new StrataError("bad_request", `[cli] build: ${dir} is not a folder`);
+  await checkAppDefinition(dir);
   const work = await mkdtemp(join(tmpdir(), "strata-build-"));
   try {
     const started = Date.now();
@@ -73,6 +75,25 @@ export async function buildRelease(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The app's strata.yaml must be valid before anything is packed or uploaded:
+ * an upload uses up the version, and the agent would only refuse it at deploy.
+ */
+export async function checkAppDefinition(dir: string): Promise<void> {
+  const path = join(dir, "strata.yaml");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    throw new ConfigError(
+      "strata.yaml",
+      `[cli] build: ${path} is missing: an app folder needs one (start, port, health; docs/app-definition.md)`,
+    );
+  }
+  parseAppDefinition(text, path);
 }
 
 export function formatBytes(n: number): string {

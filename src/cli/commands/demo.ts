@@ -11,7 +11,8 @@ import type { StatusView } from "../../wire/server.js";
 import { ApiClient } from "../client.js";
 import { progress } from "../output.js";
 import { buildRelease } from "./build.js";
-import { watchDeployment } from "./deploy.js";
+import { summary } from "../deploy-view.js";
+import { followDeployment } from "../deployments.js";
 import { statusTable } from "./fleet.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../../examples/hello", import.meta.url));
@@ -120,7 +121,8 @@ async function deploy(
     strategy: "rolling",
     batch,
   });
-  const done = await watchDeployment(client, started.id);
+  const done = await followDeployment(client, started.id);
+  progress(summary(done));
   if (done.state !== "succeeded") {
     throw new StrataError(
       "internal",

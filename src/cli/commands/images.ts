@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { StrataError } from "../../lib/errors.js";
 import type { BakeView, GcView, ImagesView, ScaleView } from "../../wire/image.js";
 import { createClient, type ApiClient } from "../client.js";
-import { printJson, progress, table, type OutputOptions } from "../output.js";
+import { confirm, printJson, progress, table, type OutputOptions } from "../output.js";
 import { formatBytes } from "./build.js";
+import { wholeNumber } from "../flags.js";
 
 /** `strata bake`, `strata images`, `strata images gc` and `strata fleet scale`. Register after the fleet commands. */
 export function registerImageCommands(program: Command): void {
@@ -24,7 +24,10 @@ export function registerImageCommands(program: Command): void {
 
   const images = program
     .command("images")
-    .description("golden images, channels and recent bakes")
+    .description("golden images: list them, collect old ones");
+  images
+    .command("list", { isDefault: true })
+    .description("golden images, channels and recent bakes (the default: `strata images`)")
     .option("--group <group>", "only this group")
     .option("--json", "print one JSON document")
     .action(async (opts: { group?: string } & OutputOptions) => {
@@ -66,14 +69,17 @@ export function registerImageCommands(program: Command): void {
     .command("scale")
     .description("set the group to exactly COUNT servers; new ones launch from <group>:current")
     .requiredOption("--group <group>", "server group")
-    .requiredOption("--count <n>", "servers wanted")
+    .requiredOption("--count <n>", "servers wanted (0 asks for a confirmation)")
+    .option("--yes", "scale to 0 without asking")
     .option("--json", "print one JSON document")
-    .action(async (opts: { group: string; count: string } & OutputOptions) => {
+    .action(async (opts: { group: string; count: string; yes?: boolean } & OutputOptions) => {
+      const count = wholeNumber("--count", opts.count);
       const client = await createClient(program.opts());
-      const view = await client.post<ScaleView>("/v1/fleet/scale", {
-        group: opts.group,
-        count: wholeNumber("--count", opts.count),
-      });
+      if (count === 0) {
+        const question = `fleet scale: terminate every server of group ${opts.group}?`;
+        if (!(await confirm(question, opts))) return;
+      }
+      const view = await client.post<ScaleView>("/v1/fleet/scale", { group: opts.group, count });
       if (opts.json) return printJson(view);
       if (view.launched.length > 0) {
         console.log(
@@ -122,7 +128,19 @@ export function imagesText(view: ImagesView): string {
   parts.push(
     "",
     table(
-      ["ID", "GROUP", "LAYER", "STATE", "VERSION", "PARENT", "SIZE", "BAKED", "TOOK", "CHANNEL"],
+      [
+        "ID",
+        "GROUP",
+        "LAYER",
+        "STATE",
+        "VERSION",
+        "PARENT",
+        "SIZE",
+        "BAKED",
+        "TOOK",
+        "CHANNEL",
+        "IN USE",
+      ],
       view.images.map((i) => [
         i.id,
         i.group,
@@ -134,6 +152,7 @@ export function imagesText(view: ImagesView): string {
         i.baked_at,
         i.bake_ms === null ? null : `${(i.bake_ms / 1000).toFixed(1)} s`,
         i.channels.join(","),
+        i.in_use.length > 0 ? i.in_use.join(",") : "no",
       ]),
     ),
   );
@@ -157,11 +176,4 @@ export function imagesText(view: ImagesView): string {
     );
   }
   return parts.join("\n");
-}
-
-function wholeNumber(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0)
-    throw new StrataError("bad_request", `[cli] ${flag}: expected a whole number, got "${text}"`);
-  return n;
 }

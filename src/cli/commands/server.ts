@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadServerConfig } from "../../config/server-config.js";
-import { progress } from "../output.js";
+import { createLog, routeConsole } from "../../lib/log.js";
 
 export function registerServerCommand(program: Command): void {
   program
@@ -23,10 +23,15 @@ export function registerServerCommand(program: Command): void {
 
 /** Runs until SIGINT/SIGTERM, then stops everything it started. */
 async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): Promise<void> {
+  // JSON lines under systemd or in a file, text on a terminal.
+  const log = createLog({ component: "server" });
+  routeConsole(log);
   const { startControlPlane } = await import("../../server/control-plane.js");
   const plane = await startControlPlane({ config });
-  progress(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`);
-  progress(
+  log.info(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`, {
+    url: plane.url,
+  });
+  log.info(
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
   const signal = await new Promise<string>((resolve) => {
@@ -36,16 +41,16 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
   // The data plane outlives the control plane: a restart of `strata server` is no outage.
   const live = (await plane.store.servers.list()).length;
   if (live > 0) {
-    progress(
+    log.info(
       `${signal}: stopping the control plane; ${live} server(s) and the load balancer keep serving`,
     );
     await plane.close({ keepDataPlane: true });
-    progress(
+    log.info(
       "stopped (start `strata server` again to manage them; `strata fleet down` stops them)",
     );
   } else {
-    progress(`${signal}: stopping the control plane and the load balancer...`);
+    log.info(`${signal}: stopping the control plane and the load balancer...`);
     await plane.close();
-    progress("stopped");
+    log.info("stopped");
   }
 }

@@ -28,6 +28,10 @@ export interface ApiDeps {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Further admin routes mounted under /v1 (traffic, forecasts, images). */
   extra?: Hono[];
+  /** Routes ahead of admin auth, at the root: the dashboard's files and its sign-in. */
+  open?: Hono;
+  /** Whether a Cookie header holds a dashboard session; a session may read (GET), never change. */
+  readSession?: (cookie: string | undefined) => boolean;
 }
 
 /** The versioned HTTP API. Route handlers validate, call a service and map the result. */
@@ -43,11 +47,14 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.route("/v1/agents", agentRoutes(deps));
+  if (deps.open) app.route("/", deps.open);
 
   // Agents fetch artifacts with their own token; everything else needs the admin token.
   app.use("/v1/*", async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (token && sameSecret(token, deps.adminToken)) return next();
+    if (!token && c.req.method === "GET" && deps.readSession?.(c.req.header("cookie")))
+      return next();
     if (token && c.req.method === "GET" && /^\/v1\/releases\/[^/]+\/artifact$/.test(c.req.path)) {
       await deps.fleet.authenticate(token);
       return next();

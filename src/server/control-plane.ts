@@ -28,6 +28,11 @@ import { createRequestCountRecorder } from "./request-counts.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
+import { dashboardPublicRoutes, dashboardRoutes } from "./routes/dashboard.js";
+import { createEventHub, type EventHub } from "./event-hub.js";
+import { publishAudit, startLiveEvents } from "./live-events.js";
+import { createSessions } from "./sessions.js";
+import { createWebFiles } from "./web-files.js";
 import { newToken } from "../fleet/tokens.js";
 
 export interface ControlPlaneOptions {
@@ -37,6 +42,8 @@ export interface ControlPlaneOptions {
   agentEnv?: Record<string, string>;
   /** Receives the balancer's per-minute request counts. */
   onRequestCounts?: (counts: RequestCount) => void;
+  /** Folder of the built dashboard. @default dist/web of this package */
+  webDir?: string;
 }
 
 export interface ControlPlane {
@@ -53,6 +60,8 @@ export interface ControlPlane {
   fleetOps: FleetOps;
   artifacts: ArtifactStore;
   images: ImageService;
+  /** The dashboard's live events. */
+  events: EventHub;
   /** Stops servers it started, listeners and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -69,8 +78,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
 
   const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
-  const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
-    store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
+  const events = createEventHub({ clock });
+  const audit = async (action: string, subject: string, detail: Record<string, unknown> = {}) => {
+    const entry = { at: clock.now(), actor: "control-plane", action, subject, detail };
+    await store.audit.append(entry);
+    publishAudit(events, entry);
+  };
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
@@ -147,7 +160,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
+    dashboardRoutes({ hub: events, store, forecasts, clock }),
   ];
+  const sessions = createSessions({ adminToken, clock });
   const api = createApi({
     store,
     coordinator,
@@ -160,7 +175,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     adminToken,
     audit,
     extra,
+    open: dashboardPublicRoutes({
+      sessions,
+      web: createWebFiles(options.webDir),
+      tokenFile: join(dataDir, "admin-token"),
+    }),
+    readSession: (cookie) => sessions.valid(cookie),
   });
+  const stopLiveEvents = startLiveEvents({ hub: events, store, fleet, deployer });
 
   const http = await listen(api, config.listen.host, config.listen.port);
   const { port } = http.address() as AddressInfo;
@@ -203,8 +225,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fleetOps,
     artifacts,
     images,
+    events,
     close: () =>
       (closing ??= (async () => {
+        stopLiveEvents();
         fleet.stop();
         await dailyForecasts.stop();
         await images.close();

@@ -28,12 +28,22 @@ export function randomLoopbackPrefix(): string {
   return `127.${octet()}.${octet()}`;
 }
 
+export interface TestPlaneOptions {
+  /** `127.a.b` of the API and the balancer (on `.1`). @default random */
+  apiPrefix?: string;
+  /** `127.a.b` of the servers. @default random */
+  serverPrefix?: string;
+  /** Passed to the control plane (the dashboard's built files). */
+  webDir?: string;
+}
+
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
-export async function startTestPlane(): Promise<TestPlane> {
+export async function startTestPlane(options: TestPlaneOptions = {}): Promise<TestPlane> {
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
-  const api = randomLoopbackPrefix();
+  const api = options.apiPrefix ?? randomLoopbackPrefix();
+  const webDir = options.webDir ? { webDir: options.webDir } : {};
   const yaml = [
-    `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
+    `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
     `balancer: { host: "${api}.1" }`,
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",
@@ -44,7 +54,7 @@ export async function startTestPlane(): Promise<TestPlane> {
     listen: `${api}.1:0`,
   });
   const harness: TestPlane = {
-    plane: await startControlPlane({ config }),
+    plane: await startControlPlane({ config, ...webDir }),
     client: null as unknown as ApiClient,
     dir,
     async restart() {
@@ -54,7 +64,7 @@ export async function startTestPlane(): Promise<TestPlane> {
         dataDir: join(dir, "data"),
         listen: `${api}.1:${port}`,
       });
-      harness.plane = await startControlPlane({ config });
+      harness.plane = await startControlPlane({ config, ...webDir });
       harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken);
     },
     async close() {

@@ -107,6 +107,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     host: config.balancerHost,
     onCounts: (counts) => {
       requestCounts.record(counts);
+      events.publish("traffic", { group: counts.group });
       options.onRequestCounts?.(counts);
     },
   });

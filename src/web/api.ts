@@ -71,6 +71,7 @@ class Live {
       "image",
       "release",
       "forecast",
+      "traffic",
       "audit",
       "reset",
     ];

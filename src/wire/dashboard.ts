@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ForecastView } from "./forecast.js";
 
 /**
  * The dashboard's wire: sign-in, the live event stream and the timeline. Series
@@ -113,6 +114,7 @@ export type DashboardTopic =
   | "image" // bakes and images, channel moves
   | "release" // a release was uploaded
   | "forecast" // forecast runs and known events
+  | "traffic" // the balancer counted another minute of a group's requests
   | "audit" // an audit entry of no other topic (every event with `data.audit` is one entry)
   | "reset"; // the client missed events it cannot catch up on: reload everything
 
@@ -126,4 +128,42 @@ export interface DashboardEvent {
   /** Unix ms. */
   at: number;
   data: Record<string, unknown>;
+}
+
+/** One hour of an earlier forecast beside what happened. Requests per hour. */
+export interface ForecastCheckHour {
+  /** Start of the hour, Unix ms. */
+  time: number;
+  mean: number;
+  p90: number;
+  /** Requests counted in the hour; null when the hour has no data. */
+  observed: number | null;
+}
+
+/** An app's forecasting at a glance: the latest forecast, and an earlier one held against the day. */
+export interface ForecastOverview {
+  app: string;
+  latest: ForecastView | null;
+  /**
+   * The model's backtest score on the app's own history (wMAPE), when the forecaster
+   * records one; null while forecasts are stored without it.
+   */
+  backtest: { wmape: number } | null;
+  /** The forecast in force 24 hours ago (known events applied), over its hours that have passed. */
+  yesterday: {
+    id: number;
+    model: string;
+    origin: string;
+    created_at: string;
+    hours: ForecastCheckHour[];
+    /** Σ|observed − mean| / Σ observed over hours with data; null without any. */
+    wape: number | null;
+    /** Share of hours with data whose count stayed at or under p90. */
+    p90_coverage: number | null;
+  } | null;
+}
+
+/** Body of `GET /v1/dashboard/forecasts`. */
+export interface ForecastsOverview {
+  apps: ForecastOverview[];
 }

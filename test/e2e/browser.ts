@@ -55,6 +55,10 @@ export async function startBrowser(): Promise<TestBrowser> {
     if (message.type() === "error") errors.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (err) => errors.push(`page: ${err.message}`));
+  // The console says only "Failed to load resource"; name the URL beside it.
+  page.on("response", (res) => {
+    if (res.status() >= 400) errors.push(`response: ${res.status()} ${res.url()}`);
+  });
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   return {
     context,

@@ -7,6 +7,7 @@ import type { Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
 import {
   EventsQuery,
+  ForecastsQuery,
   SignInRequest,
   TimelineQuery,
   type DashboardEvent,
@@ -16,6 +17,7 @@ import {
 import type { EventHub } from "../event-hub.js";
 import { badRequest, errorResponse } from "../http-errors.js";
 import type { Sessions } from "../sessions.js";
+import { forecastOverview } from "../forecast-overview.js";
 import { timeline } from "../timeline.js";
 import type { WebFiles } from "../web-files.js";
 
@@ -171,6 +173,11 @@ export function dashboardRoutes(deps: DashboardDeps): Hono {
   app.get("/dashboard/timeline", async (c) => {
     const query = parse(TimelineQuery, c.req.query(), "timeline");
     return c.json(await timeline(deps, query));
+  });
+
+  app.get("/dashboard/forecasts", async (c) => {
+    const query = parse(ForecastsQuery, c.req.query(), "forecasts");
+    return c.json(await forecastOverview(deps, query.app));
   });
 
   return app;

@@ -188,6 +188,8 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, what: stri
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
+  if (issue.code === "unrecognized_keys")
+    throw badRequest(`[dashboard] ${what}: ${issue.keys.join(", ")}: unknown key`);
   const field = issue.path.length > 0 ? issue.path.join(".") : "body";
   throw badRequest(`[dashboard] ${what}: ${field}: ${issue.message}`);
 }

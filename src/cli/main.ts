@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerBuildCommand } from "./commands/build.js";
+import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
 import { registerEventCommands } from "./commands/events.js";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
+  registerDashboardCommand(program);
   return program;
 }
 

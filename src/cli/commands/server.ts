@@ -29,6 +29,7 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
   progress(
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
+  progress(`dashboard at ${plane.url}/ (sign in with the admin token)`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       progress(`${signal}: stopping servers and the control plane...`);

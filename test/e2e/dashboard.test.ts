@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { build as viteBuild } from "vite";
 import { trafficApiOf } from "../../src/cli/commands/ingest.js";
+import { emptyServer } from "../../src/fleet/fleet.js";
 import { uploadCountsCsv } from "../../src/traffic/upload.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { ForecastView } from "../../src/wire/forecast.js";
@@ -237,6 +238,35 @@ describe(
       assert.equal(await page.locator('tr[data-action="deploy.succeeded"]').count(), 0);
       await page.getByLabel("Kind").selectOption("all");
       await browser.screenshot("audit");
+    });
+
+    test("a thousand servers: only the rows in view are in the page, and the last is reachable", async () => {
+      const { page } = browser;
+      // Records only (no processes): the fleet view reads what the store holds.
+      const now = Date.now();
+      await t.plane.store.groups.ensure("big");
+      for (let i = 1; i <= 1000; i++) {
+        await t.plane.store.servers.insert({
+          ...emptyServer(`big-${i}`, "big", `127.30.9.${i % 250}`, now, null),
+          state: i % 100 === 0 ? "failed" : "ready",
+          last_heartbeat: now,
+        });
+      }
+      await page.goto(t.plane.url + "/#/fleet");
+      await page.getByLabel("Group").selectOption("big");
+      await page.getByTestId("server-count").filter({ hasText: "1000" }).waitFor();
+      const rendered = await page.locator("[data-server]").count();
+      assert.ok(rendered > 0 && rendered < 100, `${rendered} rows in the DOM`);
+      // Problems first: the ten failed servers lead the list.
+      assert.equal(
+        await page.locator("[data-server]").first().getAttribute("data-server"),
+        "big-100",
+      );
+      const rows = page.getByLabel("Server rows (scroll with arrow keys)");
+      await rows.focus();
+      await page.keyboard.press("End");
+      await page.locator('[data-server="big-999"]').waitFor();
+      assert.ok((await page.locator("[data-server]").count()) < 100);
     });
 
     test("no errors in the browser console", () => {

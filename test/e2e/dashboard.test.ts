@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -15,6 +15,7 @@ import {
   build,
   startTestPlane,
   status,
+  variantOf,
   waitFor,
   waitForDeployment,
   type TestPlane,
@@ -188,6 +189,31 @@ describe(
       await browser.screenshot("deployments");
     });
 
+    test("a failing hook shows its output and the rollback, live", async () => {
+      const { page } = browser;
+      const yaml = await readFile(join(EXAMPLE_APP, "strata.yaml"), "utf8");
+      const broken = yaml.replace(
+        /after_switch: .*/,
+        "after_switch: echo migration 42 failed >&2; exit 3",
+      );
+      const dir = await variantOf(t.dir, { "strata.yaml": broken, "message.txt": "bad hook\n" });
+      await build(t.client, dir, "1.1.0");
+      await page.goto(t.plane.url + "/#/deployments");
+      await page.locator("tr[data-deployment]").first().waitFor();
+      const started = await t.client.post<DeploymentView>("/v1/deployments", {
+        app: "hello",
+        version: "1.1.0",
+        group: "web",
+        batch: "2",
+      });
+      await page.locator(`tr[data-deployment="${started.id}"] a`).click();
+      const detail = page.getByTestId("deployment-detail");
+      await detail.and(page.locator('[data-state="rolled_back"]')).waitFor({ timeout: 120_000 });
+      await detail.getByText("migration 42 failed").first().waitFor();
+      await detail.getByText(/^Rolled back:/).waitFor();
+      await browser.screenshot("deployment-rolled-back");
+    });
+
     test("the timeline draws observed traffic and the forecast band from ingested data", async () => {
       const { page } = browser;
       const csv = join(t.dir, "counts.csv");
@@ -215,6 +241,12 @@ describe(
       // The p90 band: rgba(123, 63, 176, 0.16) on the transparent canvas.
       const band = await pixelsNear(browser, canvas, [123, 63, 176, 41], 6);
       assert.ok(band > 500, `forecast band drawn (${band} pixels)`);
+      // Zoom by keyboard: three halvings of 9 days come under 2 days, where counts come per minute.
+      await page.getByLabel(/^Timeline chart/).focus();
+      for (let i = 0; i < 3; i++) await page.keyboard.press("+");
+      await page.getByText(/, per minute\.$/).waitFor();
+      await page.getByLabel(/^Timeline chart/).press("0");
+      await page.getByText(/, hourly averages\.$/).waitFor();
     });
 
     test("the other views render their data", async () => {

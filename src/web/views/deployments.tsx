@@ -138,7 +138,7 @@ function DeploymentDetail(props: { id: string; now: number }) {
                 <table>
                   <tbody>
                     {servers.map((s) => (
-                      <ServerRow key={s.name} server={s} />
+                      <ServerRow key={s.name} server={s} finished={d.state !== "running"} />
                     ))}
                   </tbody>
                 </table>
@@ -150,8 +150,9 @@ function DeploymentDetail(props: { id: string; now: number }) {
   );
 }
 
-function ServerRow(props: { server: DeploymentServerView }) {
+function ServerRow(props: { server: DeploymentServerView; finished: boolean }) {
   const s = props.server;
+  const unreached = props.finished && s.state === "pending";
   const failed = s.steps.filter((step) => step.state === "failed");
   return (
     <tr data-deploy-server={s.name} data-state={s.state}>
@@ -159,11 +160,15 @@ function ServerRow(props: { server: DeploymentServerView }) {
         {s.name}
       </td>
       <td style={{ width: "130px" }}>
-        <Badge state={s.state} />
+        {unreached ? <Badge state="skipped" label="not reached" /> : <Badge state={s.state} />}
       </td>
       <td>
         <div class="steps" aria-label={`steps of ${s.name}`}>
-          {s.steps.length === 0 ? <span class="muted">no steps yet</span> : null}
+          {s.steps.length === 0 ? (
+            <span class="muted">
+              {unreached ? "the deployment stopped before it" : "no steps yet"}
+            </span>
+          ) : null}
           {s.steps.map((step) => (
             <Step key={step.name + step.started_at} step={step} />
           ))}

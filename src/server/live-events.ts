@@ -61,9 +61,11 @@ export function startLiveEvents(options: LiveEventsOptions): () => void {
     );
   });
 
+  // Listeners beyond this module's own are streams someone is watching.
+  const own = hub.listeners();
   let sent = new Map<string, number | null>();
   const heartbeats = setInterval(async () => {
-    if (hub.listeners() <= 1) return; // only the deployment follower above is listening
+    if (hub.listeners() <= own) return;
     const changed: Record<string, string | null> = {};
     const next = new Map<string, number | null>();
     for (const server of await store.servers.list().catch(() => [])) {

@@ -7,7 +7,8 @@ import { duration, shortId, time } from "../format.js";
 export function DeploymentsView(props: { selected: string | null }) {
   const list = useLive(
     () => getJson<{ deployments: DeploymentView[] }>("/v1/deployments?limit=50"),
-    (e) => e.topic === "deployment",
+    // Starts and ends (audit entries); progress only reloads the one shown in detail.
+    (e) => e.topic === "deployment" && e.data.audit !== undefined,
   );
   const deployments = list.data?.deployments ?? [];
   const selectedId =

@@ -24,9 +24,7 @@ export function SignInView(props: { tokenFile: string; onSignedIn: () => void })
         <p>
           <code class="token-file">{props.tokenFile}</code>
         </p>
-        <p class="hint">
-          on the control plane's machine, e.g. <code>cat {props.tokenFile}</code>
-        </p>
+        <p class="hint">on the control plane's machine (print it with cat).</p>
         <label for="token">Admin token</label>
         <input
           id="token"

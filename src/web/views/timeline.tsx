@@ -55,7 +55,10 @@ export function TimelineView(props: { group: string | null }) {
   const { data, error } = useLive(
     async () =>
       group ? getJson<Timeline>(`/v1/dashboard/timeline?group=${group}&${query}`) : null,
-    (e) => ["deployment", "server", "forecast", "traffic"].includes(e.topic),
+    // Entries that move a line or a mark, not every agent report.
+    (e) =>
+      (e.topic === "traffic" && e.data.group === group) ||
+      (["deployment", "server", "forecast"].includes(e.topic) && e.data.audit !== undefined),
     [group, range.min, range.max],
   );
 

@@ -163,7 +163,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     forecastRoutes({ forecasts }),
     dashboardRoutes({ hub: events, store, forecasts, clock }),
   ];
-  const sessions = createSessions({ adminToken, clock });
+  const sessions = createSessions({
+    adminToken,
+    clock,
+    file: join(dataDir, "dashboard-sessions.json"),
+  });
   const api = createApi({
     store,
     coordinator,

@@ -272,6 +272,25 @@ describe(
       await browser.screenshot("audit");
     });
 
+    test("after a control-plane restart the page reconnects by itself and stays live", async () => {
+      const { page } = browser;
+      await page.goto(t.plane.url + "/#/fleet");
+      await page.locator('[data-server="web-3"]').waitFor();
+      await page.evaluate("window.__notReloaded = true");
+      const before = browser.errors.length;
+      await t.restart();
+      await page.locator(".connection").filter({ hasText: "live" }).waitFor();
+      // While the server was down the browser logged its refused reconnects; nothing else.
+      const during = browser.errors.splice(before);
+      assert.ok(
+        during.every((e) => /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|net::/.test(e)),
+        during.join("\n"),
+      );
+      await t.client.post("/v1/fleet/scale", { group: "web", count: 4 });
+      await page.locator('[data-server="web-4"]').waitFor();
+      assert.equal(await page.evaluate("window.__notReloaded"), true, "the page did not reload");
+    });
+
     test("a thousand servers: only the rows in view are in the page, and the last is reachable", async () => {
       const { page } = browser;
       // Records only (no processes): the fleet view reads what the store holds.

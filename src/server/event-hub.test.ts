@@ -65,6 +65,7 @@ describe("event hub", () => {
       ["image.bake.queued", "image"],
       ["release.create", "release"],
       ["forecast.run", "forecast"],
+      ["scale.launch", "scale"],
       ["something.else", "audit"],
     ];
     for (const [action, topic] of cases) assert.equal(topicOf(action), topic, action);

@@ -90,6 +90,8 @@ export function topicOf(action: string): DashboardTopic {
       return "release";
     case "forecast":
       return "forecast";
+    case "scale":
+      return "scale";
     default:
       return "audit";
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AuditEntry } from "../store/store.js";
-import { inServiceSeries } from "./timeline.js";
+import { inServiceSeries, mergePlans, plannedFromAudit } from "./timeline.js";
 
 let id = 0;
 const entry = (at: number, action: string, subject: string, group = "web"): AuditEntry => ({
@@ -85,4 +85,46 @@ describe("servers in service, replayed from the audit log", () => {
       assert.deepEqual(inServiceSeries(c.entries, "web", c.from, c.to), c.want);
     });
   }
+});
+
+describe("servers planned: past decisions from the audit log, the schedule ahead from the planner", () => {
+  const decision = (at: number, planned: number, subject = "web"): AuditEntry => ({
+    id: ++id,
+    at,
+    actor: "control-plane",
+    action: "scale.hold",
+    subject,
+    detail: { planned, target: planned },
+  });
+
+  test("no scale entries: no series (the chart says there is no plan yet)", () => {
+    assert.equal(
+      plannedFromAudit([entry(110, "server.in_service", "web-1")], "web", 100, 200),
+      null,
+    );
+  });
+
+  test("decisions step the plan; one before the range sets its start; other groups do not count", () => {
+    const entries = [
+      decision(50, 2),
+      decision(120, 2),
+      decision(130, 4),
+      decision(140, 9, "api"),
+      decision(250, 7),
+    ];
+    assert.deepEqual(plannedFromAudit(entries, "web", 100, 200), {
+      time: [100, 130],
+      count: [2, 4],
+    });
+  });
+
+  test("the schedule ahead replaces the past from its first step on", () => {
+    assert.deepEqual(
+      mergePlans({ time: [100, 130, 160], count: [2, 4, 3] }, { time: [150, 180], count: [5, 6] }),
+      { time: [100, 130, 150, 180], count: [2, 4, 5, 6] },
+    );
+    assert.deepEqual(mergePlans(null, { time: [150], count: [5] }), { time: [150], count: [5] });
+    assert.equal(mergePlans(null, { time: [], count: [] }), null);
+    assert.deepEqual(mergePlans({ time: [100], count: [2] }, null), { time: [100], count: [2] });
+  });
 });

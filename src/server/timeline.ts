@@ -101,7 +101,10 @@ export async function timeline(deps: TimelineDeps, query: TimelineQuery): Promis
     observed,
     forecast,
     in_service: inServiceSeries(audit, group.name, from, Math.min(to, now)),
-    planned: deps.plannedServers ? await deps.plannedServers(group.name, from, to) : null,
+    planned: mergePlans(
+      plannedFromAudit(audit, group.name, from, Math.min(to, now)),
+      deps.plannedServers ? await deps.plannedServers(group.name, Math.max(from, now), to) : null,
+    ),
     servers: launchesAndTerminations(audit, group.name, from, to),
     deployments,
     events,
@@ -153,6 +156,57 @@ export function inServiceSeries(
     series.count.push(serving.size);
   }
   return series;
+}
+
+/**
+ * What the scaler planned for a group as it decided: `scale.*` audit entries of the group
+ * (subject or `detail.group`) carrying `detail.planned`. Null when there is none.
+ */
+export function plannedFromAudit(
+  entries: AuditEntry[],
+  group: string,
+  from: number,
+  to: number,
+): StepSeries | null {
+  const series: StepSeries = { time: [], count: [] };
+  let before: number | null = null;
+  const oldestFirst = [...entries].sort((a, b) => a.at - b.at || a.id - b.id);
+  for (const e of oldestFirst) {
+    const planned = e.detail.planned;
+    if (!e.action.startsWith("scale.") || typeof planned !== "number") continue;
+    if (e.subject !== group && e.detail.group !== group) continue;
+    if (e.at > to) break;
+    if (e.at < from) {
+      before = planned;
+      continue;
+    }
+    if (series.time.length === 0 && before !== null && e.at > from) {
+      series.time.push(from);
+      series.count.push(before);
+    }
+    if (series.count[series.count.length - 1] !== planned) {
+      series.time.push(e.at);
+      series.count.push(planned);
+    }
+  }
+  if (series.time.length === 0 && before !== null) {
+    series.time.push(from);
+    series.count.push(before);
+  }
+  return series.time.length > 0 ? series : null;
+}
+
+/** The past plan then the schedule ahead, on one step series; null when both are. */
+export function mergePlans(past: StepSeries | null, ahead: StepSeries | null): StepSeries | null {
+  if (!past || past.time.length === 0) return ahead && ahead.time.length > 0 ? ahead : null;
+  if (!ahead || ahead.time.length === 0) return past;
+  const cut = ahead.time[0]!;
+  const keep = past.time.findIndex((t) => t >= cut);
+  const end = keep < 0 ? past.time.length : keep;
+  return {
+    time: [...past.time.slice(0, end), ...ahead.time],
+    count: [...past.count.slice(0, end), ...ahead.count],
+  };
 }
 
 function launchesAndTerminations(

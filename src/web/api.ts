@@ -72,6 +72,7 @@ class Live {
       "release",
       "forecast",
       "traffic",
+      "scale",
       "audit",
       "reset",
     ];

@@ -69,7 +69,10 @@ export interface TimelineView {
   } | null;
   /** Servers in the balancer over time, from the audit log. */
   in_service: StepSeries;
-  /** Servers the scaler plans over time; null until a planner records plans for this group. */
+  /**
+   * Servers the scaler plans over time: past decisions from the audit log's `scale.*`
+   * entries (`detail.planned`), the schedule ahead from the planner; null while neither exists.
+   */
   planned: StepSeries | null;
   /** Launches and terminations, with their reasons. */
   servers: { time: number; server: string; action: "launch" | "terminate"; reason: string }[];
@@ -115,6 +118,7 @@ export type DashboardTopic =
   | "release" // a release was uploaded
   | "forecast" // forecast runs and known events
   | "traffic" // the balancer counted another minute of a group's requests
+  | "scale" // a scaling decision (launch, retire, hold, mode)
   | "audit" // an audit entry of no other topic (every event with `data.audit` is one entry)
   | "reset"; // the client missed events it cannot catch up on: reload everything
 

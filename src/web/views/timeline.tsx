@@ -58,7 +58,8 @@ export function TimelineView(props: { group: string | null }) {
     // Entries that move a line or a mark, not every agent report.
     (e) =>
       (e.topic === "traffic" && e.data.group === group) ||
-      (["deployment", "server", "forecast"].includes(e.topic) && e.data.audit !== undefined),
+      (["deployment", "server", "forecast", "scale"].includes(e.topic) &&
+        e.data.audit !== undefined),
     [group, range.min, range.max],
   );
 

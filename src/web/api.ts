@@ -142,11 +142,13 @@ export function useLive<T>(
   const [state, setState] = useState<Loaded<T>>({ data: null, error: null, loading: true });
   const current = useRef({ fetcher, wants });
   current.current = { fetcher, wants };
-  const control = useRef({ inFlight: false, again: false, timer: 0, alive: true, run: () => {} });
+  // `epoch` grows with every key change: an answer to an older key is dropped, not shown.
+  const control = useRef({ inFlight: false, again: false, timer: 0, epoch: 0, run: () => {} });
 
   useEffect(() => {
     const c = control.current;
-    c.alive = true;
+    const epoch = ++c.epoch;
+    const fresh = () => c.epoch === epoch;
     c.run = () => {
       if (c.inFlight) {
         c.again = true;
@@ -156,15 +158,16 @@ export function useLive<T>(
       current.current
         .fetcher()
         .then(
-          (data) => c.alive && setState({ data, error: null, loading: false }),
+          (data) => fresh() && setState({ data, error: null, loading: false }),
           (err: Error) =>
-            c.alive &&
+            fresh() &&
             !(err instanceof SignedOut) &&
             setState((s) => ({ ...s, error: err.message, loading: false })),
         )
         .finally(() => {
           c.inFlight = false;
-          if (c.again && c.alive) {
+          // A request deferred while this one ran goes out now, with the newest fetcher.
+          if (c.again) {
             c.again = false;
             c.run();
           }
@@ -178,7 +181,7 @@ export function useLive<T>(
       c.timer = window.setTimeout(() => c.run(), 150);
     });
     return () => {
-      c.alive = false;
+      c.epoch++;
       clearTimeout(c.timer);
       unsubscribe();
     };

@@ -7,7 +7,7 @@ export interface ChartProps {
   data: uPlot.AlignedData;
   /** The x range shown, in seconds; the chart follows it when it changes. */
   range?: { min: number; max: number } | undefined;
-  /** Called when the user drags a new x range (zoom). */
+  /** Called when the user drags across the chart (zoom): the range selected, in seconds. */
   onRange?: (range: { min: number; max: number }) => void;
   label: string;
   height?: number;
@@ -20,37 +20,49 @@ export function Chart(props: ChartProps) {
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(props);
   latest.current = props;
-  const programmatic = useRef(false);
 
   useEffect(() => {
     const el = box.current!;
     const base = latest.current.options(el.clientWidth || 800);
+    // A drag selects a range; the owner decides the new range and the chart follows it.
+    // (uPlot's own drag zoom fires its setScale hook in a microtask, for our own setScale
+    // calls too, so reacting there feeds back.)
     const opts: uPlot.Options = {
       ...base,
       height: latest.current.height ?? base.height,
+      cursor: { ...base.cursor, drag: { x: true, y: false, setScale: false } },
       hooks: {
         ...base.hooks,
-        setScale: [
-          ...(base.hooks?.setScale ?? []),
-          (u, key) => {
-            if (key !== "x" || programmatic.current) return;
-            const { min, max } = u.scales.x!;
-            if (min !== undefined && max !== undefined && min !== null && max !== null)
-              latest.current.onRange?.({ min, max });
+        setSelect: [
+          ...(base.hooks?.setSelect ?? []),
+          (u) => {
+            const { left, width } = u.select;
+            if (width > 2 && latest.current.onRange) {
+              const min = u.posToVal(left, "x");
+              const max = u.posToVal(left + width, "x");
+              if (max > min) latest.current.onRange({ min, max });
+            }
+            if (width > 0) u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
           },
         ],
       },
     };
-    programmatic.current = true;
     const u = new uPlot(opts, latest.current.data, el);
-    programmatic.current = false;
     plot.current = u;
-    follow(u, latest.current.range, programmatic);
+    follow(u, latest.current.range);
+    // Only a change of width resizes, once per frame: a resize that changes the page's
+    // height must not feed back into another (a scrollbar coming and going spins forever).
+    let frame = 0;
     const observer = new ResizeObserver(() => {
-      if (el.clientWidth > 0) u.setSize({ width: el.clientWidth, height: u.height });
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        const width = el.clientWidth;
+        if (width > 0 && Math.abs(width - u.width) > 1) u.setSize({ width, height: u.height });
+      });
     });
     observer.observe(el);
     return () => {
+      cancelAnimationFrame(frame);
       observer.disconnect();
       u.destroy();
       plot.current = null;
@@ -60,24 +72,16 @@ export function Chart(props: ChartProps) {
   useEffect(() => {
     const u = plot.current;
     if (!u) return;
-    programmatic.current = true;
     u.setData(props.data, false);
-    programmatic.current = false;
-    follow(u, props.range, programmatic);
+    follow(u, props.range);
   }, [props.data, props.range?.min, props.range?.max]);
 
   return <div class={`chart ${props.class ?? ""}`} ref={box} role="img" aria-label={props.label} />;
 }
 
-function follow(
-  u: uPlot,
-  range: { min: number; max: number } | undefined,
-  programmatic: { current: boolean },
-): void {
-  programmatic.current = true;
+function follow(u: uPlot, range: { min: number; max: number } | undefined): void {
   if (range) u.setScale("x", range);
   else u.setScale("x", { min: u.data[0][0] ?? 0, max: u.data[0][u.data[0].length - 1] ?? 1 });
-  programmatic.current = false;
 }
 
 /** Axis labels in 24-hour time: the date at midnight, the time of day otherwise. */

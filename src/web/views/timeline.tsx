@@ -315,7 +315,6 @@ function TimelineChart(props: {
   const options = (width: number): uPlot.Options => ({
     width,
     height: 380,
-    cursor: { drag: { x: true, y: false, setScale: true } },
     scales: {
       x: { time: true },
       rpm: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },

@@ -4,6 +4,7 @@ import { registerAgentCommand } from "./commands/agent.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCompletionCommand } from "./commands/completion.js";
+import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
 import { registerEventCommands } from "./commands/events.js";
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
   registerTokensCommand(program);
   registerSimulateCommand(program);
   registerScaleCommands(program);
+  registerDashboardCommand(program);
   registerCompletionCommand(program);
   return program;
 }

@@ -341,8 +341,10 @@ export class Fleet {
         in_service: true,
         in_service_at: server.in_service_at ?? clock.now(),
       });
+      await this.#options.audit("server.in_service", name, { group: server.group });
     } else if (!serve && server.in_service) {
       await store.servers.update(name, { in_service: false });
+      await this.#options.audit("server.out_of_service", name, { group: server.group });
       await balancer.removeMember(server.group, name, { drainMs: this.#options.drainMs ?? 10_000 });
     } else if (serve) {
       await balancer.addMember(server.group, member);

@@ -30,6 +30,10 @@ export interface ApiDeps {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Further admin routes mounted under /v1 (traffic, forecasts, images). */
   extra?: Hono[];
+  /** Routes ahead of admin auth, at the root: the dashboard's files and its sign-in. */
+  open?: Hono;
+  /** Whether a Cookie header holds a dashboard session; a session may read (GET), never change. */
+  readSession?: (cookie: string | undefined) => boolean;
 }
 
 /** The versioned HTTP API. Route handlers validate, call a service and map the result. */
@@ -45,11 +49,15 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.route("/v1/agents", agentRoutes(deps));
+  if (deps.open) app.route("/", deps.open);
 
   // The bootstrap admin token, then API tokens by role; agents only fetch artifacts with theirs.
   app.use("/v1/*", async (c, next) => {
     const token = bearer(c.req.header("authorization"));
     if (token && sameSecret(token, deps.adminToken)) return runAs("admin", next);
+    // A dashboard session (cookie) reads; it never writes.
+    if (!token && c.req.method === "GET" && deps.readSession?.(c.req.header("cookie")))
+      return runAs("dashboard", next);
     const record = token ? await deps.store.tokens.getByHash(hashToken(token)) : null;
     if (record) {
       if (!allowed(record.role, c.req.method, c.req.path)) {

@@ -36,6 +36,11 @@ import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
 import { trafficRoutes } from "./routes/traffic.js";
+import { dashboardPublicRoutes, dashboardRoutes } from "./routes/dashboard.js";
+import { createEventHub, type EventHub } from "./event-hub.js";
+import { publishAudit, startLiveEvents, type LiveEvents } from "./live-events.js";
+import { createSessions } from "./sessions.js";
+import { createWebFiles } from "./web-files.js";
 import { newToken } from "../fleet/tokens.js";
 import { createFleetPort } from "../scale/fleet-port.js";
 import { createForecasterScore, createLiveInputs } from "../scale/live-inputs.js";
@@ -55,6 +60,8 @@ export interface ControlPlaneOptions {
   onRequestCounts?: (counts: RequestCount) => void;
   /** Clock of forecasts and scaling decisions, when not `clock`: the demo's replay compresses a day. */
   planningClock?: Clock;
+  /** Folder of the built dashboard. @default dist/web of this package */
+  webDir?: string;
 }
 
 export interface ControlPlane {
@@ -81,6 +88,8 @@ export interface ControlPlane {
    * serving, and the next start on the same data folder takes them over. Idempotent.
    */
   close(options?: { keepDataPlane?: boolean }): Promise<void>;
+  /** The dashboard's live events. */
+  events: EventHub;
 }
 
 /** The composition root of `strata server`: builds every real part and starts listening. */
@@ -101,15 +110,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   for (const file of ["state.db", "state.db-wal", "state.db-shm"]) {
     await chmod(join(dataDir, file), 0o600).catch(() => undefined);
   }
-  // The balancer is made below (it reports to the audit log's users); its totals are read at scrape time.
-  const late: { balancer?: DaemonBalancer } = {};
+  // Made below, used by callbacks built before them: the balancer (its totals are read at
+  // scrape time) and the live events (fed every agent report).
+  const late: { balancer?: DaemonBalancer; live?: LiveEvents } = {};
   const metrics = createControlPlaneMetrics({
     store,
     version: VERSION,
     balancerTotals: () => late.balancer?.totals() ?? Promise.resolve({}),
   });
+  const events = createEventHub({ clock });
   const audit = async (action: string, subject: string, detail: Record<string, unknown> = {}) => {
-    await store.audit.append({ at: clock.now(), actor: currentActor(), action, subject, detail });
+    const entry = { at: clock.now(), actor: currentActor(), action, subject, detail };
+    await store.audit.append(entry);
+    publishAudit(events, entry);
     metrics.audit(action, detail);
   };
   const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
@@ -137,6 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     host: config.balancerHost,
     onCounts: (counts) => {
       requestCounts.record(counts);
+      events.publish("traffic", { group: counts.group });
       options.onRequestCounts?.(counts);
     },
   });
@@ -161,6 +175,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     signer,
     onReport: (server, report) => {
       metrics.report(server, report);
+      late.live?.onReport(server, report);
       deployer.onReport(server, report);
     },
     ensurePool,
@@ -215,7 +230,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
+    dashboardRoutes({ hub: events, store, forecasts, clock }),
   ];
+  const sessions = createSessions({
+    adminToken,
+    clock,
+    file: join(dataDir, "dashboard-sessions.json"),
+  });
   const api = createApi({
     store,
     coordinator,
@@ -228,7 +249,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     adminToken,
     audit,
     extra,
+    open: dashboardPublicRoutes({
+      sessions,
+      web: createWebFiles(options.webDir),
+      tokenFile: join(dataDir, "admin-token"),
+    }),
+    readSession: (cookie) => sessions.valid(cookie),
   });
+  const live = startLiveEvents({ hub: events, store, deployer });
+  late.live = live;
 
   // Prometheus scrapes without the admin token (it carries no secrets); outside /v1.
   api.get("/metrics", async (c) =>
@@ -298,9 +327,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     artifacts,
     images,
     scale,
+    events,
     close: (closeOptions = {}) =>
       (closing ??= (async () => {
         const stopDataPlane = !closeOptions.keepDataPlane;
+        live.stop();
         await scale.stop();
         fleet.stop();
         await deployer.stop();

@@ -71,6 +71,16 @@ export function runForecastRepoContract(options: ForecastRepoContractOptions): v
       await repo.insert(forecast("api", T0, [1]));
       assert.equal((await repo.latest("api"))?.backtest, undefined);
     },
+    "latestBefore is the newest forecast created by then, of that app only": async (repo) => {
+      const first = await repo.insert(forecast("web", T0, [1]));
+      const second = await repo.insert(forecast("web", T0 + 24 * H, [2]));
+      await repo.insert(forecast("api", T0 + 12 * H, [3]));
+      assert.equal(await repo.latestBefore("web", T0), null, "created 10 min after its origin");
+      assert.equal((await repo.latestBefore("web", first.createdAt))?.id, first.id);
+      assert.equal((await repo.latestBefore("web", T0 + 20 * H))?.id, first.id);
+      assert.equal((await repo.latestBefore("web", T0 + 48 * H))?.id, second.id);
+      assert.equal(await repo.latestBefore("none", T0 + 48 * H), null);
+    },
     "events are per app, ordered by start, and a range selects the overlapping ones": async (
       repo,
     ) => {

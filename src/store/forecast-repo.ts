@@ -85,6 +85,11 @@ export interface ForecastRepo {
   insert(forecast: NewForecast): Promise<ForecastRecord>;
   /** The app's most recently stored forecast. Read-only. */
   latest(app: string): Promise<ForecastRecord | null>;
+  /**
+   * The app's newest forecast created at or before `at` (Unix ms): what was
+   * predicted then, to hold against what happened. Read by the dashboard. Read-only.
+   */
+  latestBefore(app: string, at: number): Promise<ForecastRecord | null>;
   /** Apps with at least one stored forecast, sorted. Read by the daily run. */
   apps(): Promise<string[]>;
   /** Stores a known event (validated by the caller) and returns it with its id. Not idempotent. */

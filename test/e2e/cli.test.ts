@@ -354,6 +354,7 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "scale plan": ["scale", "plan", "--group", "web", "--json"],
       "scale status": ["scale", "status", "--group", "web", "--json"],
       "scale set": ["scale", "set", "--group", "web", "--mode", "off", "--json"],
+      dashboard: ["dashboard", "--json"],
       // Last: it takes the servers away.
       "fleet down": ["fleet", "down", "--group", "web", "--json"],
     };

@@ -28,16 +28,28 @@ export function randomLoopbackPrefix(): string {
   return `127.${octet()}.${octet()}`;
 }
 
+export interface TestPlaneOptions {
+  /** `127.a.b` of the API and the balancer (on `.1`). @default random */
+  apiPrefix?: string;
+  /** `127.a.b` of the servers. @default random */
+  serverPrefix?: string;
+  /** Passed to the control plane (the dashboard's built files). */
+  webDir?: string;
+  /** Extra environment of the agents the local provider starts. */
+  agentEnv?: Record<string, string>;
+  /** Extra top-level lines of strata.yaml. */
+  yaml?: string[];
+}
+
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
-export async function startTestPlane(
-  options: { agentEnv?: Record<string, string>; yaml?: string[] } = {},
-): Promise<TestPlane> {
+export async function startTestPlane(options: TestPlaneOptions = {}): Promise<TestPlane> {
   const agentEnv = options.agentEnv ?? {};
   const dir = await mkdtemp(join(tmpdir(), "strata-e2e-"));
   await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
-  const api = randomLoopbackPrefix();
+  const api = options.apiPrefix ?? randomLoopbackPrefix();
+  const webDir = options.webDir ? { webDir: options.webDir } : {};
   const yaml = [
-    `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
+    `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
     `balancer: { host: "${api}.1" }`,
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",
@@ -49,7 +61,7 @@ export async function startTestPlane(
     listen: `${api}.1:0`,
   });
   const harness: TestPlane = {
-    plane: await startControlPlane({ config, agentEnv }),
+    plane: await startControlPlane({ config, agentEnv, ...webDir }),
     client: null as unknown as ApiClient,
     dir,
     async restart() {
@@ -59,7 +71,7 @@ export async function startTestPlane(
         dataDir: join(dir, "data"),
         listen: `${api}.1:${port}`,
       });
-      harness.plane = await startControlPlane({ config, agentEnv });
+      harness.plane = await startControlPlane({ config, agentEnv, ...webDir });
       harness.client = new ApiClient(harness.plane.url, harness.plane.adminToken, {
         ...(harness.plane.ca ? { ca: harness.plane.ca } : {}),
       });

@@ -94,6 +94,7 @@ async function runDemo(dataDir: string, count: number, listen: string): Promise<
     const lb = status.groups.find((g) => g.name === "web")?.balancer;
     console.log(`\napp through the load balancer: http://${lb}/`);
     console.log(`API: ${plane.url}  (admin token in ${dataDir}/admin-token)`);
+    console.log(`dashboard: ${plane.url}/  (sign in with that admin token)`);
     console.log(`try: STRATA_DATA_DIR=${dataDir} npm run strata -- status`);
     console.log("Ctrl-C stops everything.");
     await new Promise<void>((done) => {

@@ -34,6 +34,7 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
   log.info(
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
+  log.info(`dashboard at ${plane.url}/ (sign in with the admin token)`);
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));

@@ -57,6 +57,9 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
     "INSERT INTO forecast_hours (forecast_id, hour_utc, mean, p90) VALUES (?, ?, ?, ?)",
   );
   const selectLatest = db.prepare("SELECT * FROM forecasts WHERE app = ? ORDER BY id DESC LIMIT 1");
+  const selectLatestBefore = db.prepare(
+    "SELECT * FROM forecasts WHERE app = ? AND created_at <= ? ORDER BY created_at DESC, id DESC LIMIT 1",
+  );
   const selectHours = db.prepare(
     "SELECT hour_utc, mean, p90 FROM forecast_hours WHERE forecast_id = ? ORDER BY hour_utc",
   );
@@ -136,6 +139,11 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
     return row ? read(row) : null;
   });
 
+  const latestBefore = db.transaction((app: string, at: number): ForecastRecord | null => {
+    const row = selectLatestBefore.get(app, at) as ForecastRow | undefined;
+    return row ? read(row) : null;
+  });
+
   const removeEvent = db.transaction((app: string, id: number): EventRecord | null => {
     const row = selectEvent.get(app, id) as EventRow | undefined;
     if (!row) return null;
@@ -151,6 +159,9 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
     },
     async latest(app) {
       return latest(app);
+    },
+    async latestBefore(app, at) {
+      return latestBefore(app, at);
     },
     async apps() {
       return (selectApps.all() as { app: string }[]).map((r) => r.app);

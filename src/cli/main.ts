@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
+import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerDeployCommands, registerDeploymentsCommand } from "./commands/deploy.js";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerForecastCommands(program);
   registerEventCommands(program);
   registerIngestCommand(program);
+  registerAuditCommands(program);
   return program;
 }
 

@@ -25,6 +25,7 @@ import { createApi } from "./app.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
+import { auditRoutes } from "./routes/audit.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { trafficRoutes } from "./routes/traffic.js";
@@ -147,6 +148,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
+    auditRoutes({ audit: store.audit }),
   ];
   const api = createApi({
     store,

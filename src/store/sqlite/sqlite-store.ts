@@ -268,7 +268,7 @@ function toAuditEntry(row: Row): ChainedAuditEntry {
   return { ...(row as unknown as ChainedAuditEntry), detail: JSON.parse(row.detail as string) };
 }
 
-/** Hashes entries written before migration 005 added the chain, oldest first. Idempotent. */
+/** Hashes entries written before migration 006 added the chain, oldest first. Idempotent. */
 function chainUnhashedAudit(db: Database): void {
   const unhashed = prepare(db, "SELECT COUNT(*) AS n FROM audit_log WHERE hash IS NULL").get() as {
     n: number;

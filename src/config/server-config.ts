@@ -38,7 +38,7 @@ const KEYS = [
   "heartbeat_interval",
   "deploy",
 ];
-const SECTIONS = ["forecast", "groups", "images", "scale"];
+const SECTIONS = ["forecast", "groups", "images", "scale", "state", "coordination", "artifacts"];
 
 export interface ServerConfigInput {
   /** Path of the YAML file; a missing default file is fine, a missing named one is an error. */

@@ -221,12 +221,10 @@ export class Deployer {
   /** Marks deployments left `running` by a previous process as failed. Called once at start. */
   async recover(): Promise<void> {
     for (const d of await this.#o.store.deployments.list({ limit: 1000 })) {
-      if (d.state === "running")
-        await this.#finish(
-          d,
-          "failed",
-          "[deploy] the control plane restarted during the deployment",
-        );
+      // A held lock is a live replica running it; a lapsed one is a replica that died.
+      if (d.state !== "running") continue;
+      if (await this.#o.coordinator.lockOwner(`deploy/${d.app}/${d.group}`)) continue;
+      await this.#finish(d, "failed", "[deploy] the control plane restarted during the deployment");
     }
   }
 

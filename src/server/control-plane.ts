@@ -3,10 +3,12 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { Hono } from "hono";
-import { createLocalArtifactStore } from "../artifact/local/local-store.js";
+import { createConfiguredArtifactStore } from "../artifact/artifact-config.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
 import { createLocalBalancer } from "../balancer/local/local-balancer.js";
+import { createConfiguredCoordinator } from "../coord/coordination-config.js";
+import { replicaId } from "../coord/etcd/etcd-coordinator.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -19,9 +21,10 @@ import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
-import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createStore } from "../store/state-config.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
+import { leadSchedulers, parseEngines } from "./engines.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
@@ -64,15 +67,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const clock = options.clock ?? systemClock;
   const imageConfig = parseImageConfig(config.sections, process.cwd());
   const forecastConfig = parseForecastConfig(config.sections);
+  const engines = parseEngines(config.sections);
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const adminToken = await ensureSecret(join(dataDir, "admin-token"));
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
 
-  const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
+  const store = await createStore(engines.state, { dataDir, clock });
   const audit = (action: string, subject: string, detail: Record<string, unknown> = {}) =>
     store.audit.append({ at: clock.now(), actor: "control-plane", action, subject, detail });
-  const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
+  const artifacts = await createConfiguredArtifactStore(engines.artifacts, { dataDir });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
@@ -105,10 +109,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (pool.port !== group.balancer_port)
       await store.groups.update(name, { balancer_port: pool.port });
   };
-  const coordinator = createLocalCoordinator({
-    store,
-    describeRelease: (id) => describeRelease(store, id),
-  });
+  const cluster = await createConfiguredCoordinator(engines.coordination);
+  const coordinator =
+    cluster ??
+    createLocalCoordinator({
+      store,
+      describeRelease: (id) => describeRelease(store, id),
+    });
   const fleet = new Fleet({
     store,
     coordinator,
@@ -169,7 +176,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   url = `http://${config.listen.host}:${port}`;
   await writeFile(join(dataDir, "server.json"), JSON.stringify({ url, pid: process.pid }, null, 2));
 
-  await deployer.recover();
+  if (!cluster) await deployer.recover();
   await images.start();
   for (const group of await store.groups.list()) await ensurePool(group.name);
   // Balancer membership lives in memory and app health is unknown until the next heartbeat.
@@ -186,7 +193,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     repo: forecastRepo,
     audit,
   });
-  if (forecastConfig.daily) dailyForecasts.start();
+  const startForecasts = async () => {
+    if (forecastConfig.daily) dailyForecasts.start();
+    return () => dailyForecasts.stop();
+  };
+  // With several replicas one leads the schedulers and takes over orphaned deployments.
+  const leading = cluster
+    ? leadSchedulers(cluster, replicaId(config.listen.host), deployer, [startForecasts])
+    : null;
+  if (!cluster) await startForecasts();
   await provider.resume();
   await audit("server.start", "control-plane", { url });
 
@@ -208,6 +223,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     close: () =>
       (closing ??= (async () => {
         fleet.stop();
+        await leading?.stop();
         await dailyForecasts.stop();
         await images.close();
         await provider.close();
@@ -216,6 +232,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         http.closeAllConnections?.();
         await new Promise<void>((done) => http.close(() => done()));
         await audit("server.stop", "control-plane", {});
+        await cluster?.close();
         await store.close();
         await rm(join(dataDir, "server.json"), { force: true });
       })()),

@@ -24,6 +24,7 @@ import { createLocalProvider } from "../provider/local/local-provider.js";
 import { createStore } from "../store/state-config.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
+import { mirrorDesired } from "./desired-mirror.js";
 import { leadSchedulers, parseEngines } from "./engines.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
@@ -110,12 +111,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await store.groups.update(name, { balancer_port: pool.port });
   };
   const cluster = await createConfiguredCoordinator(engines.coordination);
-  const coordinator =
-    cluster ??
-    createLocalCoordinator({
-      store,
-      describeRelease: (id) => describeRelease(store, id),
-    });
+  const coordinator = cluster
+    ? mirrorDesired(cluster, store)
+    : createLocalCoordinator({
+        store,
+        describeRelease: (id) => describeRelease(store, id),
+      });
   const fleet = new Fleet({
     store,
     coordinator,

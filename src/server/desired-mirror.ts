@@ -12,11 +12,10 @@ export function mirrorDesired<C extends Coordinator>(coordinator: C, store: Stor
     server: string,
     state: S,
   ): Promise<S> => {
-    if (await store.servers.get(server))
-      await store.servers.update(server, {
-        desired_release: state.release?.id ?? null,
-        desired_generation: state.generation,
-      });
+    await store.servers.update(server, {
+      desired_release: state.release?.id ?? null,
+      desired_generation: state.generation,
+    });
     return state;
   };
   // The coordinators are plain objects of functions: a spread keeps every method.

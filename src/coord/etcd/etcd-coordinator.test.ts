@@ -99,6 +99,27 @@ if (skip) {
       await Promise.all([a.close(), b.close()]);
     });
 
+    test("changes to many servers in one tick go out in a few transactions, every one applied", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      const names = Array.from({ length: 300 }, (_, i) => `s${i}`);
+      const polls = names.map((n) => b.watch(n, 0, 60_000));
+      const before = (await new EtcdClient({ endpoints }).list(`${prefix}/`)).revision;
+      // The same server twice in one tick, too: etcd refuses one key twice in a transaction.
+      const states = await Promise.all([
+        ...names.map((n) => a.setDesired(n, release(R1))),
+        a.setDesired("s0", release(R2)),
+      ]);
+      assert.ok(states.slice(0, 300).every((s) => s.generation >= 1));
+      const after = (await new EtcdClient({ endpoints }).list(`${prefix}/`)).revision;
+      assert.ok(after - before < 301, `${after - before} revisions for 301 changes`);
+      assert.equal((await a.desired("s0")).generation, 2);
+      assert.equal((await a.desired("s0")).release?.id, R2);
+      const seen = await Promise.all(polls);
+      assert.ok(seen.every((s) => s.generation >= 1));
+      await Promise.all([a.close(), b.close()]);
+    });
+
     test("a lock is renewed while held, past its lease", async () => {
       const prefix = freshPrefix();
       const [a, b] = await Promise.all([

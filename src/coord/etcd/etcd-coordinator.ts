@@ -52,6 +52,8 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
   };
 
 const EMPTY: DesiredState = { generation: 0, release: null };
+/** Keys per transaction; etcd's default --max-txn-ops is 128 (each key is a compare and a put). */
+const MAX_TXN_KEYS = 64;
 
 /**
  * The Coordinator on etcd v3, for several control-plane replicas. Desired state
@@ -83,6 +85,8 @@ export async function createEtcdCoordinator(
   const keyListeners = new Map<string, Set<() => void>>();
   const held = new Set<{ release(): Promise<void> }>();
   const memberLeases = new Map<string, string>();
+  /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
+  const known = new Map<string, KeyValue | null>();
   const stop = new AbortController();
   setMaxListeners(0, stop.signal); // one listener per parked long poll
 
@@ -96,6 +100,7 @@ export async function createEtcdCoordinator(
       const key = event.kv.key;
       if (key.startsWith(DESIRED) && event.type === "put") {
         const server = key.slice(DESIRED.length);
+        remember(server, event.kv);
         const set = waiters.get(server);
         if (set) {
           const state = view(parse(event.kv));
@@ -151,29 +156,123 @@ export async function createEtcdCoordinator(
 
   async function read(server: string): Promise<{ state: StoredState; kv: KeyValue | null }> {
     const kv = await client.get(desiredKey(server));
+    if (kv) remember(server, kv);
     return { state: parse(kv), kv };
   }
 
   /** Compare-and-swap on the key's mod revision until `next` is written or declines (null). */
+  /**
+   * Compare-and-swap on the key's mod revision until `next` is written or declines (null).
+   * The first try guesses the key from what this replica last saw of it (its reads, its
+   * writes, the watch), so a change is one round trip; a wrong guess costs a retry with the
+   * value the failed transaction read back. Declining is decided on a fresh read only.
+   */
   async function update(
     server: string,
     next: (now: StoredState) => StoredState | null,
   ): Promise<DesiredState> {
+    const key = desiredKey(server);
+    let kv = known.has(server) ? known.get(server)! : (await read(server)).kv;
+    let fresh = !known.has(server);
     for (;;) {
-      const { state, kv } = await read(server);
-      const wanted = next(state);
-      if (!wanted) return view(state);
-      const key = desiredKey(server);
-      const result = await client.txn(
-        [
-          kv
-            ? { key, target: "MOD", revision: kv.modRevision }
-            : { key, target: "CREATE", revision: 0 },
-        ],
-        [{ put: { key, value: JSON.stringify(wanted) } }],
-      );
-      if (result.succeeded) return view(wanted);
+      const wanted = next(parse(kv));
+      if (!wanted) {
+        if (fresh) return view(parse(kv));
+        kv = (await read(server)).kv;
+        fresh = true;
+        continue;
+      }
+      const value = JSON.stringify(wanted);
+      const result = await casPut(key, kv, value);
+      if (result.succeeded) {
+        remember(server, {
+          key,
+          value,
+          createRevision: kv?.createRevision ?? result.revision,
+          modRevision: result.revision,
+          lease: null,
+        });
+        return view(wanted);
+      }
+      kv = result.current;
+      fresh = true;
+      remember(server, kv);
     }
+  }
+
+  interface Cas {
+    key: string;
+    guess: KeyValue | null;
+    value: string;
+    done: (result: { succeeded: boolean; revision: number; current: KeyValue | null }) => void;
+    fail: (err: unknown) => void;
+  }
+  let queued: Cas[] = [];
+
+  /**
+   * One compare-and-swap put. Those asked for in the same tick go to etcd as
+   * transactions of up to MAX_TXN_KEYS keys: a deploy to a thousand servers is
+   * a few dozen writes (each an fsync in etcd), not a thousand. A transaction
+   * fails as a whole when one guess was stale; each then gets its key's current
+   * value back and retries.
+   */
+  function casPut(key: string, guess: KeyValue | null, value: string) {
+    return new Promise<{ succeeded: boolean; revision: number; current: KeyValue | null }>(
+      (done, fail) => {
+        if (queued.length === 0) setImmediate(flush);
+        queued.push({ key, guess, value, done, fail });
+      },
+    );
+  }
+
+  function flush(): void {
+    const all = queued;
+    queued = [];
+    while (all.length > 0) {
+      const batch: Cas[] = [];
+      const keys = new Set<string>();
+      for (let i = 0; i < all.length && batch.length < MAX_TXN_KEYS;) {
+        // etcd refuses a key twice in one transaction: a second write waits for the next.
+        if (keys.has(all[i]!.key)) i++;
+        else {
+          keys.add(all[i]!.key);
+          batch.push(...all.splice(i, 1));
+        }
+      }
+      if (batch.length === 0) {
+        queued.push(...all.splice(0));
+        setImmediate(flush);
+        break;
+      }
+      client
+        .txn(
+          batch.map(({ key, guess }) =>
+            guess
+              ? { key, target: "MOD" as const, revision: guess.modRevision }
+              : { key, target: "CREATE" as const, revision: 0 },
+          ),
+          batch.map(({ key, value }) => ({ put: { key, value } })),
+          batch.map(({ key }) => ({ range: { key } })),
+        )
+        .then(
+          (result) =>
+            batch.forEach((c, i) =>
+              c.done({
+                succeeded: result.succeeded,
+                revision: result.revision,
+                current: result.succeeded ? null : (result.ranges[i]?.[0] ?? null),
+              }),
+            ),
+          (err: unknown) => batch.forEach((c) => c.fail(err)),
+        );
+    }
+  }
+
+  /** Keeps the newest of what this replica has seen of a server's key. */
+  function remember(server: string, kv: KeyValue | null): void {
+    const seen = known.get(server);
+    if (kv && seen && seen.modRevision >= kv.modRevision) return;
+    known.set(server, kv);
   }
 
   /** Takes `key` with a lease of its own; null when someone holds it. */

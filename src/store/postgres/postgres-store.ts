@@ -218,10 +218,20 @@ function deploymentRepo(db: pg.Pool): DeploymentRepo {
           GROUP_COLUMN,
         );
         await client.query(sql, values);
-        for (const s of servers) {
-          const row = insertSql("deployment_servers", s as unknown as Row);
-          await client.query(row.sql, row.values);
-        }
+        if (servers.length === 0) return;
+        // One statement for every server: a deployment to thousands is one round trip.
+        await client.query(
+          `INSERT INTO deployment_servers (deployment_id, server, wave, state, error, steps)
+           SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[])`,
+          [
+            deployment.id,
+            servers.map((s) => s.server),
+            servers.map((s) => s.wave),
+            servers.map((s) => s.state),
+            servers.map((s) => s.error),
+            servers.map((s) => JSON.stringify(s.steps)),
+          ],
+        );
       });
     },
     get: async (id) => {

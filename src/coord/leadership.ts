@@ -34,11 +34,14 @@ export async function lead(options: LeadOptions): Promise<void> {
       continue;
     }
     const stopWork = await options.start();
-    await new Promise<void>((done) => {
-      const end = () => done();
-      leadership.lost.addEventListener("abort", end, { once: true });
-      options.signal.addEventListener("abort", end, { once: true });
-    });
+    // Either may have fired while the work started: an abort listener added later never runs.
+    if (!leadership.lost.aborted && !options.signal.aborted) {
+      await new Promise<void>((done) => {
+        const end = () => done();
+        leadership.lost.addEventListener("abort", end, { once: true });
+        options.signal.addEventListener("abort", end, { once: true });
+      });
+    }
     await stopWork();
     await leadership.release();
     if (!options.signal.aborted)

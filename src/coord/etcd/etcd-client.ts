@@ -1,3 +1,5 @@
+import http, { type IncomingMessage } from "node:http";
+import https from "node:https";
 import { StrataError, messageOf } from "../../lib/errors.js";
 
 /**
@@ -241,21 +243,34 @@ export class EtcdClient {
         start_revision: String(startRevision),
       },
     });
-    const url = `${this.#endpoints[this.#current]}/v3/watch`;
-    let res: Response;
+    const url = new URL(`${this.#endpoints[this.#current]}/v3/watch`);
+    // node:http, not fetch: fetch ends a body that is quiet for 300 s (undici's bodyTimeout),
+    // and a watch on a quiet cluster is quiet for hours.
+    let res: IncomingMessage;
     try {
-      res = await fetch(url, { method: "POST", body, signal });
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = (url.protocol === "https:" ? https : http).request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          signal,
+        });
+        req.once("response", resolve);
+        req.once("error", reject);
+        req.end(body);
+      });
     } catch (err) {
       this.#current = (this.#current + 1) % this.#endpoints.length;
       if (signal.aborted) return;
       throw new StrataError("unavailable", `[coord] etcd watch: ${messageOf(err)}`, { cause: err });
     }
-    if (!res.ok || !res.body)
-      throw new StrataError("unavailable", `[coord] etcd watch: HTTP ${res.status}`);
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw new StrataError("unavailable", `[coord] etcd watch: HTTP ${res.statusCode}`);
+    }
     const decoder = new TextDecoder();
     let buffered = "";
     try {
-      for await (const chunk of res.body) {
+      for await (const chunk of res) {
         buffered += decoder.decode(chunk as Uint8Array, { stream: true });
         let newline: number;
         while ((newline = buffered.indexOf("\n")) >= 0) {

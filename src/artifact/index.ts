@@ -1,5 +1,6 @@
 import { StrataError } from "../lib/errors.js";
 import { createLocalArtifactStore, type LocalArtifactStoreOptions } from "./local/local-store.js";
+import { createS3ArtifactStore, type S3ArtifactStoreOptions } from "./s3/s3-store.js";
 import type { ArtifactStore } from "./store.js";
 
 export { createDigest, digestFile, isReleaseId, type Digest } from "./digest.js";
@@ -21,9 +22,16 @@ export {
   type LocalArtifactStoreOptions,
 } from "./local/local-store.js";
 
-/** Options of each store kind. An S3 store adds its entry here. */
+export {
+  createS3ArtifactStore,
+  type S3ArtifactStore,
+  type S3ArtifactStoreOptions,
+} from "./s3/s3-store.js";
+
+/** Options of each store kind. */
 export interface ArtifactStoreOptionsByKind {
   local: LocalArtifactStoreOptions;
+  s3: S3ArtifactStoreOptions;
 }
 
 export type ArtifactStoreKind = keyof ArtifactStoreOptionsByKind;
@@ -39,10 +47,12 @@ export function createArtifactStore<K extends ArtifactStoreKind>(
   switch (kind as string) {
     case "local":
       return createLocalArtifactStore(options as LocalArtifactStoreOptions);
+    case "s3":
+      return createS3ArtifactStore(options as S3ArtifactStoreOptions);
     default:
       throw new StrataError(
         "invalid_config",
-        `[artifact] unknown store kind "${String(kind)}" (known: local)`,
+        `[artifact] unknown store kind "${String(kind)}" (known: local, s3)`,
       );
   }
 }

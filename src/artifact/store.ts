@@ -25,4 +25,12 @@ export interface ArtifactStore {
   has(id: string): Promise<boolean>;
   /** Removes `id`; idempotent (missing is fine). Called by garbage collection. */
   delete(id: string): Promise<void>;
+  /**
+   * A URL that serves `id` for a few minutes to anyone holding it, without
+   * store credentials (S3: a presigned GET). The control plane redirects each
+   * agent download there, so agents never hold store credentials and the bytes
+   * do not pass through the control plane. Absent on stores that the control
+   * plane serves itself (local). May run concurrently.
+   */
+  presign?(id: string): Promise<string>;
 }

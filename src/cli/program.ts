@@ -2,6 +2,7 @@ import { VERSION } from "../lib/version.js";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
+import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCompletionCommand } from "./commands/completion.js";
 import { registerDashboardCommand } from "./commands/dashboard.js";
@@ -101,6 +102,7 @@ export function buildProgram(): Command {
   registerDeploymentsCommand(program);
   registerLockCommands(program);
   registerHistoryCommands(program);
+  registerAuditCommands(program);
   registerImageCommands(program);
   registerDemoCommand(program);
   registerForecastCommands(program);

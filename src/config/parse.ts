@@ -67,7 +67,9 @@ function describeIssue(
   if (issue.code === "unrecognized_keys") {
     const [key, ...more] = issue.keys;
     const also = more.length > 0 ? `; also unknown: ${more.join(", ")}` : "";
-    return { key: [...path, key].join("."), problem: issue.message + also };
+    // zod's own wording ("Unrecognized key") from a section written in plain zod reads as ours.
+    const problem = issue.message.startsWith("Unrecognized key") ? "unknown key" : issue.message;
+    return { key: [...path, key].join("."), problem: problem + also };
   }
   const problem =
     issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;

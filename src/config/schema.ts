@@ -2,6 +2,9 @@ import { z } from "zod";
 import { forecastSection } from "../forecast/service/forecast-config.js";
 import { groupsSection, imagesSection } from "../image/image-config.js";
 import { scalingSchema } from "../scale/scale-config.js";
+import { ArtifactsConfigSchema } from "../artifact/artifact-config.js";
+import { CoordinationConfigSchema } from "../coord/coordination-config.js";
+import { StateConfigSchema } from "../store/state-config.js";
 import { formatDuration } from "../lib/duration.js";
 import {
   boolean,
@@ -41,6 +44,21 @@ export const SECTIONS = {
   groups: groupsSection,
   images: imagesSection,
   scaling: scalingSchema.optional(),
+  state: StateConfigSchema.optional().meta({
+    description:
+      "where durable state lives: `sqlite` (in data_dir) or `{ postgres: { url, schema, max_connections } }` (docs/engines.md)",
+    default: "`sqlite`",
+  }),
+  coordination: CoordinationConfigSchema.optional().meta({
+    description:
+      "desired state, locks and leadership: `embedded` or `{ etcd: { endpoints, prefix, lease_ttl } }` (docs/engines.md)",
+    default: "`embedded`",
+  }),
+  artifacts: ArtifactsConfigSchema.optional().meta({
+    description:
+      "release tarballs: `local` (in data_dir) or `{ s3: { endpoint, bucket, region, ... } }`; S3 secrets from the environment or a file (docs/engines.md)",
+    default: "`local`",
+  }),
 } satisfies SectionRegistry;
 
 /** What a section's schema may use at load. */

@@ -49,3 +49,31 @@ export interface Lock {
   /** Gives the lock up. Idempotent. */
   release(): Promise<void>;
 }
+
+/** A lock held with a lease: it lapses by itself when its holder dies or is cut off. */
+export interface LeasedLock extends Lock {
+  /** Aborts once the lease could not be renewed before it ran out: another may hold it now. */
+  readonly lost: AbortSignal;
+}
+
+/**
+ * Leader election and membership among several control-plane replicas, on
+ * top of the Coordinator. etcd implements it with leases; a single embedded
+ * control plane is always the leader and sees every member it touched.
+ */
+export interface Cluster {
+  /**
+   * Waits until `owner` holds the leadership `name` (one live holder at a
+   * time, e.g. `scheduler/forecast`) and returns it; the leadership lapses with
+   * its holder. Called by each replica's schedulers at start; many may wait.
+   * Rejects when `signal` aborts.
+   */
+  campaign(name: string, owner: string, signal?: AbortSignal): Promise<LeasedLock>;
+  /**
+   * Marks `member` alive for `ttlMs` from now (an agent's heartbeat); cheap
+   * when repeated. Idempotent; may run concurrently, also on several replicas.
+   */
+  touch(member: string, ttlMs: number): Promise<void>;
+  /** Members whose last touch has not expired, sorted. */
+  members(): Promise<string[]>;
+}

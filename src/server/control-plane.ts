@@ -3,11 +3,13 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import type { Hono } from "hono";
-import { createLocalArtifactStore } from "../artifact/local/local-store.js";
 import { ensureReleaseSigner } from "../artifact/signing.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
 import { createDaemonBalancer, type DaemonBalancer } from "../balancer/local/daemon-client.js";
+import { createConfiguredArtifactStore } from "../artifact/artifact-config.js";
+import { createConfiguredCoordinator } from "../coord/coordination-config.js";
+import { replicaId } from "../coord/etcd/etcd-coordinator.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -20,18 +22,20 @@ import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
 import { createLocalProvider } from "../provider/local/local-provider.js";
-import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
+import { createStore } from "../store/state-config.js";
 import type { Store } from "../store/store.js";
 import { createServer as createHttpsServer } from "node:https";
 import { currentActor } from "./access.js";
 import { ensureTls, isLoopback, type TlsMaterial } from "./tls.js";
 import { createApi } from "./app.js";
+import { leadSchedulers, parseEngines } from "./engines.js";
 import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
 import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
 import { CONTENT_TYPE } from "./metrics/registry.js";
 import { VERSION } from "../lib/version.js";
+import { auditRoutes } from "./routes/audit.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
@@ -98,6 +102,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const clock = options.clock ?? systemClock;
   const imageConfig = parseImageConfig(config.sections, process.cwd());
   const forecastConfig = parseForecastConfig(config.sections);
+  const engines = parseEngines(config.sections);
   const dataDir = resolve(config.dataDir);
   // 0711: apps (an unprivileged account) pass through to their server roots, never list; secrets are 0600.
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
@@ -106,7 +111,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const joinToken = await ensureSecret(join(dataDir, "join-token"));
   const signer = await ensureReleaseSigner(join(dataDir, "release-signing-key.pem"));
 
-  const store = createSqliteStore({ path: join(dataDir, "state.db"), clock });
+  const store = await createStore(engines.state, { dataDir, clock });
   for (const file of ["state.db", "state.db-wal", "state.db-shm"]) {
     await chmod(join(dataDir, file), 0o600).catch(() => undefined);
   }
@@ -125,7 +130,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     publishAudit(events, entry);
     metrics.audit(action, detail);
   };
-  const artifacts = createLocalArtifactStore({ dir: join(dataDir, "artifacts") });
+  const artifacts = await createConfiguredArtifactStore(engines.artifacts, { dataDir });
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
@@ -162,10 +167,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (pool.port !== group.balancer_port)
       await store.groups.update(name, { balancer_port: pool.port });
   };
-  const coordinator = createLocalCoordinator({
-    desired: store.desired,
-    describeRelease: (id) => describeRelease(store, id, signer),
-  });
+  const cluster = await createConfiguredCoordinator(engines.coordination);
+  const coordinator =
+    cluster ??
+    createLocalCoordinator({
+      desired: store.desired,
+      describeRelease: (id) => describeRelease(store, id, signer),
+    });
   const fleet = new Fleet({
     store,
     coordinator,
@@ -231,6 +239,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
     dashboardRoutes({ hub: events, store, forecasts, clock }),
+    auditRoutes({ audit: store.audit }),
   ];
   const sessions = createSessions({
     adminToken,
@@ -294,8 +303,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await store.servers.update(server.name, { in_service: inService });
   }
   fleet.start();
-  // After the reset above: a resumed wave's service-in must not be undone by it.
-  await deployer.recover();
+  // After the reset above: a resumed wave's service-in must not be undone by it. With several
+  // replicas the leader's sweep (leadSchedulers) takes over deployments whose replica died.
+  if (!cluster) await deployer.recover();
   const dailyForecasts = createForecastScheduler({
     clock,
     zone: forecastConfig.zone,
@@ -305,7 +315,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     repo: forecastRepo,
     audit,
   });
-  if (forecastConfig.daily) dailyForecasts.start();
+  const startForecasts = async () => {
+    if (forecastConfig.daily) dailyForecasts.start();
+    return () => dailyForecasts.stop();
+  };
+  // With several replicas one leads the schedulers and takes over orphaned deployments.
+  const leading = cluster
+    ? leadSchedulers(cluster, replicaId(config.listen.host), deployer, [startForecasts])
+    : null;
+  if (!cluster) await startForecasts();
   await provider.resume();
   await scale.start();
   await audit("server.start", "control-plane", { url });
@@ -335,6 +353,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         await scale.stop();
         fleet.stop();
         await deployer.stop();
+        await leading?.stop();
         await dailyForecasts.stop();
         await images.close();
         await provider.close({ stopServers: stopDataPlane });
@@ -343,6 +362,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         http.closeAllConnections?.();
         await new Promise<void>((done) => http.close(() => done()));
         await audit("server.stop", "control-plane", {});
+        await cluster?.close();
         await store.close();
         await rm(join(dataDir, "server.json"), { force: true });
       })()),

@@ -196,9 +196,35 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
-/** Append-only: there is no update or delete. */
+/** An entry as stored: linked to the one before it by hash (see audit-chain.ts). */
+export interface ChainedAuditEntry extends AuditEntry {
+  /** `hash` of the previous entry; 64 zeros for the first. */
+  prev_hash: string;
+  /** sha256 (hex) of this entry's id, content and `prev_hash`. */
+  hash: string;
+}
+
+/** What `verify` found. */
+export interface AuditVerification {
+  ok: boolean;
+  /** Entries that verified before the first broken one (all of them when ok). */
+  entries: number;
+  /** Hash of the last verified entry; null for an empty log. Record it to detect truncation later. */
+  head: string | null;
+  /** The first entry that breaks the chain, and why; null when ok. */
+  broken: { id: number; reason: string } | null;
+}
+
+/**
+ * Append-only: there is no update or delete, and every entry carries the hash
+ * of the one before it, so an edit, a deletion or a reordering made directly
+ * in the database is found by `verify`.
+ */
 export interface AuditRepo {
+  /** Appends one entry, chained to the newest. May run concurrently (appends are serialised). */
   append(entry: Omit<AuditEntry, "id">): Promise<void>;
   /** Newest first. */
-  list(filter?: { subject?: string; limit?: number }): Promise<AuditEntry[]>;
+  list(filter?: { subject?: string; limit?: number }): Promise<ChainedAuditEntry[]>;
+  /** Recomputes the whole chain, oldest first. Read-only; may run concurrently with appends. */
+  verify(): Promise<AuditVerification>;
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { open } from "node:fs/promises";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
@@ -20,6 +21,11 @@ import {
   type TestPlane,
 } from "./harness.js";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { AuditVerifyView } from "../../src/wire/audit.js";
+
+const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /** Versions each server answers with, read from the apps directly (not through the balancer). */
 async function versionsServed(t: TestPlane): Promise<string[]> {
@@ -300,6 +306,14 @@ describe(
       ]) {
         assert.ok(actions.has(a), `audit has ${a}`);
       }
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", CLI, "audit", "verify", "--json"],
+        { env: { ...process.env, STRATA_SERVER: t.plane.url, STRATA_TOKEN: t.plane.adminToken } },
+      );
+      const verified = JSON.parse(stdout) as AuditVerifyView;
+      assert.equal(verified.ok, true, JSON.stringify(verified.broken));
+      assert.ok(verified.entries >= audit.entries.length);
     });
   },
 );

@@ -45,6 +45,8 @@ export function registerHistoryCommands(program: Command): void {
 
   program
     .command("audit")
+    .description("the append-only audit log: list (the default), verify")
+    .command("list", { isDefault: true })
     .description("the append-only audit log, newest first")
     .option("--since <duration>", "only entries this recent: 10m, 6h, 7d")
     .option("--actor <actor>", "only entries by this actor")

@@ -26,6 +26,11 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
   // JSON lines under systemd or in a file, text on a terminal.
   const log = createLog({ component: "server" });
   routeConsole(log);
+  // Listening for the signals before anything starts: one that comes early still stops cleanly.
+  const signal = new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
   const { startControlPlane } = await import("../../server/control-plane.js");
   const plane = await startControlPlane({ config });
   log.info(`strata control plane listening on ${plane.url} (data in ${plane.dataDir})`, {
@@ -35,22 +40,19 @@ async function runServer(config: Awaited<ReturnType<typeof loadServerConfig>>): 
     `admin token in ${plane.dataDir}/admin-token, join token in ${plane.dataDir}/join-token`,
   );
   log.info(`dashboard at ${plane.url}/ (sign in with the admin token)`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
+  const received = await signal;
   // The data plane outlives the control plane: a restart of `strata server` is no outage.
   const live = (await plane.store.servers.list()).length;
   if (live > 0) {
     log.info(
-      `${signal}: stopping the control plane; ${live} server(s) and the load balancer keep serving`,
+      `${received}: stopping the control plane; ${live} server(s) and the load balancer keep serving`,
     );
     await plane.close({ keepDataPlane: true });
     log.info(
       "stopped (start `strata server` again to manage them; `strata fleet down` stops them)",
     );
   } else {
-    log.info(`${signal}: stopping the control plane and the load balancer...`);
+    log.info(`${received}: stopping the control plane and the load balancer...`);
     await plane.close();
     log.info("stopped");
   }

@@ -65,6 +65,8 @@ export function releaseRoutes(deps: {
   app.get("/:id/artifact", async (c) => {
     const id = c.req.param("id");
     if (!isReleaseId(id)) throw badRequest(`[server] artifact: "${id}" is not a release id`);
+    // fetch drops the Authorization header on a redirect to another origin: the token stays here.
+    if (artifacts.presign) return c.redirect(await artifacts.presign(id), 307);
     const found = await artifacts.open(id);
     if (!found) throw new StrataError("not_found", `[server] artifact ${id} is not in the store`);
     return c.body(Readable.toWeb(found.stream) as ReadableStream, 200, {

@@ -6,6 +6,7 @@ import type {
   ApiTokenRepo,
   AuditEntry,
   AuditRepo,
+  ChainedAuditEntry,
   DeploymentRecord,
   DeploymentRepo,
   DeploymentServerRecord,
@@ -19,6 +20,7 @@ import type {
   Store,
 } from "../store.js";
 import { systemClock, type Clock } from "../../lib/clock.js";
+import { AUDIT_GENESIS, auditHash, scanAll, verifyAuditChain } from "../audit-chain.js";
 import { createSqliteForecastRepo } from "./forecast-repo.js";
 import { createSqliteImageRepo } from "./image-repo.js";
 import { migrate } from "./migrate.js";
@@ -323,24 +325,64 @@ function apiTokenRepo(db: Database): ApiTokenRepo {
   };
 }
 
+function toAuditEntry(row: Row): ChainedAuditEntry {
+  return { ...(row as unknown as ChainedAuditEntry), detail: JSON.parse(row.detail as string) };
+}
+
+/** Hashes entries written before migration 006 added the chain, oldest first. Idempotent. */
+function chainUnhashedAudit(db: Database): void {
+  const unhashed = prepare(db, "SELECT COUNT(*) AS n FROM audit_log WHERE hash IS NULL").get() as {
+    n: number;
+  };
+  if (unhashed.n === 0) return;
+  const set = prepare(db, "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?");
+  db.transaction(() => {
+    let prev = AUDIT_GENESIS;
+    for (const row of prepare(db, "SELECT * FROM audit_log ORDER BY id").all() as Row[]) {
+      const entry = toAuditEntry(row);
+      if (entry.hash === null) {
+        entry.hash = auditHash(entry, prev);
+        set.run(prev, entry.hash, entry.id);
+      }
+      prev = entry.hash;
+    }
+  }).immediate();
+}
+
 function auditRepo(db: Database): AuditRepo {
+  chainUnhashedAudit(db);
   const insert = prepare(
     db,
-    "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (@at, @actor, @action, @subject, @detail)",
+    `INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash)
+     VALUES (@id, @at, @actor, @action, @subject, @detail, @prev_hash, @hash)`,
   );
+  const last = prepare(db, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
+  // IMMEDIATE: the write lock before reading the newest hash, also against another process.
+  const append = db.transaction((entry: Omit<AuditEntry, "id">) => {
+    const newest = last.get() as { id: number; hash: string } | undefined;
+    const detail = JSON.parse(JSON.stringify(entry.detail ?? {})) as Record<string, unknown>;
+    const chained = { ...entry, detail, id: (newest?.id ?? 0) + 1 };
+    const prev_hash = newest?.hash ?? AUDIT_GENESIS;
+    insert.run({
+      ...chained,
+      detail: JSON.stringify(detail),
+      prev_hash,
+      hash: auditHash(chained, prev_hash),
+    });
+  });
+  const scan = prepare(db, "SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?");
   return {
-    append: async (entry) => {
-      insert.run({ ...entry, detail: JSON.stringify(entry.detail) });
-    },
+    append: async (entry) => append.immediate(entry),
     list: async (filter = {}) =>
       db
         .prepare(
           `SELECT * FROM audit_log ${filter.subject ? "WHERE subject = @subject" : ""} ORDER BY id DESC LIMIT @limit`,
         )
         .all({ subject: filter.subject, limit: filter.limit ?? 200 })
-        .map((r) => {
-          const row = r as Row;
-          return { ...(row as unknown as AuditEntry), detail: JSON.parse(row.detail as string) };
-        }),
+        .map((r) => toAuditEntry(r as Row)),
+    verify: () =>
+      verifyAuditChain(
+        scanAll(async (after, limit) => scan.all(after, limit).map((r) => toAuditEntry(r as Row))),
+      ),
   };
 }

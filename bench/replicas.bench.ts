@@ -1,0 +1,315 @@
+/**
+ * Simulated agents against control-plane processes: the embedded default (one replica:
+ * SQLite, in-process coordination, local artifacts) beside two replicas on PostgreSQL + etcd +
+ * S3 (Swift s3api), all started by scripts/ci/engines.sh. Per setup and agent count: N servers
+ * join (spread over the replicas), each heartbeats once (API latency of join and heartbeat),
+ * then each parks a long poll `GET /v1/agents/desired` on its replica from a worker thread and
+ * one `all-at-once` deploy call goes to the first replica: wake-up latency from the call until
+ * each poll answered with the new generation, and CPU seconds each replica used meanwhile.
+ * Nothing runs the release: the deployment fails after `deploy.server_timeout` and is waited out.
+ * Usage: npx tsx bench/replicas.bench.ts [--agents 1000,5000] [--setups embedded,engines]
+ * Writes docs/benchmarks/replicas.json and docs/benchmarks/replicas.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import pg from "pg";
+import { ApiClient } from "../src/cli/client.js";
+import { buildRelease } from "../src/cli/commands/build.js";
+import { ENGINES } from "../src/lib/engine-tests.js";
+import type { JoinResponse } from "../src/wire/agent.js";
+import type { DeploymentView } from "../src/wire/deployment.js";
+import { EXAMPLE_APP } from "./lib/app-tree.js";
+import { waitFor } from "./lib/plane.js";
+import {
+  machineInfo,
+  markdownTable,
+  round,
+  summarize,
+  writeReport,
+  type Summary,
+} from "./lib/report.js";
+import type { WatcherData, WatcherMessage, WatcherResult } from "./lib/watchers.js";
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: "string", default: "1000,5000" },
+    setups: { type: "string", default: "embedded,engines" },
+  },
+});
+const counts = values.agents.split(",").map(Number);
+const setups = values.setups.split(",") as ("embedded" | "engines")[];
+const COMMAND = `npx tsx bench/replicas.bench.ts --agents ${counts.join(",")} --setups ${setups.join(",")}`;
+const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const WAIT_SECONDS = 60;
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+const log = (line: string) => process.stderr.write(`replicas: ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Replica {
+  child: ChildProcess;
+  url: string;
+}
+
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
+async function startReplicas(setup: "embedded" | "engines", dir: string, schema: string) {
+  const hosts = setup === "engines" ? ["127.70.0.30", "127.70.0.31"] : ["127.70.0.30"];
+  const admin = randomBytes(24).toString("hex");
+  const join_ = randomBytes(24).toString("hex");
+  const prefix = `bench-${randomBytes(4).toString("hex")}`;
+  const replicas: Replica[] = [];
+  for (const [i, host] of hosts.entries()) {
+    const dataDir = join(dir, `replica-${i}`);
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(dataDir, "admin-token"), admin + "\n", { mode: 0o600 });
+    await writeFile(join(dataDir, "join-token"), join_ + "\n", { mode: 0o600 });
+    const yaml = [
+      `data_dir: ${dataDir}`,
+      `listen: "${host}:0"`,
+      `balancer: { host: "${host}" }`,
+      "heartbeat_timeout: 1h",
+      "deploy: { server_timeout: 3s, drain_timeout: 1s }",
+      ...(setup === "engines"
+        ? [
+            `state: { postgres: { url: "${ENGINES.postgresUrl}", schema: ${schema}, max_connections: 20 } }`,
+            `coordination: { etcd: { endpoints: ${JSON.stringify(ENGINES.etcdEndpoints)}, prefix: /${prefix} } }`,
+            `artifacts: { s3: { endpoint: "${ENGINES.s3.endpoint}", bucket: strata-bench, region: ${ENGINES.s3.region}, prefix: ${prefix}/, access_key_id: "${ENGINES.s3.accessKeyId}" } }`,
+          ]
+        : []),
+    ];
+    const config = join(dir, `replica-${i}.yaml`);
+    await writeFile(config, yaml.join("\n"));
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "server", "--config", config], {
+      env: { ...process.env, STRATA_S3_SECRET_ACCESS_KEY: ENGINES.s3.secretAccessKey },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const info = await waitFor(`replica ${i}`, async () => {
+      if (child.exitCode !== null) throw new Error(`replica ${i} exited`);
+      return JSON.parse(await readFile(join(dataDir, "server.json"), "utf8")) as { url: string };
+    });
+    replicas.push({ child, url: info.url });
+  }
+  return { replicas, admin, join: join_ };
+}
+
+/** Runs `work(i)` for 0..n-1, `limit` at once; returns each call's latency in ms. */
+async function timedEach(n: number, limit: number, work: (i: number) => Promise<void>) {
+  const latencies = new Array<number>(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) {
+        const i = next++;
+        const start = process.hrtime.bigint();
+        await work(i);
+        latencies[i] = Number(process.hrtime.bigint() - start) / 1e6;
+      }
+    }),
+  );
+  return latencies;
+}
+
+function startWatchers(data: WatcherData): Worker {
+  const register = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const watchers = JSON.stringify(import.meta.resolve("./lib/watchers.ts"));
+  const entry = `import(${register}).then(({ register }) => { register(); return import(${watchers}); })`;
+  return new Worker(entry, { eval: true, workerData: data });
+}
+
+function next<T extends WatcherMessage["type"]>(worker: Worker, type: T) {
+  return new Promise<Extract<WatcherMessage, { type: T }>>((resolve, reject) => {
+    const onMessage = (m: WatcherMessage) => {
+      if (m.type !== type) return;
+      worker.off("message", onMessage);
+      resolve(m as Extract<WatcherMessage, { type: T }>);
+    };
+    worker.on("message", onMessage);
+    worker.once("error", reject);
+  });
+}
+
+const rounded = (s: Summary) => ({
+  count: s.count,
+  p50: round(s.p50, 1),
+  p99: round(s.p99, 1),
+  max: round(s.max, 1),
+});
+
+async function run(setup: "embedded" | "engines", n: number) {
+  const dir = await mkdtemp(join(tmpdir(), "strata-bench-replicas-"));
+  const schema = `bench_${randomBytes(4).toString("hex")}`;
+  const { replicas, admin, join: joinToken } = await startReplicas(setup, dir, schema);
+  const workers: Worker[] = [];
+  try {
+    const client = new ApiClient(replicas[0]!.url, admin);
+    const release = await buildRelease(client, EXAMPLE_APP, "hello", "1.0.0");
+    const tokens = new Array<string>(n);
+    const replicaOf = (i: number) => replicas[i % replicas.length]!;
+    const join = await timedEach(n, 32, async (i) => {
+      const res = await fetch(`${replicaOf(i).url}/v1/agents/join`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          join_token: joinToken,
+          name: `agent-${i}`,
+          group: "web",
+          address: `127.71.${Math.floor(i / 250)}.${(i % 250) + 2}`,
+        }),
+      });
+      if (!res.ok) throw new Error(`join agent-${i}: HTTP ${res.status} ${await res.text()}`);
+      tokens[i] = ((await res.json()) as JoinResponse).token;
+    });
+    const heartbeat = await timedEach(n, 32, async (i) => {
+      const res = await fetch(`${replicaOf(i).url}/v1/agents/heartbeat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${tokens[i]}` },
+        body: JSON.stringify({ current_release: null, app_healthy: false, app_port: null }),
+      });
+      if (!res.ok) throw new Error(`heartbeat agent-${i}: HTTP ${res.status}`);
+      await res.arrayBuffer();
+    });
+    log(`${setup} ${n}: joined and heartbeated`);
+    const shares = replicas.map((_, r) => tokens.filter((_, i) => i % replicas.length === r));
+    for (const [r, share] of shares.entries())
+      workers.push(
+        startWatchers({ url: replicas[r]!.url, tokens: share, waitSeconds: WAIT_SECONDS }),
+      );
+    const answers = workers.map((w) => next(w, "result"));
+    const armed = workers.map((w) => next(w, "armed"));
+    for (const w of workers) w.postMessage({ type: "arm" });
+    await Promise.all(armed);
+    await sleep(3000); // let every replica park its long polls
+    const cpuBefore = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
+    const start = process.hrtime.bigint();
+    const deployment = await client.post<DeploymentView>("/v1/deployments", {
+      app: "hello",
+      group: "web",
+      version: release.version,
+      strategy: "all-at-once",
+    });
+    const returnedMs = Number(process.hrtime.bigint() - start) / 1e6;
+    const results: WatcherResult[] = (await Promise.all(answers)).flatMap((m) => m.results);
+    const cpuAfter = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
+    const woken = results.filter((x) => !x.error && x.generation > x.after);
+    const wake = woken.map((x) => (x.at_ns - Number(start)) / 1e6);
+    await waitFor(
+      "the deployment to end",
+      async () =>
+        (await client.get<DeploymentView>(`/v1/deployments/${deployment.id}`)).state !== "running",
+      300_000,
+    );
+    const result = {
+      setup,
+      replicas: replicas.length,
+      agents: n,
+      join_ms: rounded(summarize(join)),
+      heartbeat_ms: rounded(summarize(heartbeat)),
+      wakeup_ms: rounded(summarize(wake)),
+      deploy_call_ms: round(returnedMs, 1),
+      missed: results.length - woken.length,
+      cpu_seconds_per_replica: cpuAfter.map((c, i) => round(c - cpuBefore[i]!, 2)),
+      errors: results.flatMap((x) => (x.error ? [x.error] : [])).slice(0, 3),
+    };
+    log(JSON.stringify(result));
+    return result;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const r of replicas) r.child.kill("SIGTERM");
+    await Promise.all(
+      replicas.filter((r) => r.child.exitCode === null).map((r) => once(r.child, "exit")),
+    );
+    if (setup === "engines") {
+      const db = new pg.Client({ connectionString: ENGINES.postgresUrl });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.end();
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const machine = machineInfo();
+const results: Awaited<ReturnType<typeof run>>[] = [];
+for (const n of counts) for (const setup of setups) results.push(await run(setup, n));
+
+const label = (r: (typeof results)[number]) =>
+  r.setup === "engines" ? `PostgreSQL + etcd + S3, ${r.replicas} replicas` : "embedded, 1 replica";
+const table = markdownTable(
+  [
+    "setup",
+    "agents",
+    "join p50 / p99 ms",
+    "heartbeat p50 / p99 ms",
+    "wake-up p50 ms",
+    "wake-up p99 ms",
+    "deploy call ms",
+    "missed",
+    "CPU s per replica (wake-up)",
+  ],
+  results.map((r) => [
+    label(r),
+    r.agents,
+    `${r.join_ms.p50} / ${r.join_ms.p99}`,
+    `${r.heartbeat_ms.p50} / ${r.heartbeat_ms.p99}`,
+    r.wakeup_ms.p50,
+    `**${r.wakeup_ms.p99}**`,
+    r.deploy_call_ms,
+    r.missed,
+    r.cpu_seconds_per_replica.join(" + "),
+  ]),
+);
+const growth = setups.map((setup) => {
+  const rows = results.filter((r) => r.setup === setup).sort((a, b) => a.agents - b.agents);
+  if (rows.length < 2) return "";
+  const [small, big] = [rows[0]!, rows[rows.length - 1]!];
+  return `- ${label(big)}: ${small.agents} → ${big.agents} agents (×${big.agents / small.agents}): wake-up p99 ×${round(big.wakeup_ms.p99 / small.wakeup_ms.p99, 2)}, CPU ×${round(
+    big.cpu_seconds_per_replica.reduce((a: number, b: number) => a + b, 0) /
+      Math.max(
+        0.01,
+        small.cpu_seconds_per_replica.reduce((a: number, b: number) => a + b, 0),
+      ),
+    2,
+  )}, heartbeat p99 ×${round(big.heartbeat_ms.p99 / small.heartbeat_ms.p99, 2)}.`;
+});
+const files = await writeReport({
+  name: "replicas",
+  title:
+    "Simulated agents against one embedded control plane and two replicas on PostgreSQL + etcd",
+  command: COMMAND,
+  machine,
+  results,
+  markdown: `
+Each setup runs as \`strata server\` processes; the engines are the private instances of
+\`scripts/ci/engines.sh start\` on the same machine. Agents are simulated in the bench process:
+N joins and N heartbeats (32 at a time, spread over the replicas), then N long polls parked from
+one worker thread per replica and one \`all-at-once\` deploy call to the first replica. Wake-up:
+from the deploy call until each long poll answered with the new generation (on the second
+replica this goes through etcd's watch). CPU: user + system seconds of each replica process
+from just before the deploy call until the last poll answered.
+
+${table}
+
+${growth.filter(Boolean).join("\n")}
+
+Read the wall-clock columns with the load in mind: this run shared 2 cores with other jobs
+(load average 18-23 throughout) and ran under \`nice\`, so every process waited for a core; on
+the same machine when quiet, \`bench/wakeup.bench.ts\` measured the embedded 1,000-agent deploy
+wake-up at p99 521 ms where this run shows 4.8 s. CPU seconds are the steadier comparison. The
+issue's targets (p99 under 1 s for 5,000 on two replicas, under 200 ms for 1,000 embedded) are
+not shown met here; measure again on a quiet machine.
+
+Not measured here: heartbeats and long polls running at the same time as the deploy (each
+phase runs alone), and a real load balancer in front of the replicas.
+`,
+});
+log(`wrote ${files.join(", ")}`);

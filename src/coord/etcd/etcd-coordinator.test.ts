@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { describe, test } from "node:test";
+import { waitFor } from "../../../test/e2e/harness.js";
+import { ENGINES, engineSkipReason } from "../../lib/engine-tests.js";
+import type { DesiredRelease } from "../../wire/agent.js";
+import { runCoordinatorContract } from "../coordinator.contract.js";
+import { EtcdClient } from "./etcd-client.js";
+import { createEtcdCoordinator, type EtcdCoordinatorOptions } from "./etcd-coordinator.js";
+
+const endpoints = ENGINES.etcdEndpoints;
+const skip = await engineSkipReason("etcd", () => new EtcdClient({ endpoints }).get("/probe"));
+
+const release = (id: string): DesiredRelease => ({
+  id,
+  app: "hello",
+  version: id.slice(7, 11),
+  size: 1,
+  artifact_path: `/v1/releases/${id}/artifact`,
+});
+const R1 = `sha256:${"1".repeat(64)}`;
+const R2 = `sha256:${"2".repeat(64)}`;
+const freshPrefix = () => `/strata-test/${randomBytes(6).toString("hex")}`;
+const open = (options: Partial<EtcdCoordinatorOptions> = {}) =>
+  createEtcdCoordinator({ endpoints, prefix: freshPrefix(), ...options });
+
+/** A replica in another process that takes `lock` (or leads `leader`), says so, and waits to be killed. */
+async function holderProcess(prefix: string, what: { lock?: string; leader?: string }) {
+  const module = fileURLToPath(new URL("./etcd-coordinator.ts", import.meta.url));
+  const script = `
+    const { createEtcdCoordinator } = await import(${JSON.stringify(module)});
+    const c = await createEtcdCoordinator({ endpoints: ${JSON.stringify(endpoints)},
+      prefix: ${JSON.stringify(prefix)}, leaseTtlMs: 1000 });
+    const held = ${JSON.stringify(what.lock ?? null)}
+      ? await c.tryLock(${JSON.stringify(what.lock)}, "dying-replica")
+      : await c.campaign(${JSON.stringify(what.leader)}, "dying-replica");
+    console.log(held ? "held" : "refused");
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(child.stdout, "data")) as [Buffer];
+  assert.equal(line.toString().trim(), "held");
+  return child;
+}
+
+if (skip) {
+  test("etcd coordinator", { skip }, () => {});
+} else {
+  runCoordinatorContract("etcd", {
+    async create() {
+      const coordinator = await open();
+      return { coordinator, release, close: () => coordinator.close() };
+    },
+  });
+
+  describe("etcd coordinator", () => {
+    test("setStage bumps the generation, keeps the release, and setDesired of it clears the stage", async () => {
+      const coordinator = await open();
+      await coordinator.setDesired("a", release(R1));
+      const staged = await coordinator.setStage("a", release(R2));
+      assert.equal(staged.generation, 2);
+      assert.equal(staged.release?.id, R1, "staging never changes what runs");
+      assert.equal(staged.stage?.id, R2);
+      assert.equal((await coordinator.setStage("a", release(R2))).generation, 2, "idempotent");
+      const waiting = coordinator.watch("a", 2, 10_000);
+      const switched = await coordinator.setDesired("a", release(R2));
+      assert.equal(switched.generation, 3);
+      assert.equal(switched.stage ?? null, null);
+      assert.equal((await waiting).release?.id, R2);
+      assert.equal((await coordinator.desired("a")).stage ?? null, null);
+      await coordinator.close();
+    });
+
+    test("a change made on one replica wakes the long polls on another", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      const polls = ["s1", "s2", "s3"].map((s) => a.watch(s, 0, 30_000));
+      await Promise.all(["s1", "s2", "s3"].map((s) => b.setDesired(s, release(R1))));
+      for (const seen of await Promise.all(polls)) {
+        assert.equal(seen.generation, 1);
+        assert.equal(seen.release?.id, R1);
+      }
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("concurrent setDesired from two replicas loses no generation", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).setDesired("s", release(R1), { force: true }),
+        ),
+      );
+      assert.equal((await a.desired("s")).generation, 10);
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("changes to many servers in one tick go out in a few transactions, every one applied", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      const names = Array.from({ length: 300 }, (_, i) => `s${i}`);
+      const polls = names.map((n) => b.watch(n, 0, 60_000));
+      const before = (await new EtcdClient({ endpoints }).list(`${prefix}/`)).revision;
+      // The same server twice in one tick, too: etcd refuses one key twice in a transaction.
+      const states = await Promise.all([
+        ...names.map((n) => a.setDesired(n, release(R1))),
+        a.setDesired("s0", release(R2)),
+      ]);
+      assert.ok(states.slice(0, 300).every((s) => s.generation >= 1));
+      const after = (await new EtcdClient({ endpoints }).list(`${prefix}/`)).revision;
+      assert.ok(after - before < 301, `${after - before} revisions for 301 changes`);
+      assert.equal((await a.desired("s0")).generation, 2);
+      assert.equal((await a.desired("s0")).release?.id, R2);
+      const seen = await Promise.all(polls);
+      assert.ok(seen.every((s) => s.generation >= 1));
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("a lock is renewed while held, past its lease", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([
+        open({ prefix, leaseTtlMs: 1000 }),
+        open({ prefix, leaseTtlMs: 1000 }),
+      ]);
+      const lock = await a.tryLock("deploy/hello/web", "replica-a");
+      assert.ok(lock);
+      const start = Date.now();
+      // Three lease lengths pass; all along, b is refused.
+      await waitFor("three lease lengths", async () => {
+        assert.equal(await b.tryLock("deploy/hello/web", "replica-b"), null);
+        return Date.now() - start > 3000;
+      });
+      assert.equal(await b.lockOwner("deploy/hello/web"), "replica-a");
+      assert.equal(lock.lost.aborted, false);
+      await lock.release();
+      assert.ok(await b.tryLock("deploy/hello/web", "replica-b"), "free at once after release");
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("the lock of a replica killed with SIGKILL expires and another takes it", async () => {
+      const prefix = freshPrefix();
+      const child = await holderProcess(prefix, { lock: "deploy/hello/web" });
+      const b = await open({ prefix, leaseTtlMs: 1000 });
+      assert.equal(await b.lockOwner("deploy/hello/web"), "dying-replica");
+      assert.equal(await b.tryLock("deploy/hello/web", "replica-b"), null);
+      child.kill("SIGKILL");
+      const lock = await waitFor("the dead replica's lock to expire", () =>
+        b.tryLock("deploy/hello/web", "replica-b"),
+      );
+      assert.equal(await b.lockOwner("deploy/hello/web"), "replica-b");
+      await lock.release();
+      await b.close();
+    });
+
+    test("one leader at a time; a waiting replica leads once the leader dies", async () => {
+      const prefix = freshPrefix();
+      const child = await holderProcess(prefix, { leader: "scheduler/forecast" });
+      const b = await open({ prefix, leaseTtlMs: 1000 });
+      const abort = new AbortController();
+      const other = b.campaign("scheduler/other", "replica-b");
+      assert.equal((await other).owner, "replica-b", "other names are independent");
+      let led = false;
+      const campaign = b.campaign("scheduler/forecast", "replica-b", abort.signal).then((l) => {
+        led = true;
+        return l;
+      });
+      const leaderKey = `${prefix}/leaders/scheduler/forecast`;
+      assert.equal((await new EtcdClient({ endpoints }).get(leaderKey))?.value, "dying-replica");
+      assert.equal(led, false);
+      child.kill("SIGKILL");
+      const leadership = await campaign;
+      assert.equal(leadership.owner, "replica-b");
+      await b.close();
+      assert.ok(led);
+    });
+
+    test("an aborted campaign rejects", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      await a.campaign("scheduler/bake", "replica-a");
+      const abort = new AbortController();
+      const waiting = b.campaign("scheduler/bake", "replica-b", abort.signal);
+      abort.abort();
+      await assert.rejects(waiting, /aborted/);
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("members are alive until their lease runs out; a touch renews", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      await a.touch("web-1", 1000);
+      await a.touch("web-2", 60_000);
+      await a.touch("web-2", 60_000);
+      assert.deepEqual(await b.members(), ["web-1", "web-2"]);
+      await waitFor("web-1 to lapse", async () => (await b.members()).length === 1);
+      assert.deepEqual(await b.members(), ["web-2"]);
+      await b.touch("web-1", 60_000);
+      assert.deepEqual(await a.members(), ["web-1", "web-2"]);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+}
+
+/** A private etcd member of our own on 127.70.0.2, so that killing it disturbs no other test. */
+async function privateEtcd(dataDir: string) {
+  const host = "127.70.0.2";
+  const client = `http://${host}:23791`;
+  const peer = `http://${host}:23801`;
+  const member = spawn(
+    "etcd",
+    [
+      ...["--name", "restart-test", "--data-dir", dataDir],
+      ...["--listen-client-urls", client, "--advertise-client-urls", client],
+      ...["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+      ...["--initial-cluster", `restart-test=${peer}`],
+    ],
+    { stdio: "ignore" },
+  );
+  await waitFor("the private etcd", () =>
+    new EtcdClient({ endpoints: [client] }).get("/x").then(() => true),
+  );
+  return { member, endpoint: client };
+}
+
+const haveEtcdBinary = await new Promise<boolean>((resolve) => {
+  const probe = spawn("etcd", ["--version"], { stdio: "ignore" });
+  probe.on("error", () => resolve(false));
+  probe.on("exit", (code) => resolve(code === 0));
+});
+
+test(
+  "after the etcd member is killed with SIGKILL and restarted, watches reconnect and nothing is lost",
+  {
+    skip:
+      skip ??
+      (haveEtcdBinary || process.env.STRATA_ENGINE_TESTS
+        ? false
+        : "no etcd binary (apt-get install etcd-server)"),
+  },
+  async () => {
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "strata-etcd-"));
+    let etcd = await privateEtcd(dir);
+    const prefix = freshPrefix();
+    const logged: string[] = [];
+    const options = { endpoints: [etcd.endpoint], prefix, log: (l: string) => void logged.push(l) };
+    const [a, b] = await Promise.all([
+      createEtcdCoordinator(options),
+      createEtcdCoordinator(options),
+    ]);
+    try {
+      await b.setDesired("web-1", release(R1));
+      // An agent's long poll: parked on a, retried (as agents do) if etcd is down when it asks.
+      const poll = (async () => {
+        for (;;) {
+          try {
+            return await a.watch("web-1", 1, 120_000);
+          } catch {
+            await new Promise((retry) => setTimeout(retry, 100));
+          }
+        }
+      })();
+      await a.desired("web-1");
+      etcd.member.kill("SIGKILL");
+      await once(etcd.member, "exit");
+      await waitFor("a broken watch to be noticed", async () => logged.length > 0);
+      etcd = await privateEtcd(dir);
+      assert.equal((await b.desired("web-1")).release?.id, R1, "state survived the kill");
+      await waitFor("b to write again", () =>
+        b.setDesired("web-1", release(R2)).then((s) => s.generation === 2),
+      );
+      const seen = await poll;
+      assert.equal(seen.generation, 2);
+      assert.equal(seen.release?.id, R2);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      etcd.member.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

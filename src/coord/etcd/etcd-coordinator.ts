@@ -1,0 +1,447 @@
+import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { StrataError, messageOf } from "../../lib/errors.js";
+import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
+import type { Cluster, Coordinator, LeasedLock } from "../coordinator.js";
+import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
+
+export interface EtcdCoordinatorOptions {
+  /** Client URLs of the etcd members, e.g. `["http://127.0.0.1:2379"]`. */
+  endpoints: string[];
+  /** Prefix of every key strata keeps; several installations may share a cluster. @default "/strata" */
+  prefix?: string;
+  /**
+   * Lease of each lock and leadership this replica holds: how long after this
+   * replica dies another may take over. Renewed every third of it. @default 10000
+   */
+  leaseTtlMs?: number;
+  /** Longest wait for one etcd request. @default 5000 */
+  requestTimeoutMs?: number;
+  /** Where broken watch streams and failed renewals are reported. @default console.error */
+  log?: (line: string) => void;
+}
+
+/**
+ * Desired state with the release to stage ahead of a switch (the lead's
+ * DesiredState gains `stage`; this is the same shape until that lands here).
+ */
+export type StagedState = DesiredState & { stage?: DesiredRelease | null };
+
+/** Stored whole, so a woken watcher needs no other read. */
+type StoredState = StagedState;
+
+export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watch" | "tryLock"> &
+  Cluster & {
+    desired(server: string): Promise<StagedState>;
+    setDesired(
+      server: string,
+      release: DesiredRelease | null,
+      options?: { force?: boolean },
+    ): Promise<StagedState>;
+    watch(
+      server: string,
+      after: number,
+      timeoutMs: number,
+      signal?: AbortSignal,
+    ): Promise<StagedState>;
+    /** Sets the release to fetch and unpack ahead of a switch; see Coordinator.setStage. */
+    setStage(server: string, release: DesiredRelease | null): Promise<StagedState>;
+    tryLock(name: string, owner: string): Promise<LeasedLock | null>;
+    /** Stops the watch and renewals and gives up held locks and leaderships. Idempotent. */
+    close(): Promise<void>;
+  };
+
+const EMPTY: DesiredState = { generation: 0, release: null };
+/** Keys per transaction; etcd's default --max-txn-ops is 128 (each key is a compare and a put). */
+const MAX_TXN_KEYS = 64;
+
+/**
+ * The Coordinator on etcd v3, for several control-plane replicas. Desired state
+ * is one key per server (`<prefix>/desired/<server>`) holding the state as
+ * JSON; writes are compare-and-swap on the key's mod revision, so concurrent
+ * writers never lose a generation. One watch stream per replica over
+ * `<prefix>/` wakes the long polls of every agent connected to it, whichever
+ * replica made the change. Locks and leaderships are keys bound to a lease of
+ * their own, renewed while held and revoked on release; memberships are keys
+ * bound to a lease per member, renewed on every touch.
+ */
+export async function createEtcdCoordinator(
+  options: EtcdCoordinatorOptions,
+): Promise<EtcdCoordinator> {
+  const client = new EtcdClient({
+    endpoints: options.endpoints,
+    timeoutMs: options.requestTimeoutMs ?? 5000,
+  });
+  const prefix = (options.prefix ?? "/strata").replace(/\/+$/, "");
+  const ttlMs = options.leaseTtlMs ?? 10_000;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const desiredKey = (server: string) => `${prefix}/desired/${server}`;
+  const DESIRED = `${prefix}/desired/`;
+  const MEMBERS = `${prefix}/members/`;
+
+  /** Woken with the new state on every change of a server's desired state; null on a resync. */
+  const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
+  /** Called on every change of a key (locks, leaderships) and on a resync. */
+  const keyListeners = new Map<string, Set<() => void>>();
+  const held = new Set<{ release(): Promise<void> }>();
+  const memberLeases = new Map<string, string>();
+  /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
+  const known = new Map<string, KeyValue | null>();
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // one listener per parked long poll
+
+  const parse = (kv: KeyValue | null): StoredState =>
+    kv && kv.value ? (JSON.parse(kv.value) as StoredState) : EMPTY;
+  const view = (state: StoredState): DesiredState =>
+    state.stage ? state : { generation: state.generation, release: state.release };
+
+  function onEvents(events: WatchEvent[]): void {
+    for (const event of events) {
+      const key = event.kv.key;
+      if (key.startsWith(DESIRED) && event.type === "put") {
+        const server = key.slice(DESIRED.length);
+        remember(server, event.kv);
+        const set = waiters.get(server);
+        if (set) {
+          const state = view(parse(event.kv));
+          for (const fn of [...set]) fn(state);
+        }
+      }
+      const listeners = keyListeners.get(key);
+      if (listeners) for (const fn of [...listeners]) fn();
+    }
+  }
+
+  /** After a broken stream: everyone re-reads, since changes may have been missed. */
+  function resync(): void {
+    for (const set of waiters.values()) for (const fn of [...set]) fn(null);
+    for (const set of keyListeners.values()) for (const fn of [...set]) fn();
+  }
+
+  const first = await client.list(`${prefix}/`).catch((err: unknown) => {
+    throw new StrataError(
+      "unavailable",
+      `[coord] etcd: cannot reach ${options.endpoints.join(", ")}: ${messageOf(err)}`,
+      { cause: err },
+    );
+  });
+  let revision = first.revision;
+  const watching = (async () => {
+    let backoff = 100;
+    while (!stop.signal.aborted) {
+      try {
+        await client.watch(
+          `${prefix}/`,
+          revision + 1,
+          (events, at) => {
+            backoff = 100;
+            revision = Math.max(revision, at);
+            onEvents(events);
+          },
+          stop.signal,
+        );
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        log(`[coord] etcd watch broke, reconnecting: ${messageOf(err)}`);
+        await new Promise((done) => setTimeout(done, backoff).unref());
+        backoff = Math.min(backoff * 2, 2000);
+        // Start from now once etcd answers again; whoever waits re-reads what it waits for.
+        const now = await client.list(`${prefix}/--revision--`).catch(() => null);
+        if (!now) continue;
+        revision = now.revision;
+        resync();
+      }
+    }
+  })();
+
+  async function read(server: string): Promise<{ state: StoredState; kv: KeyValue | null }> {
+    const kv = await client.get(desiredKey(server));
+    if (kv) remember(server, kv);
+    return { state: parse(kv), kv };
+  }
+
+  /** Compare-and-swap on the key's mod revision until `next` is written or declines (null). */
+  /**
+   * Compare-and-swap on the key's mod revision until `next` is written or declines (null).
+   * The first try guesses the key from what this replica last saw of it (its reads, its
+   * writes, the watch), so a change is one round trip; a wrong guess costs a retry with the
+   * value the failed transaction read back. Declining is decided on a fresh read only.
+   */
+  async function update(
+    server: string,
+    next: (now: StoredState) => StoredState | null,
+  ): Promise<DesiredState> {
+    const key = desiredKey(server);
+    let kv = known.has(server) ? known.get(server)! : (await read(server)).kv;
+    let fresh = !known.has(server);
+    for (;;) {
+      const wanted = next(parse(kv));
+      if (!wanted) {
+        if (fresh) return view(parse(kv));
+        kv = (await read(server)).kv;
+        fresh = true;
+        continue;
+      }
+      const value = JSON.stringify(wanted);
+      const result = await casPut(key, kv, value);
+      if (result.succeeded) {
+        remember(server, {
+          key,
+          value,
+          createRevision: kv?.createRevision ?? result.revision,
+          modRevision: result.revision,
+          lease: null,
+        });
+        return view(wanted);
+      }
+      kv = result.current;
+      fresh = true;
+      remember(server, kv);
+    }
+  }
+
+  interface Cas {
+    key: string;
+    guess: KeyValue | null;
+    value: string;
+    done: (result: { succeeded: boolean; revision: number; current: KeyValue | null }) => void;
+    fail: (err: unknown) => void;
+  }
+  let queued: Cas[] = [];
+
+  /**
+   * One compare-and-swap put. Those asked for in the same tick go to etcd as
+   * transactions of up to MAX_TXN_KEYS keys: a deploy to a thousand servers is
+   * a few dozen writes (each an fsync in etcd), not a thousand. A transaction
+   * fails as a whole when one guess was stale; each then gets its key's current
+   * value back and retries.
+   */
+  function casPut(key: string, guess: KeyValue | null, value: string) {
+    return new Promise<{ succeeded: boolean; revision: number; current: KeyValue | null }>(
+      (done, fail) => {
+        if (queued.length === 0) setImmediate(flush);
+        queued.push({ key, guess, value, done, fail });
+      },
+    );
+  }
+
+  function flush(): void {
+    const all = queued;
+    queued = [];
+    while (all.length > 0) {
+      const batch: Cas[] = [];
+      const keys = new Set<string>();
+      for (let i = 0; i < all.length && batch.length < MAX_TXN_KEYS;) {
+        // etcd refuses a key twice in one transaction: a second write waits for the next.
+        if (keys.has(all[i]!.key)) i++;
+        else {
+          keys.add(all[i]!.key);
+          batch.push(...all.splice(i, 1));
+        }
+      }
+      if (batch.length === 0) {
+        queued.push(...all.splice(0));
+        setImmediate(flush);
+        break;
+      }
+      client
+        .txn(
+          batch.map(({ key, guess }) =>
+            guess
+              ? { key, target: "MOD" as const, revision: guess.modRevision }
+              : { key, target: "CREATE" as const, revision: 0 },
+          ),
+          batch.map(({ key, value }) => ({ put: { key, value } })),
+          batch.map(({ key }) => ({ range: { key } })),
+        )
+        .then(
+          (result) =>
+            batch.forEach((c, i) =>
+              c.done({
+                succeeded: result.succeeded,
+                revision: result.revision,
+                current: result.succeeded ? null : (result.ranges[i]?.[0] ?? null),
+              }),
+            ),
+          (err: unknown) => batch.forEach((c) => c.fail(err)),
+        );
+    }
+  }
+
+  /** Keeps the newest of what this replica has seen of a server's key. */
+  function remember(server: string, kv: KeyValue | null): void {
+    const seen = known.get(server);
+    if (kv && seen && seen.modRevision >= kv.modRevision) return;
+    known.set(server, kv);
+  }
+
+  /** Takes `key` with a lease of its own; null when someone holds it. */
+  async function acquire(key: string, name: string, owner: string): Promise<LeasedLock | null> {
+    const lease = await client.grant(ttlMs);
+    const taken = await client.txn(
+      [{ key, target: "CREATE", revision: 0 }],
+      [{ put: { key, value: owner, lease } }],
+    );
+    if (!taken.succeeded) {
+      await client.revoke(lease);
+      return null;
+    }
+    const lost = new AbortController();
+    let renewedAt = Date.now();
+    const renew = setInterval(() => {
+      client.keepAlive(lease).then(
+        (alive) => {
+          if (alive) renewedAt = Date.now();
+          else lost.abort(new StrataError("conflict", `[coord] lease of ${key} expired`));
+        },
+        (err: unknown) => {
+          if (Date.now() - renewedAt < ttlMs) return;
+          log(`[coord] cannot renew ${key}: ${messageOf(err)}`);
+          lost.abort(err);
+        },
+      );
+    }, ttlMs / 3);
+    renew.unref();
+    let released: Promise<void> | null = null;
+    const lock: LeasedLock = {
+      name,
+      owner,
+      lost: lost.signal,
+      release: () =>
+        (released ??= (async () => {
+          clearInterval(renew);
+          held.delete(lock);
+          await client.revoke(lease);
+        })()),
+    };
+    lost.signal.addEventListener("abort", () => clearInterval(renew), { once: true });
+    held.add(lock);
+    return lock;
+  }
+
+  /** Resolves at the next change of `key` (or a resync), or when `signal` aborts. */
+  function listen(key: string, signal?: AbortSignal): { changed: Promise<void>; cancel(): void } {
+    let cancel = () => {};
+    const changed = new Promise<void>((resolve) => {
+      const done = () => {
+        keyListeners.get(key)?.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      cancel = done;
+      let set = keyListeners.get(key);
+      if (!set) keyListeners.set(key, (set = new Set()));
+      set.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    return { changed, cancel };
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    desired: async (server) => view((await read(server)).state),
+
+    setDesired: (server, release, setOptions = {}) =>
+      update(server, (now) => {
+        if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return null;
+        // A stage of the release now desired is no longer ahead of anything.
+        const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
+        return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
+      }),
+
+    setStage: (server, stage) =>
+      update(server, (now) => {
+        if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
+        return {
+          generation: now.generation + 1,
+          release: now.release,
+          ...(stage ? { stage } : {}),
+        };
+      }),
+
+    async watch(server, after, timeoutMs, signal) {
+      // Listen before reading: a change between the two then wakes this poll.
+      let wake: (state: DesiredState | "timeout" | "abandoned") => void = () => {};
+      const woken = new Promise<DesiredState | "timeout" | "abandoned">((r) => (wake = r));
+      const waiter = (state: DesiredState | null) => {
+        if (state !== null) {
+          if (state.generation !== after) wake(state);
+          return;
+        }
+        // Resynced after a broken stream: a change may have been missed. A failed read
+        // leaves the poll waiting for the next resync or its timeout.
+        read(server).then(
+          (now) => now.state.generation !== after && wake(view(now.state)),
+          () => {},
+        );
+      };
+      let set = waiters.get(server);
+      if (!set) waiters.set(server, (set = new Set()));
+      set.add(waiter);
+      const timer = setTimeout(() => wake("timeout"), Math.max(0, timeoutMs));
+      const abandon = () => wake("abandoned");
+      signal?.addEventListener("abort", abandon, { once: true });
+      stop.signal.addEventListener("abort", abandon, { once: true });
+      try {
+        const now = view((await read(server)).state);
+        if (now.generation !== after || timeoutMs <= 0 || signal?.aborted) return now;
+        const outcome = await woken;
+        // An abandoned poll (aborted, or this replica closing) has nobody to answer: no read.
+        if (outcome === "abandoned") return now;
+        return outcome === "timeout" ? view((await read(server)).state) : outcome;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", abandon);
+        stop.signal.removeEventListener("abort", abandon);
+        set.delete(waiter);
+        if (set.size === 0 && waiters.get(server) === set) waiters.delete(server);
+      }
+    },
+
+    tryLock: (name, owner) => acquire(`${prefix}/locks/${name}`, name, owner),
+
+    lockOwner: async (name) => (await client.get(`${prefix}/locks/${name}`))?.value ?? null,
+
+    async campaign(name, owner, signal) {
+      const key = `${prefix}/leaders/${name}`;
+      for (;;) {
+        if (signal?.aborted)
+          throw new StrataError("unavailable", `[coord] campaign ${name}: aborted`);
+        const next = listen(key, signal);
+        const lock = await acquire(key, name, owner).catch((err: unknown) => {
+          next.cancel();
+          throw err;
+        });
+        if (lock) {
+          next.cancel();
+          return lock;
+        }
+        await next.changed;
+      }
+    },
+
+    async touch(member, memberTtlMs) {
+      const lease = memberLeases.get(member);
+      if (lease && (await client.keepAlive(lease))) return;
+      const fresh = await client.grant(memberTtlMs);
+      memberLeases.set(member, fresh);
+      await client.put(`${MEMBERS}${member}`, String(Date.now()), fresh);
+    },
+
+    members: async () =>
+      (await client.list(MEMBERS)).kvs.map((kv) => kv.key.slice(MEMBERS.length)).sort(),
+
+    close: () =>
+      (closing ??= (async () => {
+        stop.abort();
+        await watching;
+        // Hand locks and leaderships over at once instead of after their TTL.
+        await Promise.allSettled([...held].map((lock) => lock.release()));
+      })()),
+  };
+}
+
+/** A unique owner name for this replica's locks and leaderships: `<host>-<pid>-<random>`. */
+export function replicaId(host: string): string {
+  return `${host}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}

@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { createS3ArtifactStore } from "../../src/artifact/s3/s3-store.js";
+import { ApiClient } from "../../src/cli/client.js";
+import { EtcdClient } from "../../src/coord/etcd/etcd-client.js";
+import { ENGINES, engineSkipReason } from "../../src/lib/engine-tests.js";
+import type { AuditVerifyView } from "../../src/wire/audit.js";
+import type { DeploymentView } from "../../src/wire/deployment.js";
+import {
+  EXAMPLE_APP,
+  build,
+  deployAndWait,
+  get,
+  status,
+  variantOf,
+  waitFor,
+  waitForDeployment,
+} from "./harness.js";
+
+const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const S3 = ENGINES.s3;
+const skip =
+  (await engineSkipReason("PostgreSQL", async () => {
+    const client = new pg.Client({ connectionString: ENGINES.postgresUrl });
+    await client.connect();
+    await client.end();
+  })) ??
+  (await engineSkipReason("etcd", () =>
+    new EtcdClient({ endpoints: ENGINES.etcdEndpoints }).get("/probe"),
+  )) ??
+  (await engineSkipReason("S3", () =>
+    createS3ArtifactStore({
+      endpoint: S3.endpoint,
+      bucket: "strata-test",
+      region: S3.region,
+      credentials: { accessKeyId: S3.accessKeyId, secretAccessKey: S3.secretAccessKey },
+    }).ensureBucket(),
+  ));
+
+const REPLICAS = ["127.70.0.10", "127.70.0.11"];
+const AGENTS = ["127.70.6.1", "127.70.6.2", "127.70.6.3"];
+
+/** A process in its own group, so that killing it takes its children (agents: the app) along. */
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * The "any HTTP load balancer" in front of the replicas: each request goes to
+ * the first replica that accepts the connection, so everything reaches the
+ * first one while it lives and the second one after.
+ */
+function failoverProxy(upstreams: () => string[]): http.Server {
+  return http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    for (const upstream of upstreams()) {
+      const target = new URL(upstream);
+      const answered = await new Promise<boolean>((resolve) => {
+        const forward = http.request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            answer.on("end", () => resolve(true));
+            answer.on("error", () => {
+              res.destroy();
+              resolve(true);
+            });
+          },
+        );
+        forward.on("error", () =>
+          res.headersSent ? (res.destroy(), resolve(true)) : resolve(false),
+        );
+        forward.end(body);
+      });
+      if (answered) return;
+    }
+    res.writeHead(502).end();
+  });
+}
+
+describe(
+  "two replicas on PostgreSQL + etcd + S3 (Swift s3api), 3 agents",
+  { skip: skip ?? false },
+  () => {
+    let dir: string;
+    let proxy: http.Server;
+    let proxyUrl: string;
+    let client: ApiClient;
+    const schema = `e2e_${randomBytes(5).toString("hex")}`;
+    const replicas: { child: ChildProcess; url: string; dataDir: string }[] = [];
+    const agents: ChildProcess[] = [];
+    const adminToken = randomBytes(24).toString("hex");
+    const joinToken = randomBytes(24).toString("hex");
+    // And the release-signing key: agents pin the key of the replica they joined.
+    const signingKey = generateKeyPairSync("ed25519").privateKey.export({
+      type: "pkcs8",
+      format: "pem",
+    }) as string;
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), "strata-replicas-"));
+      const prefix = `e2e-${randomBytes(4).toString("hex")}`;
+      for (const [i, host] of REPLICAS.entries()) {
+        const dataDir = join(dir, `replica-${i}`);
+        await mkdir(dataDir, { recursive: true, mode: 0o700 });
+        // Replicas share their admin and join tokens and signing key; per-agent tokens live in PostgreSQL.
+        await writeFile(join(dataDir, "admin-token"), adminToken + "\n", { mode: 0o600 });
+        await writeFile(join(dataDir, "join-token"), joinToken + "\n", { mode: 0o600 });
+        await writeFile(join(dataDir, "release-signing-key.pem"), signingKey, { mode: 0o600 });
+        const config = join(dir, `replica-${i}.yaml`);
+        await writeFile(
+          config,
+          [
+            `data_dir: ${dataDir}`,
+            `listen: "${host}:0"`,
+            `balancer: { host: "${host}" }`,
+            "heartbeat_interval: 300ms",
+            "heartbeat_timeout: 3s",
+            "deploy: { server_timeout: 60s, drain_timeout: 1s }",
+            // Agents started by hand on any replica join with the shared cluster token.
+            "join: { cluster_token: true }",
+            `state: { postgres: { url: "${ENGINES.postgresUrl}", schema: ${schema} } }`,
+            `coordination: { etcd: { endpoints: ${JSON.stringify(ENGINES.etcdEndpoints)}, prefix: /${prefix}, lease_ttl: 2s } }`,
+            `artifacts: { s3: { endpoint: "${S3.endpoint}", bucket: strata-test, region: ${S3.region}, prefix: ${prefix}/, access_key_id: "${S3.accessKeyId}" } }`,
+          ].join("\n"),
+        );
+        const child = start(["server", "--config", config], {
+          STRATA_S3_SECRET_ACCESS_KEY: S3.secretAccessKey,
+        });
+        const info = await waitFor(`replica ${i}`, async () => {
+          if (child.exitCode !== null)
+            throw new Error(`replica ${i} exited with ${child.exitCode}`);
+          return JSON.parse(await readFile(join(dataDir, "server.json"), "utf8")) as {
+            url: string;
+          };
+        });
+        replicas.push({ child, url: info.url, dataDir });
+      }
+      proxy = failoverProxy(() =>
+        replicas.filter((r) => r.child.exitCode === null).map((r) => r.url),
+      );
+      await new Promise<void>((listening) => proxy.listen(0, "127.70.0.20", listening));
+      proxyUrl = `http://127.70.0.20:${(proxy.address() as AddressInfo).port}`;
+      client = new ApiClient(proxyUrl, adminToken);
+      for (const [i, address] of AGENTS.entries()) {
+        const root = join(dir, "agents", `web-${i + 1}`);
+        await mkdir(root, { recursive: true });
+        agents.push(
+          start(
+            [
+              ...["--server", proxyUrl, "agent", "--join-token", joinToken, "--group", "web"],
+              ...["--root", root, "--address", address, "--name", `web-${i + 1}`],
+            ],
+            { STRATA_HEARTBEAT_MS: "300" },
+          ),
+        );
+      }
+      await waitFor("3 agents joined", async () => (await status(client)).servers.length === 3);
+    });
+
+    after(async () => {
+      for (const agent of agents) killGroup(agent, "SIGTERM");
+      for (const { child } of replicas) killGroup(child, "SIGTERM");
+      await Promise.all(
+        [...agents, ...replicas.map((r) => r.child)]
+          .filter((c) => c.exitCode === null && c.signalCode === null)
+          .map((c) => once(c, "exit")),
+      );
+      await new Promise((closed) => proxy?.close(closed));
+      const db = new pg.Client({ connectionString: ENGINES.postgresUrl });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.end();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const versions = () =>
+      Promise.all(
+        AGENTS.map(
+          async (a) =>
+            (JSON.parse((await get(`http://${a}:8080/`)).body) as { version: string }).version,
+        ),
+      );
+
+    test("a deploy through the balancer reaches all three agents from the object store", async () => {
+      await build(client, EXAMPLE_APP, "1.0.0");
+      const done = await deployAndWait(client, {
+        version: "1.0.0",
+        strategy: "rolling",
+        batch: "1",
+      });
+      assert.equal(done.state, "succeeded", done.error ?? "");
+      assert.deepEqual(await versions(), ["1.0.0", "1.0.0", "1.0.0"]);
+      // The control plane hands agents a presigned URL instead of the bytes.
+      const res = await fetch(`${replicas[1]!.url}/v1/releases/${done.release}/artifact`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+        redirect: "manual",
+      });
+      assert.equal(res.status, 307);
+      assert.match(res.headers.get("location") ?? "", /X-Amz-Signature=/);
+    });
+
+    test("kill -9 of the replica running a deployment mid-wave: the other ends it, and deploys", async (t) => {
+      const v2 = await variantOf(dir, { "message.txt": "version two\n" });
+      await build(client, v2, "2.0.0");
+      const started = await client.post<DeploymentView>("/v1/deployments", {
+        app: "hello",
+        group: "web",
+        version: "2.0.0",
+        strategy: "rolling",
+        batch: "1",
+      });
+      // The balancer sends everything to the first replica while it lives: it runs the deployment.
+      await waitFor("the first wave to be under way", async () => {
+        const d = await client.get<DeploymentView>(`/v1/deployments/${started.id}`);
+        return d.servers.some((s) => s.state !== "pending" && s.state !== "skipped");
+      });
+      const first = replicas[0]!.child;
+      killGroup(first, "SIGKILL");
+      await once(first, "exit");
+
+      const ended = await waitForDeployment(client, started.id);
+      assert.notEqual(ended.state, "running", "no deployment is left running");
+      t.diagnostic(`taken over: ${ended.state} (${ended.error ?? "no error"})`);
+      // Every server runs a whole release, one or the other, and serves it.
+      await waitFor("every app healthy after the takeover", async () => {
+        const s = await status(client);
+        return s.servers.every((x) => x.state === "ready") && s;
+      });
+      for (const v of await versions()) assert.ok(["1.0.0", "2.0.0"].includes(v), v);
+
+      const again = await deployAndWait(client, {
+        version: "2.0.0",
+        strategy: "rolling",
+        batch: "1",
+      });
+      assert.equal(again.state, "succeeded", again.error ?? "");
+      assert.deepEqual(await versions(), ["2.0.0", "2.0.0", "2.0.0"]);
+      const verified = await client.get<AuditVerifyView>("/v1/audit/verify");
+      assert.equal(verified.ok, true, JSON.stringify(verified.broken));
+    });
+  },
+);

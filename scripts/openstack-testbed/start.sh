@@ -28,7 +28,10 @@ wait_http() { # url timeout_s
   echo "timeout waiting for $1" >&2; return 1
 }
 DBURL=sqlite:///$S/data     # + /name.sqlite  -> sqlite:////abs/state/dir/...
-Q='?timeout=30'             # sqlite busy timeout (default 5 s -> 'database is locked')
+# SQLite busy timeout (default 5 s), and BEGIN IMMEDIATE before writes: a deferred transaction
+# that reads, then writes after another writer committed, fails at once with 'database is
+# locked' whatever the timeout (WAL snapshot upgrade); nova-compute hit it under load.
+Q='?timeout=30&isolation_level=IMMEDIATE'
 AUTH="www_authenticate_uri = http://127.0.0.1:5000
 auth_url = http://127.0.0.1:5000
 auth_type = password

@@ -52,8 +52,10 @@ export interface OpenStackResponse<T = unknown> {
 /** A Keystone-authenticated HTTP client for one cloud. Safe for concurrent use. */
 export interface OpenStackClient {
   readonly cloud: Cloud;
-  /** The scoped project's id (known after the first request). */
+  /** The scoped project's id. */
   projectId(): Promise<string | null>;
+  /** A valid token (renewed when it is within the refresh margin of `expires_at`). */
+  token(): Promise<string>;
   /** The endpoint of a service (catalog: type, the cloud's interface and region), without a trailing slash. */
   endpoint(service: ServiceType): Promise<string>;
   /** One request; `path` is relative to the service's endpoint (or an absolute `next` link). */
@@ -354,6 +356,9 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     cloud,
     async projectId() {
       return (await currentToken()).projectId;
+    },
+    async token() {
+      return (await currentToken()).value;
     },
     endpoint,
     request,

@@ -42,7 +42,11 @@ interface NovaServer {
   addresses?: Record<string, { addr: string; version: number; "OS-EXT-IPS:type"?: string }[]>;
   accessIPv4?: string;
   fault?: { code: number; message: string; details?: string };
+  "OS-EXT-STS:task_state"?: string | null;
 }
+
+/** Wait before deleting again a server whose delete failed. */
+const REDELETE_MS = 10_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -191,7 +195,29 @@ export function createOpenStackProvider(options: OpenStackProviderOptions): Prov
 
   async function waitGone(id: string): Promise<void> {
     const deadline = Date.now() + deleteTimeoutMs;
-    while ((await server(id)) !== null) {
+    // Only a 404 means gone: a server shows DELETED while Nova still tears it down, and a
+    // second delete then may turn it ERROR for a moment.
+    let lastDelete = Date.now();
+    for (;;) {
+      const answer = await client.request<{ server: NovaServer }>(
+        "compute",
+        "GET",
+        `/servers/${id}`,
+        {
+          accept: [404],
+        },
+      );
+      if (answer.status === 404) return;
+      const current = answer.body.server;
+      // A delete that failed on the compute host leaves the server ERROR with no task: ask again.
+      if (
+        current.status === "ERROR" &&
+        !current["OS-EXT-STS:task_state"] &&
+        Date.now() - lastDelete > REDELETE_MS
+      ) {
+        lastDelete = Date.now();
+        await client.request("compute", "DELETE", `/servers/${id}`, { accept: [404] });
+      }
       if (Date.now() > deadline)
         throw new StrataError(
           "timeout",
@@ -279,6 +305,11 @@ export function createOpenStackProvider(options: OpenStackProviderOptions): Prov
           const state = stateOf(current.status);
           if (state === "active") return instanceOf(current);
           if (state === "error") {
+            // Nova may set ERROR a moment before it records the fault.
+            for (let i = 0; i < 5 && !current.fault; i++) {
+              await sleep(pollMs);
+              current.fault = (await server(id))?.fault;
+            }
             const fault = current.fault
               ? `${current.fault.code} ${current.fault.message}`
               : "no fault recorded";

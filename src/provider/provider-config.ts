@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { namedSchema } from "../lib/named-config.js";
+
+/** `provider.local`: servers as local agent processes on loopback addresses. */
+export const localProviderConfigSchema = z.strictObject({
+  /** First three octets of the servers' loopback addresses. @default "127.0.0" */
+  address_prefix: z
+    .string()
+    .regex(/^127\.\d{1,3}\.\d{1,3}$/, 'expected three octets of a loopback address like "127.0.0"')
+    .default("127.0.0"),
+});
+
+/** `provider.openstack`: servers as Nova instances. */
+export const openstackProviderConfigSchema = z.strictObject({
+  /** Cloud name in clouds.yaml (OS_CLOUD when absent). */
+  cloud: z.string().min(1).optional(),
+  /** Flavor name or id. */
+  flavor: z.string().min(1),
+  /** Network id, or "none" for no network (compute microversion 2.37+). */
+  network: z.string().min(1),
+  /** Image (name or id) the first servers boot from, before strata has baked any. */
+  base_image: z.string().min(1),
+  /** Nova keypair for operators' SSH access. */
+  key_name: z.string().min(1).optional(),
+  /** Security group names. @default [] */
+  security_groups: z.array(z.string().min(1)).default([]),
+  /** Command that runs the agent on the image. @default "strata agent" */
+  agent_command: z.string().min(1).default("strata agent"),
+  /** Control-plane URL agents on the servers reach (the listen address is loopback by default). */
+  server_url: z.url().optional(),
+});
+
+/**
+ * `provider:` in strata.yaml: exactly one implementation by name. Absent
+ * means `local` with its defaults.
+ */
+export const providerConfigSchema = namedSchema("provider", {
+  local: localProviderConfigSchema,
+  openstack: openstackProviderConfigSchema,
+});
+
+export type ProviderConfig = z.output<typeof providerConfigSchema>;
+export type OpenStackProviderConfig = z.output<typeof openstackProviderConfigSchema>;

@@ -2,6 +2,9 @@ import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { ConfigError, messageOf } from "../lib/errors.js";
 import { parseDuration } from "./app-definition.js";
+import { balancerConfigSchema, type BalancerConfig } from "../balancer/balancer-config.js";
+import { parseSection } from "../lib/named-config.js";
+import { providerConfigSchema, type ProviderConfig } from "../provider/provider-config.js";
 
 /**
  * The control plane's configuration: `strata.yaml` in the working folder (or
@@ -17,6 +20,10 @@ export interface ServerConfig {
   readonly addressPrefix: string;
   /** Loopback address of the built-in load balancer listeners. @default "127.0.0.1" */
   readonly balancerHost: string;
+  /** `provider:`, one implementation by name (src/provider/provider-config.ts). @default { local: {} } */
+  readonly provider: ProviderConfig;
+  /** `balancer:`, one by name; `{ host }` is the older form of `{ local: { host } }`. @default { local: {} } */
+  readonly balancer: BalancerConfig;
   /** @default 15000 */
   readonly heartbeatTimeoutMs: number;
   /** Agents' heartbeat interval (local provider). @default 5000 */
@@ -116,27 +123,25 @@ export function parseServerConfig(
       fail(key, `expected a duration like "5s" or "500ms", got ${JSON.stringify(value)}`);
     return ms as number;
   };
-  const provider = section("provider", ["local"]);
-  const local = (provider.local ?? {}) as Record<string, unknown>;
-  if (typeof local !== "object" || Array.isArray(local))
-    fail("provider.local", "expected a mapping");
-  for (const k of Object.keys(local))
-    if (k !== "address_prefix")
-      fail(`provider.local.${k}`, "unknown key (expected address_prefix)");
-  const balancer = section("balancer", ["host"]);
+  const provider = parseSection(
+    providerConfigSchema,
+    root.provider ?? { local: {} },
+    "provider",
+    source,
+  );
+  const balancer = parseSection(
+    balancerConfigSchema,
+    root.balancer ?? { local: {} },
+    "balancer",
+    source,
+  );
   const deploy = section("deploy", ["server_timeout", "drain_timeout"]);
 
   const listenText = overrides.listen ?? str("listen", root.listen, "127.0.0.1:7700");
   const listen =
     parseListen(listenText) ?? fail("listen", `expected host:port, got "${listenText}"`);
-  const addressPrefix = str("provider.local.address_prefix", local.address_prefix, "127.0.0");
-  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(addressPrefix)) {
-    fail(
-      "provider.local.address_prefix",
-      `expected three octets of a loopback address like "127.0.0", got "${addressPrefix}"`,
-    );
-  }
-  const balancerHost = str("balancer.host", balancer.host, "127.0.0.1");
+  const addressPrefix = "local" in provider ? provider.local.address_prefix : "127.0.0";
+  const balancerHost = "local" in balancer ? balancer.local.host : "127.0.0.1";
   const sections: Record<string, unknown> = {};
   for (const key of SECTIONS) if (root[key] !== undefined) sections[key] = root[key];
   return Object.freeze({
@@ -144,6 +149,8 @@ export function parseServerConfig(
     listen: Object.freeze(listen),
     addressPrefix,
     balancerHost,
+    provider,
+    balancer,
     heartbeatTimeoutMs: duration("heartbeat_timeout", root.heartbeat_timeout, 15_000),
     heartbeatMs: duration("heartbeat_interval", root.heartbeat_interval, 5_000),
     serverTimeoutMs: duration("deploy.server_timeout", deploy.server_timeout, 600_000),

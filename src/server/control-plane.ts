@@ -6,7 +6,7 @@ import type { Hono } from "hono";
 import { createLocalArtifactStore } from "../artifact/local/local-store.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer, RequestCount } from "../balancer/balancer.js";
-import { createLocalBalancer } from "../balancer/local/local-balancer.js";
+import { createBalancer } from "../balancer/create-balancer.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -18,7 +18,7 @@ import { createImageService, type ImageService } from "../image/image-service.js
 import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
-import { createLocalProvider } from "../provider/local/local-provider.js";
+import { createProvider } from "../provider/create-provider.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { createApi } from "./app.js";
@@ -90,12 +90,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
-  const balancer = createLocalBalancer({
-    host: config.balancerHost,
+  const balancer = await createBalancer(config.balancer, {
     onCounts: (counts) => {
       requestCounts.record(counts);
       options.onRequestCounts?.(counts);
     },
+    ...("openstack" in config.provider ? { defaultCloud: config.provider.openstack.cloud } : {}),
+    drainMs: config.drainMs,
   });
   let url = "";
   const ensurePool = async (name: string) => {
@@ -119,11 +120,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     drainMs: config.drainMs,
     audit,
   });
-  const provider = createLocalProvider({
-    dir: join(dataDir, "servers"),
-    addressPrefix: config.addressPrefix,
-    env: { STRATA_HEARTBEAT_MS: String(config.heartbeatMs), ...options.agentEnv },
-    prepareRoot: async (image, root) => void (await localImages.cloneRoot(image, root)),
+  const provider = await createProvider(config.provider, {
+    local: {
+      dir: join(dataDir, "servers"),
+      env: { STRATA_HEARTBEAT_MS: String(config.heartbeatMs), ...options.agentEnv },
+      prepareRoot: async (image, root) => void (await localImages.cloneRoot(image, root)),
+    },
   });
   const fleetOps = new FleetOps({
     store,
@@ -132,7 +134,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     audit,
     agent: () => ({ server: url, joinToken }),
-    imageFor: (group) => images.imageFor(group),
+    // Baked images are local folders until bakes go through Glance: a cloud boots from its base image.
+    ...(provider.name === "local" ? { imageFor: (group: string) => images.imageFor(group) } : {}),
   });
   const deployer = new Deployer({
     store,

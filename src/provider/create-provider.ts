@@ -27,6 +27,10 @@ export async function createProvider(
       o.cloud,
     );
     const serverUrl = o.server_url;
+    const agentOptions = {
+      agentCommand: o.agent_command,
+      ...(o.agent_prelude ? { prelude: o.agent_prelude } : {}),
+    };
     return createOpenStackProvider({
       client: createOpenStackClient({ cloud }),
       flavor: o.flavor,
@@ -34,14 +38,11 @@ export async function createProvider(
       baseImage: o.base_image,
       ...(o.key_name ? { keyName: o.key_name } : {}),
       securityGroups: o.security_groups,
-      agent: { agentCommand: o.agent_command },
+      agent: agentOptions,
       ...(serverUrl
         ? {
             userData: (spec) =>
-              agentUserData(
-                { ...spec, agent: { ...spec.agent, server: serverUrl } },
-                { agentCommand: o.agent_command },
-              ),
+              agentUserData({ ...spec, agent: { ...spec.agent, server: serverUrl } }, agentOptions),
           }
         : {}),
     });

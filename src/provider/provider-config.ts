@@ -26,6 +26,8 @@ export const openstackProviderConfigSchema = z.strictObject({
   security_groups: z.array(z.string().min(1)).default([]),
   /** Command that runs the agent on the image. @default "strata agent" */
   agent_command: z.string().min(1).default("strata agent"),
+  /** Shell run as root before the agent starts (installing Node 20 and strata on a bare image). */
+  agent_prelude: z.string().optional(),
   /** Control-plane URL agents on the servers reach (the listen address is loopback by default). */
   server_url: z.url().optional(),
 });

@@ -11,19 +11,27 @@ let client: OpenStackClient;
 let lbId = "";
 
 async function waitLb(status: "ACTIVE" | "gone"): Promise<void> {
+  const deadline = Date.now() + 120_000;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`load balancer ${lbId} not ${status} within 120 s`);
     const answer = await client.request<{ loadbalancer: { provisioning_status: string } }>(
       "load-balancer",
       "GET",
       `/lbaas/loadbalancers/${lbId}`,
       { accept: [404] },
     );
-    if (
-      status === "gone"
-        ? answer.status === 404
-        : answer.body.loadbalancer.provisioning_status === "ACTIVE"
-    )
-      return;
+    if (answer.status === 404) {
+      if (status === "gone") return;
+      throw new Error(`load balancer ${lbId} is gone`);
+    }
+    const state = answer.body.loadbalancer.provisioning_status;
+    if (status === "ACTIVE" && state === "ACTIVE") return;
+    // A cascade delete that failed in the worker leaves ERROR: ask again.
+    if (status === "gone" && state === "ERROR")
+      await client.request("load-balancer", "DELETE", `/lbaas/loadbalancers/${lbId}`, {
+        query: { cascade: true },
+        accept: [404, 409],
+      });
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

@@ -1,5 +1,6 @@
 import { StrataError } from "../../lib/errors.js";
 import type { OpenStackClient } from "../../lib/openstack/client.js";
+import { OpenStackError } from "../../lib/openstack/errors.js";
 import type { Balancer, MemberSpec, PoolInfo } from "../balancer.js";
 
 export interface OctaviaBalancerOptions {
@@ -280,17 +281,32 @@ export function createOctaviaBalancer(options: OctaviaBalancerOptions): Balancer
           );
           await settled();
         }
-        const created = await client.request<{ member: OctaviaMember }>(
-          "load-balancer",
-          "POST",
-          `/lbaas/pools/${pool.id}/members`,
-          {
-            body: {
-              member: { name: spec.id, address: spec.address, protocol_port: spec.port, weight: 1 },
-            },
-          },
-        );
-        return created.body.member.id;
+        // A POST is not retried blindly on 5xx; the member's name tells whether it landed.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const created = await client.request<{ member: OctaviaMember }>(
+              "load-balancer",
+              "POST",
+              `/lbaas/pools/${pool.id}/members`,
+              {
+                body: {
+                  member: {
+                    name: spec.id,
+                    address: spec.address,
+                    protocol_port: spec.port,
+                    weight: 1,
+                  },
+                },
+              },
+            );
+            return created.body.member.id;
+          } catch (err) {
+            if (!(err instanceof OpenStackError) || err.status < 500 || attempt >= 3) throw err;
+            await settled();
+            const landed = (await listMembers(pool.id)).find((m) => m.name === spec.id);
+            if (landed) return landed.id;
+          }
+        }
       });
       const current = await findPool(group);
       if (current?.healthmonitor_id) await waitOnline(pool.id, memberId, spec.id);

@@ -209,12 +209,9 @@ export function createOpenStackProvider(options: OpenStackProviderOptions): Prov
       );
       if (answer.status === 404) return;
       const current = answer.body.server;
-      // A delete that failed on the compute host leaves the server ERROR with no task: ask again.
-      if (
-        current.status === "ERROR" &&
-        !current["OS-EXT-STS:task_state"] &&
-        Date.now() - lastDelete > REDELETE_MS
-      ) {
+      // A delete that failed on the compute host (or got lost on the way there) leaves the server
+      // with no task (ERROR, or still ACTIVE): ask again.
+      if (!current["OS-EXT-STS:task_state"] && Date.now() - lastDelete > REDELETE_MS) {
         lastDelete = Date.now();
         await client.request("compute", "DELETE", `/servers/${id}`, { accept: [404] });
       }

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { forecastSection } from "../forecast/service/forecast-config.js";
 import { groupsSection, imagesSection } from "../image/image-config.js";
 import { scalingSchema } from "../scale/scale-config.js";
+import { octaviaBalancerConfigSchema } from "../balancer/balancer-config.js";
+import { openstackProviderConfigSchema } from "../provider/provider-config.js";
 import { ArtifactsConfigSchema } from "../artifact/artifact-config.js";
 import { CoordinationConfigSchema } from "../coord/coordination-config.js";
 import { StateConfigSchema } from "../store/state-config.js";
@@ -44,6 +46,14 @@ export const SECTIONS = {
   groups: groupsSection,
   images: imagesSection,
   scaling: scalingSchema.optional(),
+  "provider.openstack": openstackProviderConfigSchema.optional().meta({
+    description:
+      "launch servers as Nova servers: cloud, flavor, network (or none), base_image, key_name, security_groups (docs/openstack.md)",
+  }),
+  "balancer.octavia": octaviaBalancerConfigSchema.optional().meta({
+    description:
+      "service-in and out as Octavia pool members: loadbalancer, pool (docs/openstack.md)",
+  }),
   state: StateConfigSchema.optional().meta({
     description:
       "where durable state lives: `sqlite` (in data_dir) or `{ postgres: { url, schema, max_connections } }` (docs/engines.md)",

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import { readCurrent } from "../lib/server-root.js";
 import { emptyServer } from "../fleet/fleet.js";
 import { channelName } from "./image-service.js";
+import { waitFor } from "../agent/test-support.js";
 import { setupImageService, type ImageFixture } from "./test-fixture.js";
 
 type Fixture = ImageFixture;
@@ -112,7 +113,7 @@ describe("image service", () => {
     f.gate.hold();
     const v2 = await f.release("2.0.0");
     f.deploy(v2);
-    await new Promise((r) => setTimeout(r, 50));
+    await f.gate.reached();
     assert.equal((await lastBake()).state, "running");
     assert.equal((await f.repo.channel("web:current"))?.image, previous.id);
     assert.equal(await f.service.imageFor("web"), previous.id);
@@ -135,11 +136,14 @@ describe("image service", () => {
     await f.service.idle();
     f.gate.hold();
     f.deploy(await f.release("2.0.0"));
-    await new Promise((r) => setTimeout(r, 20));
+    await f.gate.reached();
     f.deploy(await f.release("3.0.0"));
     const v4 = await f.release("4.0.0");
     f.deploy(v4);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(
+      "the bakes of 3.0.0 and 4.0.0 queued",
+      async () => (await f.repo.listBakes({ limit: 10 })).length === 4,
+    );
     f.gate.release();
     await f.service.idle();
     // 2.0.0 was already running (held at its download) and finishes; 3.0.0 never starts.
@@ -253,7 +257,7 @@ describe("image service", () => {
     await writeFile(join(f.recipe, "provision.sh"), "exit 0\n");
     f.gate.hold();
     f.deploy(await f.release("1.0.0"));
-    await new Promise((r) => setTimeout(r, 100));
+    await f.gate.reached();
     const [mw] = await middlewareImages();
     assert.ok(mw, "the middleware layer is baked before the download");
     assert.equal(await f.service.imageFor("web"), mw.id);
@@ -270,7 +274,7 @@ describe("image service", () => {
   test("close aborts a running bake: the image is killed and the bake failed", async () => {
     f.gate.hold();
     f.deploy(await f.release("1.0.0"));
-    await new Promise((r) => setTimeout(r, 100));
+    await f.gate.reached();
     const closing = f.service.close();
     f.gate.release();
     await closing;

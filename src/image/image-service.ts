@@ -3,11 +3,12 @@ import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { createDigest } from "../artifact/digest.js";
 import type { ArtifactStore } from "../artifact/store.js";
-import { isoTime, type Clock } from "../lib/clock.js";
+import type { Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 import type { DeploymentRecord, Store } from "../store/store.js";
 import type { Release } from "../wire/release.js";
-import type { BakeView, ChannelView, GcView, ImageView, ImagesView } from "../wire/image.js";
+import type { BakeView, GcView, ImagesView } from "../wire/image.js";
+import { channelName, createImageViews } from "./image-views.js";
 import { planGc } from "./gc.js";
 import type { ImageConfig } from "./image-config.js";
 import type { BakeReason, BakeRecord, ImageLayerKind, ImageRecord } from "../store/image-repo.js";
@@ -70,9 +71,7 @@ export interface ImageService {
 /** Output kept in the audit log; the bake record keeps all the (bounded) output. */
 const AUDIT_OUTPUT_BYTES = 4096;
 
-export function channelName(group: string): string {
-  return `${group}:current`;
-}
+export { channelName };
 
 export function createImageService(options: ImageServiceOptions): ImageService {
   const { store, images, artifacts, config, clock, audit } = options;
@@ -85,6 +84,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
   /** Image ids a running bake builds or builds on, with a use count. */
   const busy = new Map<string, number>();
   let exclusive: Promise<unknown> = Promise.resolve();
+  const views = createImageViews(store);
 
   /** Runs `work` alone among GC runs and bakes choosing their parent. */
   function serially<T>(work: () => Promise<T>): Promise<T> {
@@ -435,54 +435,6 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     });
   }
 
-  function imageView(
-    record: ImageRecord,
-    channels: Map<string, string[]>,
-    inUse: Map<string, string[]>,
-  ): ImageView {
-    const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
-    return {
-      id: record.id,
-      name: record.name,
-      group: record.group,
-      layer: record.layer,
-      state: record.state,
-      parent: record.parent,
-      recipe_hash: record.recipe_hash,
-      release: record.release,
-      version: record.version,
-      size: record.size,
-      created_at: isoTime(record.created_at),
-      baked_at: time(record.baked_at),
-      bake_ms: record.bake_ms,
-      error: record.error,
-      channels: channels.get(record.id) ?? [],
-      in_use: inUse.get(record.id) ?? [],
-    };
-  }
-
-  async function bakeView(record: BakeRecord): Promise<BakeView> {
-    const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
-    const release = record.release ? await store.releases.getById(record.release) : null;
-    return {
-      id: record.id,
-      group: record.group,
-      release: record.release,
-      version: release?.version ?? null,
-      reason: record.reason,
-      state: record.state,
-      step: record.step,
-      image: record.image,
-      middleware_image: record.middleware_image,
-      detail: record.detail,
-      error: record.error,
-      output: record.output,
-      requested_at: isoTime(record.requested_at),
-      started_at: time(record.started_at),
-      finished_at: time(record.finished_at),
-    };
-  }
-
   return {
     async start() {
       for (const bake of await repo.listBakes({ states: ["queued", "running"], limit: 10_000 })) {
@@ -542,44 +494,8 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       return (await repo.list({ group, layer: "middleware", states: ["active"] }))[0]?.id ?? null;
     },
 
-    async view(group) {
-      const channels = (await repo.channels()).filter(
-        (c) => !group || c.name === channelName(group),
-      );
-      const byImage = new Map<string, string[]>();
-      for (const c of channels) byImage.set(c.image, [...(byImage.get(c.image) ?? []), c.name]);
-      const records = await repo.list(group ? { group } : {});
-      const channelViews: ChannelView[] = [];
-      for (const c of channels) {
-        const groupName = c.name.slice(0, c.name.lastIndexOf(":"));
-        const image = await repo.get(c.image);
-        const desired = (await store.groups.get(groupName))?.desired_release ?? null;
-        channelViews.push({
-          name: c.name,
-          group: groupName,
-          image: c.image,
-          release: image?.release ?? null,
-          version: image?.version ?? null,
-          up_to_date: image?.release != null && image.release === desired,
-          updated_at: isoTime(c.updated_at),
-        });
-      }
-      const inUse = new Map<string, string[]>();
-      for (const s of await store.servers.list())
-        if (s.image) inUse.set(s.image, [...(inUse.get(s.image) ?? []), s.name]);
-      return {
-        images: records.map((r) => imageView(r, byImage, inUse)),
-        channels: channelViews,
-        bakes: await Promise.all(
-          (await repo.listBakes({ ...(group ? { group } : {}), limit: 20 })).map(bakeView),
-        ),
-      };
-    },
-
-    async bake(id) {
-      const record = await repo.getBake(id);
-      return record ? bakeView(record) : null;
-    },
+    view: (group) => views.view(group),
+    bake: (id) => views.bake(id),
 
     gc,
 

@@ -25,7 +25,12 @@ export interface ImageFixture {
   audit: Omit<AuditEntry, "id">[];
   recipe: string;
   /** Holds artifact downloads (the bake's) until released. */
-  gate: { hold(): void; release(): void };
+  gate: {
+    hold(): void;
+    release(): void;
+    /** Resolves once a download waits at the held gate (at once if one already does). */
+    reached(): Promise<void>;
+  };
   release(version: string): Promise<Release>;
   /** Records what a successful deployment records, then tells the service, like the deployer. */
   deploy(release: Release, group?: string): void;
@@ -41,18 +46,27 @@ export async function setupImageService(
   const real = createLocalArtifactStore({ dir: join(work, "artifacts") });
   let held: Promise<void> | null = null;
   let open: (() => void) | null = null;
+  let arrivals = 0;
+  const onArrival: (() => void)[] = [];
   const gate = {
     hold: () => {
+      arrivals = 0;
       held = new Promise((resolve) => (open = resolve));
     },
     release: () => {
       open?.();
       held = null;
     },
+    reached: () =>
+      arrivals > 0 ? Promise.resolve() : new Promise<void>((resolve) => onArrival.push(resolve)),
   };
   const artifacts: ArtifactStore = {
     ...real,
     open: async (id) => {
+      if (held) {
+        arrivals++;
+        for (const resolve of onArrival.splice(0)) resolve();
+      }
       await held;
       return real.open(id);
     },

@@ -8,7 +8,9 @@ export interface Provider {
   readonly name: string;
   /**
    * Asks for a new server. Returns once the request is accepted, with the
-   * instance in `building` (or already `active`). Not idempotent: each call
+   * instance in `building` (or already `active`: the OpenStack provider waits
+   * for ACTIVE). A launch that fails leaves no server behind (one created
+   * before a later step failed is deleted). Not idempotent: each call
    * launches one more server. May run concurrently.
    */
   launch(spec: LaunchSpec): Promise<Instance>;

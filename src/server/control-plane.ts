@@ -10,6 +10,7 @@ import { createDaemonBalancer, type DaemonBalancer } from "../balancer/local/dae
 import { createConfiguredArtifactStore } from "../artifact/artifact-config.js";
 import { createConfiguredCoordinator } from "../coord/coordination-config.js";
 import { replicaId } from "../coord/etcd/etcd-coordinator.js";
+import { createBalancer } from "../balancer/create-balancer.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
 import type { ServerConfig } from "../config/server-config.js";
 import { Deployer } from "../deploy/deployer.js";
@@ -21,8 +22,8 @@ import { createImageService, type ImageService } from "../image/image-service.js
 import { createLocalImageStore } from "../image/local/local-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
-import { createLocalProvider } from "../provider/local/local-provider.js";
 import { createStore } from "../store/state-config.js";
+import { createProvider } from "../provider/create-provider.js";
 import type { Store } from "../store/store.js";
 import { createServer as createHttpsServer } from "node:https";
 import { currentActor } from "./access.js";
@@ -150,15 +151,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const requestCounts = createRequestCountRecorder({ groups: store.groups, traffic });
-  const balancer = await createDaemonBalancer({
-    dir: dataDir,
-    host: config.balancerHost,
-    onCounts: (counts) => {
-      requestCounts.record(counts);
-      events.publish("traffic", { group: counts.group });
-      options.onRequestCounts?.(counts);
-    },
-  });
+  const octavia = config.settings["balancer.octavia"];
+  const openstackCloud = config.settings["provider.openstack"]?.cloud;
+  const balancer: DaemonBalancer = octavia
+    ? withoutTotals(
+        await createBalancer(
+          { octavia },
+          {
+            drainMs: config.drainMs,
+            ...(openstackCloud ? { defaultCloud: openstackCloud } : {}),
+          },
+        ),
+      )
+    : await createDaemonBalancer({
+        dir: dataDir,
+        host: config.balancerHost,
+        onCounts: (counts) => {
+          requestCounts.record(counts);
+          events.publish("traffic", { group: counts.group });
+          options.onRequestCounts?.(counts);
+        },
+      });
   late.balancer = balancer;
   let url = "";
   const ensurePool = async (name: string) => {
@@ -191,12 +204,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     drainMs: config.drainMs,
     audit,
   });
-  const provider = createLocalProvider({
-    dir: join(dataDir, "servers"),
-    addressPrefix: config.addressPrefix,
-    env: { STRATA_HEARTBEAT_MS: String(config.heartbeatMs), ...options.agentEnv },
-    prepareRoot: async (image, root) => void (await localImages.cloneRoot(image, root)),
-  });
+  const openstack = config.settings["provider.openstack"];
+  const provider = await createProvider(
+    openstack ? { openstack } : { local: { address_prefix: config.addressPrefix } },
+    {
+      local: {
+        dir: join(dataDir, "servers"),
+        env: { STRATA_HEARTBEAT_MS: String(config.heartbeatMs), ...options.agentEnv },
+        prepareRoot: async (image, root) => void (await localImages.cloneRoot(image, root)),
+      },
+    },
+  );
   const fleetOps = new FleetOps({
     store,
     fleet,
@@ -204,7 +222,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     audit,
     agent: () => ({ server: url, ...(tls ? { ca: tls.ca } : {}) }),
-    imageFor: (group) => images.imageFor(group),
+    // Baked images are local folders until bakes go through Glance: a cloud boots from its base image.
+    ...(provider.name === "local" ? { imageFor: (group: string) => images.imageFor(group) } : {}),
   });
   const deployer = new Deployer({
     store,
@@ -399,4 +418,9 @@ function listen(
     // socket this server is closing (ECONNRESET when the event loop is busy).
     if ("keepAliveTimeout" in server) server.keepAliveTimeout = 65_000;
   });
+}
+
+/** A balancer of another kind (Octavia) counts no requests of its own for /metrics. */
+function withoutTotals(balancer: Balancer): DaemonBalancer {
+  return Object.assign(balancer, { totals: async () => ({}) });
 }

@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { RequestCount } from "../balancer.js";
+import { runBalancerContract } from "../balancer.contract.js";
 import { createLocalBalancer } from "./local-balancer.js";
 
 const octet = () => 10 + Math.floor(Math.random() * 240);
@@ -88,4 +89,12 @@ describe("local balancer", () => {
     assert.equal(s2xx, 13);
     assert.equal(s5xx, 1);
   });
+});
+
+runBalancerContract({
+  name: "Balancer contract: local",
+  create: async () => {
+    const balancer = createLocalBalancer({ host: `${prefix}.1` });
+    return { balancer, close: () => balancer.close() };
+  },
 });

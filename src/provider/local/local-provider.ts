@@ -62,15 +62,21 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   let saving = Promise.resolve();
   let closing = false;
 
-  async function load(): Promise<Entry[]> {
-    if (entries) return entries;
-    try {
-      entries = JSON.parse(await readFile(listFile, "utf8")) as Entry[];
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      entries = [];
-    }
-    return entries;
+  let loading: Promise<Entry[]> | null = null;
+  /** One read shared by concurrent first callers: each reading its own copy lost launches. */
+  function load(): Promise<Entry[]> {
+    if (entries) return Promise.resolve(entries);
+    loading ??= readFile(listFile, "utf8")
+      .then(
+        (text) => JSON.parse(text) as Entry[],
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") throw err;
+          return [];
+        },
+      )
+      .then((list) => (entries = list))
+      .finally(() => (loading = null));
+    return loading;
   }
 
   function save(): Promise<void> {
@@ -192,8 +198,10 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         startAgent(entry, await command());
         entry.state = "active";
       } catch (err) {
-        entry.state = "error";
+        // A failed launch leaves nothing behind, as a cloud provider deletes a server that failed.
+        entry.state = "deleted";
         await save();
+        await rm(root, { recursive: true, force: true });
         throw err;
       }
       await save();

@@ -1,0 +1,14 @@
+#!/bin/bash
+# Stops everything start.sh started, by pid (never by name: other services may share the machine).
+S=${S:-/tmp/strata-openstack-testbed}
+for n in nova-compute nova-api nova-scheduler nova-conductor octavia-worker glance-api \
+         neutron-stub keystone placement octavia; do
+  f=$S/run/$n.pid
+  [ -s $f ] && kill "$(cat $f)" 2>/dev/null && echo "stopped $n ($(cat $f))"
+done
+if [ -f $S/etc/rabbit/env.sh ]; then
+  ( . $S/etc/rabbit/env.sh; /usr/lib/rabbitmq/bin/rabbitmqctl stop $S/run/rabbitmq.pid >/dev/null 2>&1 )
+  echo "stopped rabbitmq"
+  ERL_EPMD_ADDRESS=127.0.0.1 /usr/lib/erlang/erts-*/bin/epmd -kill >/dev/null 2>&1 && echo "stopped epmd"
+fi
+sleep 3

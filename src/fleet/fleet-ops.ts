@@ -52,7 +52,7 @@ export class FleetOps {
   }
 
   async #up(group: string, count: number): Promise<string[]> {
-    const { store, provider, clock, fleet } = this.#o;
+    const { store, provider, fleet } = this.#o;
     await store.groups.ensure(group);
     const live = await store.servers.list(group);
     const missing = count - live.length;
@@ -92,7 +92,8 @@ export class FleetOps {
           root: instance.root ?? null,
           image,
           address: instance.address,
-          launched_at: clock.now(),
+          // launched_at stays the time of the request (set with the join token): a quick agent
+          // may be in service before launch() returns, and the lag runs from the request.
         });
         await this.#o.audit("server.launch", name, { group, address: instance.address, image });
       }),

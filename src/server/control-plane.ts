@@ -257,7 +257,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
-    dashboardRoutes({ hub: events, store, forecasts, clock }),
+    dashboardRoutes({
+      hub: events,
+      store,
+      forecasts,
+      clock,
+      // Ahead of now, the timeline draws what the scaler plans (groups without `scaling:` have none).
+      plannedServers: async (group, from, to) => {
+        const plan = await scale.plan(group).catch(() => null);
+        const steps = (plan?.steps ?? [])
+          .map((s) => ({ time: Date.parse(s.time), count: s.servers }))
+          .filter((s) => s.time >= from && s.time < to);
+        return { time: steps.map((s) => s.time), count: steps.map((s) => s.count) };
+      },
+    }),
     auditRoutes({ audit: store.audit }),
   ];
   const sessions = createSessions({

@@ -167,7 +167,26 @@ export async function createEtcdCoordinator(
    * writes, the watch), so a change is one round trip; a wrong guess costs a retry with the
    * value the failed transaction read back. Declining is decided on a fresh read only.
    */
-  async function update(
+  function update(
+    server: string,
+    next: (now: StoredState) => StoredState | null,
+  ): Promise<DesiredState> {
+    // One change of a server at a time in this replica, in call order: two in one tick
+    // would both read the same state and the CAS retry could apply them out of order.
+    const previous = updating.get(server) ?? Promise.resolve();
+    const mine = previous.then(
+      () => updateNow(server, next),
+      () => updateNow(server, next),
+    );
+    const tail = mine.catch(() => undefined);
+    updating.set(server, tail);
+    void tail.then(() => {
+      if (updating.get(server) === tail) updating.delete(server);
+    });
+    return mine;
+  }
+
+  async function updateNow(
     server: string,
     next: (now: StoredState) => StoredState | null,
   ): Promise<DesiredState> {
@@ -208,6 +227,7 @@ export async function createEtcdCoordinator(
     fail: (err: unknown) => void;
   }
   let queued: Cas[] = [];
+  const updating = new Map<string, Promise<unknown>>();
 
   /**
    * One compare-and-swap put. Those asked for in the same tick go to etcd as

@@ -127,9 +127,11 @@ describe("Octavia (testbed: amphora provider with no-op backends)", { skip }, ()
         )
       ).map((m) => m.weight);
     const removing = subject.removeMember(group, "web-1", { drainMs: 3000 });
+    const deadline = Date.now() + 60_000;
     for (;;) {
       const seen = await weights();
       if (seen[0] === 0) break;
+      assert.ok(Date.now() < deadline, "the member's weight never went to 0");
       assert.deepEqual(seen, [1], "the member stays until drained");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

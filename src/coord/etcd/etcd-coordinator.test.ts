@@ -58,23 +58,6 @@ if (skip) {
   });
 
   describe("etcd coordinator", () => {
-    test("setStage bumps the generation, keeps the release, and setDesired of it clears the stage", async () => {
-      const coordinator = await open();
-      await coordinator.setDesired("a", release(R1));
-      const staged = await coordinator.setStage("a", release(R2));
-      assert.equal(staged.generation, 2);
-      assert.equal(staged.release?.id, R1, "staging never changes what runs");
-      assert.equal(staged.stage?.id, R2);
-      assert.equal((await coordinator.setStage("a", release(R2))).generation, 2, "idempotent");
-      const waiting = coordinator.watch("a", 2, 10_000);
-      const switched = await coordinator.setDesired("a", release(R2));
-      assert.equal(switched.generation, 3);
-      assert.equal(switched.stage ?? null, null);
-      assert.equal((await waiting).release?.id, R2);
-      assert.equal((await coordinator.desired("a")).stage ?? null, null);
-      await coordinator.close();
-    });
-
     test("a change made on one replica wakes the long polls on another", async () => {
       const prefix = freshPrefix();
       const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);

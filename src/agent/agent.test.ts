@@ -21,7 +21,7 @@ import { packDirectory } from "../artifact/pack.js";
 import { ensureReleaseSigner } from "../artifact/signing.js";
 import { run, type AgentConfig } from "./agent.js";
 import type { ControlPlaneClient } from "./control-plane-client.js";
-import { randomLoopback, randomPort, waitFor } from "./test-support.js";
+import { randomLoopback, randomPort, waitFor } from "../lib/test-support.js";
 
 /** Follows the documented protocol: long poll answers at once when the generation differs. */
 function memoryControlPlane() {

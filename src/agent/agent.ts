@@ -7,10 +7,11 @@ import { readCurrent, readSwitchIntent, type SwitchIntent } from "../lib/server-
 import type { DesiredRelease } from "../wire/agent.js";
 import { createControlPlaneClient, type ControlPlaneClient } from "./control-plane-client.js";
 import { fetchArtifact } from "../artifact/download.js";
-import { isHealthy } from "./health.js";
-import { loadAppSpec, reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
+import { isHealthy } from "../runtime/health.js";
+import { reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
+import { loadAppSpec } from "../runtime/release-app.js";
 import { createSession, type Session } from "./session.js";
-import { createSupervisor, type Supervisor } from "./supervisor.js";
+import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
 import { createLog } from "../lib/log.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createControlPlaneClient } from "./control-plane-client.js";
-import { randomLoopback } from "./test-support.js";
+import { randomLoopback } from "../lib/test-support.js";
 
 describe("createControlPlaneClient", () => {
   let server: Server;

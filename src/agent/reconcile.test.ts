@@ -12,9 +12,9 @@ import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import { packDirectory } from "../artifact/pack.js";
 import { fetchArtifact } from "../artifact/download.js";
 import { reconcile } from "./reconcile.js";
-import { createSupervisor, type Supervisor } from "./supervisor.js";
+import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { readCurrent, releaseDir, releaseDirName } from "../lib/server-root.js";
-import { randomLoopback, randomPort } from "./test-support.js";
+import { randomLoopback, randomPort } from "../lib/test-support.js";
 
 const EXAMPLE = new URL("../../examples/hello/", import.meta.url).pathname;
 const TOKEN = "agent-token";

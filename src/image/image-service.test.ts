@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import { readCurrent } from "../lib/server-root.js";
 import { emptyServer } from "../fleet/fleet.js";
 import { channelName } from "./image-service.js";
-import { waitFor } from "../agent/test-support.js";
+import { waitFor } from "../lib/test-support.js";
 import { setupImageService, type ImageFixture } from "./test-fixture.js";
 
 type Fixture = ImageFixture;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import { BoundedOutput } from "../lib/process.js";
 import { hookArgv, runHook, type RunHookOptions } from "./hooks.js";
-import { isAlive, waitFor } from "./test-support.js";
+import { isAlive, waitFor } from "../lib/test-support.js";
 
 describe("runHook", () => {
   let dir: string;

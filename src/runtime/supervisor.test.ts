@@ -8,7 +8,7 @@ import { systemClock } from "../lib/clock.js";
 import { parseAppDefinition } from "../config/app-definition.js";
 import { createSupervisor, type AppSpec } from "./supervisor.js";
 import { stopOrphan } from "../lib/process.js";
-import { isAlive, waitFor } from "./test-support.js";
+import { isAlive, waitFor } from "../lib/test-support.js";
 
 describe("supervisor", () => {
   let dir: string;

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { systemClock } from "../lib/clock.js";
 import type { HealthDefinition } from "../config/app-definition.js";
 import { checkHealth } from "./health.js";
-import { randomLoopback } from "./test-support.js";
+import { randomLoopback } from "../lib/test-support.js";
 
 describe("checkHealth", () => {
   let server: Server;

@@ -35,9 +35,10 @@ export interface FleetOptions {
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
-  /** Receives every agent report once it is recorded (the deployer waits on them). */
-  onReport?: (server: string, report: AgentReport) => void;
 }
+
+/** Receives an agent report once it is recorded. */
+export type ReportListener = (server: string, report: AgentReport) => void;
 
 /** What an issued join token binds: the instance it was made for. */
 export interface JoinGrant {
@@ -60,6 +61,7 @@ export class Fleet {
   #startedAt = 0;
   /** Serialises membership changes per server. */
   readonly #syncing = new Map<string, Promise<void>>();
+  readonly #reportListeners = new Set<ReportListener>();
 
   constructor(options: FleetOptions) {
     this.#options = options;
@@ -74,6 +76,15 @@ export class Fleet {
 
   stop(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
+  }
+
+  /**
+   * Calls `listener` with every agent report once it is recorded (the deployer
+   * waits on them), in subscription order. Returns the function that unsubscribes.
+   */
+  subscribeReports(listener: ReportListener): () => void {
+    this.#reportListeners.add(listener);
+    return () => void this.#reportListeners.delete(listener);
   }
 
   /**
@@ -265,12 +276,16 @@ export class Fleet {
     await this.sync(server.name);
   }
 
+  #publishReport(server: string, report: AgentReport): void {
+    for (const listener of this.#reportListeners) listener(server, report);
+  }
+
   async report(server: ServerRecord, report: AgentReport): Promise<void> {
     const now = this.#options.clock.now();
     // A staged release changes nothing that runs: only the deployer cares.
     if (report.phase === "staged") {
       await this.#options.store.servers.update(server.name, { last_heartbeat: now });
-      this.#options.onReport?.(server.name, report);
+      this.#publishReport(server.name, report);
       return;
     }
     const converged = report.phase === "converged" && report.release_id !== null;
@@ -292,7 +307,7 @@ export class Fleet {
         : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
-    this.#options.onReport?.(server.name, report);
+    this.#publishReport(server.name, report);
     if (report.phase !== "working") await this.sync(server.name);
   }
 

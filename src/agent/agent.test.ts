@@ -67,6 +67,10 @@ function memoryControlPlane() {
         },
         async heartbeat(heartbeat) {
           plane.heartbeats.push(heartbeat);
+          return undefined;
+        },
+        async rotateToken() {
+          return { token: `rotated-${plane.joins.length}` };
         },
         setToken(next) {
           token = next;

@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
+import { readCredentials } from "../fleet/agent-credentials.js";
 import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
@@ -147,10 +148,7 @@ async function openRoot(
       runAs = undefined;
     }
   }
-  const saved = await readFile(join(root, "agent.json"), "utf8").then(
-    (text) => JSON.parse(text) as { token?: string; release_key?: string },
-    () => null,
-  );
+  const saved = await readCredentials(root);
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
@@ -261,7 +259,7 @@ function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
 }
 
 /** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
-async function heartbeats({ config, client, supervisor, clock, signal }: Agent): Promise<void> {
+async function heartbeats({ config, client, session, supervisor, clock, log, signal }: Agent) {
   while (!signal.aborted) {
     const app = supervisor.current;
     const healthy =
@@ -272,7 +270,8 @@ async function heartbeats({ config, client, supervisor, clock, signal }: Agent):
       app_healthy: healthy,
       app_port: app?.definition.port ?? null,
     };
-    await client.heartbeat(beat, signal).catch(() => undefined); // 401s are handled by the desired loop
+    const answer = await client.heartbeat(beat, signal).catch(() => undefined); // 401s: the desired loop
+    if (answer?.rotate_token) await session.rotateToken().catch((err) => log(messageOf(err)));
     await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);
   }
 }

@@ -4,8 +4,10 @@ import type {
   AgentReport,
   DesiredState,
   Heartbeat,
+  HeartbeatResponse,
   JoinRequest,
   JoinResponse,
+  TokenRotation,
 } from "../wire/agent.js";
 
 /**
@@ -19,7 +21,10 @@ export interface ControlPlaneClient {
   /** Long poll: answers at once when the generation differs from `after`, else within `waitSeconds`. */
   desired(after: number, waitSeconds: number, signal?: AbortSignal): Promise<DesiredState>;
   report(report: AgentReport, signal?: AbortSignal): Promise<void>;
-  heartbeat(heartbeat: Heartbeat, signal?: AbortSignal): Promise<void>;
+  /** Undefined from a control plane that predates rotation (204). */
+  heartbeat(heartbeat: Heartbeat, signal?: AbortSignal): Promise<HeartbeatResponse | undefined>;
+  /** A new agent token; the current one works until the new one is first used. */
+  rotateToken(signal?: AbortSignal): Promise<TokenRotation>;
   /** Bearer token used from now on (after a join). */
   setToken(token: string): void;
   /** Current bearer token, for artifact downloads. */
@@ -86,7 +91,9 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
         signal,
       ),
     report: (report, signal) => call<void>("POST", "/v1/agents/report", report, signal),
-    heartbeat: (heartbeat, signal) => call<void>("POST", "/v1/agents/heartbeat", heartbeat, signal),
+    heartbeat: (heartbeat, signal) =>
+      call<HeartbeatResponse | undefined>("POST", "/v1/agents/heartbeat", heartbeat, signal),
+    rotateToken: (signal) => call<TokenRotation>("POST", "/v1/agents/token", undefined, signal),
     setToken(next) {
       token = next;
     },

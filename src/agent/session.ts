@@ -1,5 +1,4 @@
-import { rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { rotateAgentToken, saveCredentials } from "../fleet/agent-credentials.js";
 import type { Clock } from "../lib/clock.js";
 import { ConfigError, messageOf, type StrataError } from "../lib/errors.js";
 import { retry } from "../lib/retry.js";
@@ -42,6 +41,8 @@ export interface Session {
    * when it is sent or lost; a lost `working` report only costs progress display.
    */
   report(report: AgentReport): Promise<void> | undefined;
+  /** Swaps the agent token for a new one (saved before it is used); the heartbeat asks for it. */
+  rotateToken(): Promise<void>;
   /** The control plane's release-signing key, pinned at the first join that offered one. */
   readonly releaseKey: string | null;
 }
@@ -51,6 +52,12 @@ export function createSession(options: SessionOptions): Session {
   let joining: Promise<void> | null = null;
   let releaseKey = options.releaseKey ?? null;
   let reports = Promise.resolve();
+  const save = (token: string) =>
+    saveCredentials(root, {
+      name: options.name,
+      token,
+      ...(releaseKey ? { release_key: releaseKey } : {}),
+    });
 
   const session: Session = {
     join: () =>
@@ -71,16 +78,19 @@ export function createSession(options: SessionOptions): Session {
           log("[agent] join: the control plane offers another release key; keeping the pinned one");
         }
         releaseKey ??= res.release_key ?? null;
-        const saved = {
-          name,
-          token: res.token,
-          ...(releaseKey ? { release_key: releaseKey } : {}),
-        };
-        const temp = join(root, ".agent.json.tmp");
-        await writeFile(temp, JSON.stringify(saved) + "\n", { mode: 0o600 });
-        await rename(temp, join(root, "agent.json"));
+        await save(res.token);
         log(`[agent] joined ${options.server} as ${name}`);
       })().finally(() => (joining = null))),
+
+    rotateToken: () =>
+      rotateAgentToken(
+        {
+          issue: async () => (await client.rotateToken(signal)).token,
+          save,
+          use: (token) => client.setToken(token),
+        },
+        root,
+      ).then(() => log("[agent] rotated its token")),
 
     retrying: (what, work, retryable = (err) => !(err instanceof ConfigError)) =>
       retry(work, {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { forecastSection } from "../forecast/service/forecast-config.js";
+import { agentTokensSection } from "../fleet/token-config.js";
 import { groupsSection, imagesSection } from "../image/image-config.js";
 import { scalingSchema } from "../scale/scale-config.js";
 import { octaviaBalancerConfigSchema } from "../balancer/balancer-config.js";
@@ -43,6 +44,7 @@ import {
  */
 export const SECTIONS = {
   forecast: forecastSection,
+  agent_tokens: agentTokensSection,
   groups: groupsSection,
   images: imagesSection,
   scaling: scalingSchema.optional(),

@@ -35,6 +35,10 @@ export interface FleetOptions {
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
+  /** Agent token age at which a heartbeat asks the agent to rotate. @default 2592000000 (30 d) */
+  tokenRotateAfterMs?: number;
+  /** How long a replaced agent token works after the new one's first use. @default 60000 */
+  tokenGraceMs?: number;
 }
 
 /** Receives an agent report once it is recorded. */
@@ -62,6 +66,8 @@ export class Fleet {
   /** Serialises membership changes per server. */
   readonly #syncing = new Map<string, Promise<void>>();
   readonly #reportListeners = new Set<ReportListener>();
+  /** First uses of a rotated token under way, by server: concurrent requests promote it once. */
+  readonly #promoting = new Map<string, Promise<ServerRecord>>();
 
   constructor(options: FleetOptions) {
     this.#options = options;
@@ -161,7 +167,7 @@ export class Fleet {
         );
       }
       await store.servers.update(req.name, {
-        token_hash: hashToken(token),
+        ...freshToken(token, clock.now()),
         join_token_hash: null,
         join_expires_at: null,
         address: req.address,
@@ -208,7 +214,7 @@ export class Fleet {
         );
       }
       await store.servers.update(req.name, {
-        token_hash: hashToken(token),
+        ...freshToken(token, clock.now()),
         address: req.address,
         state: ["launching", "offline"].includes(existing.state) ? "joined" : existing.state,
         last_heartbeat: clock.now(),
@@ -228,15 +234,88 @@ export class Fleet {
     return cluster !== null && token !== "" && sameSecret(token, cluster);
   }
 
-  /** The server a per-agent token belongs to. */
+  /**
+   * The server a per-agent token belongs to: its current token, the new one of
+   * a rotation (whose first use makes it current) or, within its grace, the one
+   * a rotation replaced.
+   */
   async authenticate(token: string): Promise<ServerRecord> {
-    const server = token
-      ? await this.#options.store.servers.getByTokenHash(hashToken(token))
-      : null;
-    if (!server || server.state === "terminated") {
-      throw new StrataError("unauthorized", "[server] unknown or revoked agent token");
+    const hash = token ? hashToken(token) : "";
+    const server = hash ? await this.#options.store.servers.getByTokenHash(hash) : null;
+    if (server && server.state !== "terminated") {
+      if (server.token_hash === hash) return server;
+      if (server.pending_token_hash === hash) return this.#promote(server);
+      const until = server.previous_token_until ?? 0;
+      if (server.previous_token_hash === hash && until >= this.#options.clock.now()) return server;
     }
-    return server;
+    throw new StrataError("unauthorized", "[server] unknown or revoked agent token");
+  }
+
+  /**
+   * A new agent token for `server`, asked for by its agent over its
+   * authenticated channel. The current token keeps working until the new one
+   * is first used, then for the grace; asking again replaces a new token not used yet.
+   */
+  async rotateToken(server: ServerRecord): Promise<string> {
+    const token = newToken();
+    await this.#options.store.servers.update(server.name, { pending_token_hash: hashToken(token) });
+    await this.#options.audit("token.agent.issue", server.name, { group: server.group });
+    return token;
+  }
+
+  /** Whether the server's next heartbeat should ask its agent to rotate: asked for, or the token is old. */
+  rotationDue(server: ServerRecord): boolean {
+    const after = this.#options.tokenRotateAfterMs ?? 30 * 86_400_000;
+    if (server.rotate_requested_at !== null || server.token_issued_at === null) return true;
+    return this.#options.clock.now() - server.token_issued_at >= after;
+  }
+
+  /**
+   * Makes the next heartbeat of one server, or of every server of a group,
+   * ask its agent to rotate its token. Returns the names asked.
+   */
+  async requestRotation(target: { server: string } | { group: string }): Promise<string[]> {
+    const { store, clock, audit } = this.#options;
+    const servers =
+      "server" in target
+        ? [await store.servers.get(target.server)].filter((s) => s !== null)
+        : await store.servers.list(target.group);
+    const joined = servers.filter((s) => s.state !== "terminated" && s.token_hash !== null);
+    if (joined.length === 0) {
+      const where = "server" in target ? target.server : `group ${target.group}`;
+      throw new StrataError("not_found", `[fleet] tokens rotate: no joined server in ${where}`);
+    }
+    for (const server of joined) {
+      await store.servers.update(server.name, { rotate_requested_at: clock.now() });
+      await audit("token.agent.rotate_request", server.name, { group: server.group });
+    }
+    return joined.map((s) => s.name);
+  }
+
+  #promote(server: ServerRecord): Promise<ServerRecord> {
+    const under = this.#promoting.get(server.name);
+    if (under) return under;
+    const { store, clock, audit } = this.#options;
+    const promotion = (async () => {
+      const now = clock.now();
+      const patch = {
+        token_hash: server.pending_token_hash,
+        pending_token_hash: null,
+        previous_token_hash: server.token_hash,
+        previous_token_until: now + (this.#options.tokenGraceMs ?? 60_000),
+        token_issued_at: now,
+        rotate_requested_at: null,
+      };
+      await store.servers.update(server.name, patch);
+      await audit("token.agent.rotate", server.name, {
+        group: server.group,
+        ...(server.token_issued_at !== null ? { age_ms: now - server.token_issued_at } : {}),
+        requested: server.rotate_requested_at !== null,
+      });
+      return { ...server, ...patch };
+    })().finally(() => this.#promoting.delete(server.name));
+    this.#promoting.set(server.name, promotion);
+    return promotion;
   }
 
   /** Revokes a server's agent token (and any unused join token): it must be issued a new one to join again. */
@@ -245,6 +324,9 @@ export class Fleet {
     if (!server) throw new StrataError("not_found", `[fleet] no server ${name}`);
     await this.#options.store.servers.update(name, {
       token_hash: null,
+      pending_token_hash: null,
+      previous_token_hash: null,
+      previous_token_until: null,
       join_token_hash: null,
       join_expires_at: null,
       state: "offline",
@@ -387,6 +469,18 @@ export class Fleet {
   }
 }
 
+/** The columns of a token issued at join: it alone is valid, and its age starts now. */
+function freshToken(token: string, now: number) {
+  return {
+    token_hash: hashToken(token),
+    token_issued_at: now,
+    pending_token_hash: null,
+    previous_token_hash: null,
+    previous_token_until: null,
+    rotate_requested_at: null,
+  };
+}
+
 /** Names are never reused: the audit log and the images launched keep pointing at the old server. */
 function terminatedName(name: string): StrataError {
   return new StrataError(
@@ -428,6 +522,11 @@ export function emptyServer(
     state: tokenHash ? "joined" : "launching",
     root: null,
     token_hash: tokenHash,
+    token_issued_at: tokenHash ? now : null,
+    pending_token_hash: null,
+    previous_token_hash: null,
+    previous_token_until: null,
+    rotate_requested_at: null,
     join_token_hash: null,
     join_expires_at: null,
     current_release: null,

@@ -22,6 +22,11 @@ export function server(name: string, patch: Partial<ServerRecord> = {}): ServerR
     state: "joined",
     root: null,
     token_hash: null,
+    token_issued_at: null,
+    pending_token_hash: null,
+    previous_token_hash: null,
+    previous_token_until: null,
+    rotate_requested_at: null,
     join_token_hash: null,
     join_expires_at: null,
     current_release: null,
@@ -54,6 +59,11 @@ export function runServerRepoContract(options: ServerRepoContractOptions): void 
         provider_id: "nova-1",
         root: "/srv/web-1",
         token_hash: "h1",
+        token_issued_at: 1_700_000_050_000,
+        pending_token_hash: "p1",
+        previous_token_hash: "o1",
+        previous_token_until: 1_700_000_400_000,
+        rotate_requested_at: 1_700_000_060_000,
         current_release: R1,
         join_token_hash: "j1",
         join_expires_at: 1_700_000_300_000,
@@ -78,6 +88,14 @@ export function runServerRepoContract(options: ServerRepoContractOptions): void 
       await repo.insert(server("web-2", { token_hash: "h2" }));
       assert.equal((await repo.getByTokenHash("h2"))?.name, "web-2");
       assert.equal(await repo.getByTokenHash("h3"), null);
+    },
+    "a server is found by the new token of a rotation and by the one it replaced": async (repo) => {
+      await repo.insert(server("web-1", { token_hash: "h1", pending_token_hash: "p1" }));
+      await repo.insert(server("web-2", { token_hash: "h2", previous_token_hash: "o2" }));
+      assert.equal((await repo.getByTokenHash("p1"))?.name, "web-1");
+      assert.equal((await repo.getByTokenHash("o2"))?.name, "web-2");
+      await repo.update("web-1", { token_hash: "p1", pending_token_hash: null });
+      assert.equal((await repo.getByTokenHash("p1"))?.token_hash, "p1");
     },
     "list leaves terminated servers out, by group, ordered by name": async (repo) => {
       await repo.insert(server("web-2"));

@@ -67,6 +67,15 @@ export interface ServerRecord {
   root: string | null;
   /** sha256 of the per-agent token; the token itself is never stored. */
   token_hash: string | null;
+  /** When the current agent token was issued (its age); null before rotation was recorded. */
+  token_issued_at: number | null;
+  /** sha256 of a new agent token handed out and not used yet; its first use makes it current. */
+  pending_token_hash: string | null;
+  /** sha256 of the token a rotation replaced, valid until `previous_token_until`. */
+  previous_token_hash: string | null;
+  previous_token_until: number | null;
+  /** When an operator asked that the next heartbeat rotate the token (strata tokens rotate). */
+  rotate_requested_at: number | null;
   /** sha256 of the single-use join token issued for this server at launch; cleared at join. */
   join_token_hash: string | null;
   join_expires_at: number | null;
@@ -120,6 +129,7 @@ export interface ServerRepo {
   /** Inserts a new server; the name must be unused. */
   insert(server: ServerRecord): Promise<void>;
   get(name: string): Promise<ServerRecord | null>;
+  /** The server holding this agent token: its current, pending or previous one. */
   getByTokenHash(hash: string): Promise<ServerRecord | null>;
   /** The live server a single-use join token was issued for. */
   getByJoinTokenHash(hash: string): Promise<ServerRecord | null>;

@@ -69,6 +69,20 @@ export const HeartbeatSchema = z.strictObject({
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
+/** Answer to `POST /v1/agents/heartbeat`. */
+export interface HeartbeatResponse {
+  /** Rotate the agent token now (`POST /v1/agents/token`): it is old, or an operator asked. */
+  rotate_token: boolean;
+}
+
+/** Body of `POST /v1/agents/token`: none (or an empty mapping). */
+export const TokenRotationRequestSchema = z.strictObject({}).optional();
+
+/** Answer to `POST /v1/agents/token`: the agent's new token (the current one works until it is used). */
+export interface TokenRotation {
+  token: string;
+}
+
 /** Query of `GET /v1/agents/desired`. */
 export const DesiredQuerySchema = z.strictObject({
   after: z.coerce.number().int().min(-1).default(-1),

@@ -348,6 +348,7 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "tokens revoke": ["tokens", "revoke", "ci", "--json"],
       "tokens join": ["tokens", "join", "--name", "web-77", "--group", "web", "--json"],
       "tokens revoke-agent": ["tokens", "revoke-agent", "web-77", "--json"],
+      "tokens rotate": ["tokens", "rotate", "--group", "web", "--json"],
       simulate: [
         ...["simulate", "--input", fiveMinutes, "--time-column", "time", "--value-column", "count"],
         ...["--policy", "static", "--json"],

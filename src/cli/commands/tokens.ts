@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { createClient } from "../client.js";
+import { StrataError } from "../../lib/errors.js";
+import type { RotateAgentTokensView } from "../../wire/tokens.js";
 import { printJson, type OutputOptions } from "../output.js";
 
 interface TokenView {
@@ -9,7 +11,7 @@ interface TokenView {
   revoked_at: string | null;
 }
 
-/** `strata tokens ...`: API tokens by role, join tokens for servers started by hand, agent revocation. */
+/** `strata tokens ...`: API tokens by role, join tokens for servers started by hand, agent rotation and revocation. */
 export function registerTokensCommand(program: Command): void {
   const tokens = program.command("tokens").description("API tokens, join tokens and agent tokens");
   tokens
@@ -79,6 +81,23 @@ export function registerTokensCommand(program: Command): void {
       process.stderr.write(
         `single use, valid 1 h: STRATA_JOIN_TOKEN=... strata agent --name ${opts.name} --group ${opts.group} ...\n`,
       );
+    });
+  tokens
+    .command("rotate [server]")
+    .description(
+      "make the next heartbeat of a server (or of every server of --group) rotate its agent token",
+    )
+    .option("--group <group>", "every server of the group")
+    .option("--json", "print one JSON document")
+    .action(async (server: string | undefined, opts: { group?: string } & OutputOptions) => {
+      // A server by name, as revoke-agent takes it: `--server` is the control plane's URL.
+      if (Boolean(server) === Boolean(opts.group))
+        throw new StrataError("bad_request", "[cli] tokens rotate: give a server or --group");
+      const target = server ? { server } : { group: opts.group };
+      const client = await createClient(program.opts());
+      const view = await client.post<RotateAgentTokensView>("/v1/tokens/agents/rotate", target);
+      if (opts.json) return printJson(view);
+      console.log(`${view.servers.join(", ")}: rotating at the next heartbeat`);
     });
   tokens
     .command("revoke-agent <server>")

@@ -83,6 +83,8 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     drainMs: config.drainMs,
     audit,
+    tokenRotateAfterMs: config.settings.agent_tokens.rotate_after,
+    tokenGraceMs: config.settings.agent_tokens.grace,
   });
   const openstack = config.settings["provider.openstack"];
   const provider = await createProvider(

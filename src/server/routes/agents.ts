@@ -7,6 +7,9 @@ import {
   DesiredQuerySchema,
   HeartbeatSchema,
   JoinRequestSchema,
+  TokenRotationRequestSchema,
+  type HeartbeatResponse,
+  type TokenRotation,
 } from "../../wire/agent.js";
 import { BODY_LIMIT, readJson, readQuery } from "../validate.js";
 
@@ -56,8 +59,14 @@ export function agentRoutes(deps: { fleet: Fleet; coordinator: Coordinator }): H
   });
 
   app.post("/heartbeat", async (c) => {
-    await fleet.heartbeat(c.get("server"), await readJson(c, HeartbeatSchema, "heartbeat"));
-    return c.body(null, 204);
+    const server = c.get("server");
+    await fleet.heartbeat(server, await readJson(c, HeartbeatSchema, "heartbeat"));
+    return c.json({ rotate_token: fleet.rotationDue(server) } satisfies HeartbeatResponse);
+  });
+
+  app.post("/token", async (c) => {
+    await readJson(c, TokenRotationRequestSchema, "token");
+    return c.json({ token: await fleet.rotateToken(c.get("server")) } satisfies TokenRotation);
   });
 
   return app;

@@ -7,6 +7,7 @@ import { StrataError } from "../../lib/errors.js";
 import type { Store } from "../../store/store.js";
 import { currentActor } from "../access.js";
 import { groupName, ipAddress, serverName } from "../../wire/names.js";
+import { RotateAgentTokensSchema, type RotateAgentTokensView } from "../../wire/tokens.js";
 import { readJson, readParams } from "../validate.js";
 
 /** Body of `POST /v1/tokens/join`: a single-use join token for one server started by hand. */
@@ -90,6 +91,11 @@ export function tokenRoutes(deps: { fleet: Fleet; store: Store; clock: Clock }):
       ...(grant.address ? { address: grant.address } : {}),
     });
     return c.json({ server: grant.name, group: grant.group, join_token: token }, 201);
+  });
+
+  app.post("/tokens/agents/rotate", async (c) => {
+    const target = await readJson(c, RotateAgentTokensSchema, "rotate agent tokens");
+    return c.json({ servers: await fleet.requestRotation(target) } satisfies RotateAgentTokensView);
   });
 
   app.delete("/tokens/agents/:server", async (c) => {

@@ -180,7 +180,13 @@ function serverRepo(db: pg.Pool): ServerRepo {
       }
     },
     get: async (name) => (await select("WHERE name = $1", [name]))[0] ?? null,
-    getByTokenHash: async (hash) => (await select("WHERE token_hash = $1", [hash]))[0] ?? null,
+    getByTokenHash: async (hash) =>
+      (
+        await select(
+          "WHERE token_hash = $1 OR pending_token_hash = $1 OR previous_token_hash = $1",
+          [hash],
+        )
+      )[0] ?? null,
     getByJoinTokenHash: async (hash) =>
       (await select("WHERE join_token_hash = $1 AND state != 'terminated'", [hash]))[0] ?? null,
     launches: async (group, limit) =>

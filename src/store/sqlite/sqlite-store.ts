@@ -168,7 +168,12 @@ function serverRepo(db: Database): ServerRepo {
     get: async (name) =>
       toServer(prepare(db, "SELECT * FROM servers WHERE name = ?").get(name) as Row),
     getByTokenHash: async (hash) =>
-      toServer(prepare(db, "SELECT * FROM servers WHERE token_hash = ?").get(hash) as Row),
+      toServer(
+        prepare(
+          db,
+          "SELECT * FROM servers WHERE token_hash = @hash OR pending_token_hash = @hash OR previous_token_hash = @hash",
+        ).get({ hash }) as Row,
+      ),
     getByJoinTokenHash: async (hash) =>
       toServer(
         prepare(

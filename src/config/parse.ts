@@ -45,11 +45,8 @@ export function validate<S extends $ZodType>(
 ): output<S> {
   const result = safeParse(schema, value, { reportInput: true, error: genericProblem });
   if (result.success) return deepFreeze(result.data);
-  // An unknown key first: a misspelt key is the likely cause of the problems beside it.
-  const issues = [...result.error.issues].sort(
-    (a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"),
-  );
-  const problems = issues.map((issue) => describeIssue(issue, path, rootKey));
+  const issues = [...result.error.issues].sort(unknownKeysFirst);
+  const problems = issues.flatMap((issue) => describeIssue(issue, path, rootKey));
   const [first] = problems;
   throw new ConfigError(
     first!.key,
@@ -62,32 +59,92 @@ function describeIssue(
   issue: $ZodIssue,
   prefix: readonly string[],
   rootKey: string,
-): { key: string; problem: string } {
+): { key: string; problem: string }[] {
   const path = [...prefix, ...issue.path.map(String)];
   if (issue.code === "unrecognized_keys") {
     const [key, ...more] = issue.keys;
     const also = more.length > 0 ? `; also unknown: ${more.join(", ")}` : "";
     // zod's own wording ("Unrecognized key") from a section written in plain zod reads as ours.
     const problem = issue.message.startsWith("Unrecognized key") ? "unknown key" : issue.message;
-    return { key: [...path, key].join("."), problem: problem + also };
+    return [{ key: [...path, key].join("."), problem: problem + also }];
+  }
+  if (issue.code === "invalid_union") {
+    // The one form the value's type fits (a mapping for a mapping) names the inner key at fault;
+    // with none, or several, the union's own message says which forms it takes.
+    const fitting = issue.errors.filter((branch) => !branch.every(isTypeMismatchHere));
+    if (fitting.length === 1) {
+      const branch = [...fitting[0]!].sort(unknownKeysFirst);
+      return branch.flatMap((inner) => describeIssue(inner, path, rootKey));
+    }
   }
   const problem =
     issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
-  return { key: path.length > 0 ? path.join(".") : rootKey, problem };
+  return [{ key: path.length > 0 ? path.join(".") : rootKey, problem }];
+}
+
+/** An issue saying the value itself has another type than this form takes. */
+function isTypeMismatchHere(issue: $ZodIssue): boolean {
+  return issue.code === "invalid_type" && issue.path.length === 0;
+}
+
+/** An unknown key first: a misspelt key is the likely cause of the problems beside it. */
+function unknownKeysFirst(a: $ZodIssue, b: $ZodIssue): number {
+  return Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys");
 }
 
 /** Messages for the issues a field's own schema does not word. */
 function genericProblem(issue: $ZodRawIssue): string | undefined {
   if (issue.code === "invalid_type") {
     if (issue.input === undefined) return "is required";
+    return `must be ${typeName(issue.expected)}, got ${kind(issue.input)}`;
+  }
+  if (issue.code === "invalid_value") {
+    const values = issue.values.map((v) => JSON.stringify(v)).join(", ");
+    return `must be ${issue.values.length === 1 ? values : `one of ${values}`}, got ${kind(issue.input)}`;
+  }
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    const small = issue.code === "too_small";
+    const bound = small ? issue.minimum : issue.maximum;
+    const most =
+      issue.inclusive === false
+        ? small
+          ? "more than"
+          : "less than"
+        : small
+          ? "at least"
+          : "at most";
+    const what =
+      issue.origin === "array" || issue.origin === "set"
+        ? `${most} ${bound} ${Number(bound) === 1 ? "entry" : "entries"}`
+        : issue.origin === "string"
+          ? `${most} ${bound} ${Number(bound) === 1 ? "character" : "characters"}`
+          : `${most} ${bound}`;
+    return `must be ${what}, got ${kind(issue.input)}`;
+  }
+  if (issue.code === "invalid_format") {
+    const format =
+      issue.format === "regex" ? `a string matching ${issue.pattern}` : `a ${issue.format}`;
+    return `must be ${format}, got ${kind(issue.input)}`;
+  }
+  if (issue.code === "invalid_union") {
+    const forms = issue.errors
+      .flatMap((branch) => branch.filter(isTypeMismatchHere))
+      .map((mismatch) => (mismatch as { expected?: string }).expected)
+      .filter((expected): expected is string => typeof expected === "string")
+      .map(typeName);
     const expected =
-      issue.expected === "object" || issue.expected === "record"
-        ? "a mapping"
-        : `a ${issue.expected}`;
+      forms.length > 0 ? [...new Set(forms)].join(" or ") : "one of its accepted forms";
     return `must be ${expected}, got ${kind(issue.input)}`;
   }
-  if (issue.code === "invalid_union") return `has no accepted form, got ${kind(issue.input)}`;
   return undefined;
+}
+
+/** A zod type name as a user reads it: `a mapping`, `an integer`, `a string`. */
+function typeName(expected: string): string {
+  if (expected === "object" || expected === "record") return "a mapping";
+  if (expected === "array") return "a list";
+  if (expected === "int") return "an integer";
+  return `a ${expected}`;
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -201,6 +201,65 @@ describe("parseServerConfig", () => {
     });
   }
 
+  // Regression: a value inside a union (`state`, `coordination`, `artifacts`: a bare name or a
+  // mapping of one kind) was reported as "state: has no accepted form", naming neither the
+  // inner key nor what it takes.
+  const unionCases: Array<[string, string, RegExp]> = [
+    [
+      "coordination: 10",
+      "coordination",
+      /coordination: must be embedded or a mapping of one of embedded, etcd, got 10$/,
+    ],
+    ["state: { postgres: { url: 3 } }", "state.postgres.url", /: must be a string, got 3$/],
+    ["state: { postgres: {} }", "state.postgres.url", /state\.postgres\.url: is required$/],
+    ["state: mysql", "state", /state: unknown kind "mysql" \(expected sqlite or a mapping/],
+    ["state: [1]", "state", /state: must be sqlite or a mapping of one of sqlite, postgres/],
+    ["state: { mysql: {} }", "state.mysql", /state\.mysql: unknown key/],
+    [
+      "state: { postgres: { url: 'postgres://db', max_connections: 0 } }",
+      "state.postgres.max_connections",
+      /: must be at least 1, got 0$/,
+    ],
+    [
+      "state: { postgres: { url: 'postgres://db', max_connections: 1.5 } }",
+      "state.postgres.max_connections",
+      /: must be an integer, got 1\.5$/,
+    ],
+    [
+      "coordination: { etcd: { endpoints: [] } }",
+      "coordination.etcd.endpoints",
+      /: must be at least 1 entry, got a list$/,
+    ],
+    [
+      "coordination: { etcd: { endpoints: ['http://a:2379'], lease_ttl: 10 } }",
+      "coordination.etcd.lease_ttl",
+      /: expected a duration .*, got 10$/,
+    ],
+    [
+      "coordination: { etcd: { endpoints: [3] } }",
+      "coordination.etcd.endpoints.0",
+      /: expected an http\(s\):\/\/ URL$/,
+    ],
+    ["artifacts: 5", "artifacts", /artifacts: must be local or a mapping of one of local, s3/],
+    [
+      "artifacts: { s3: { endpoint: 'http://s3', bucket: 'strata', region: 3 } }",
+      "artifacts.s3.region",
+      /artifacts\.s3\.region: must be a string, got 3$/,
+    ],
+    ["tls: maybe", "tls", /tls: must be one of auto, on, off, got "maybe"$/],
+    ["agent_tokens: { grace: 10 }", "agent_tokens.grace", /: expected a duration .*bare number/],
+    ["agent_tokens: { rotate_after: 10s }", "agent_tokens.rotate_after", /at least 1m/],
+  ];
+  for (const [text, key, problem] of unionCases) {
+    test(`names the full key and what it takes: ${text}`, () => {
+      const err = errorOf(text);
+      assert.equal(err.key, key, err.message);
+      const line = err.message.split("\n").find((l) => l.includes(`: ${key}: `));
+      assert.ok(line, err.message);
+      assert.match(line, problem);
+    });
+  }
+
   test("lists every problem of a bad file, unknown keys first", () => {
     const err = errorOf("deploy: { server_timeout: 5, drain_timeot: 1s }\nimages: { keep: x }\n");
     assert.equal(err.key, "deploy.drain_timeot");

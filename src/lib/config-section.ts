@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { DURATION_HINT, parseDuration } from "./duration.js";
+import { kind } from "../config/problems.js";
 
 /**
  * Validates one section of strata.yaml with its zod schema (undefined when the
@@ -46,10 +47,10 @@ function innermost(
 
 /** A duration string of the one grammar, as milliseconds; a bare number is refused. */
 export function durationMs() {
-  return z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
+  return z.unknown().transform((value, ctx) => {
+    const ms = typeof value === "string" ? parseDuration(value) : null;
     if (ms === null || ms <= 0) {
-      ctx.addIssue({ code: "custom", message: `expected ${DURATION_HINT}, got "${text}"` });
+      ctx.addIssue({ code: "custom", message: `expected ${DURATION_HINT}, got ${kind(value)}` });
       return z.NEVER;
     }
     return ms;
@@ -85,5 +86,9 @@ export function oneOf<T extends Record<string, z.ZodType>>(
     }
     return { [text]: {} } as Partial<{ [K in keyof T]: z.infer<T[K]> }>;
   });
-  return z.union([name, mapping]);
+  const forms = `${bare.map((b) => `${b} or `).join("")}a mapping of one of ${names}`;
+  return z.union([name, mapping], {
+    error: (issue) =>
+      issue.code === "invalid_union" ? `must be ${forms}, got ${kind(issue.input)}` : undefined,
+  });
 }

@@ -201,6 +201,8 @@ async function deployScenario(): Promise<Scenario> {
       yaml: [
         // Joined servers never heartbeat: keep them online for the whole run.
         "heartbeat_timeout: 1h",
+        // Watchers join under names of their own with the cluster token.
+        "join: { cluster_token: true }",
         "deploy: { server_timeout: 3s, drain_timeout: 1s }",
       ],
     },

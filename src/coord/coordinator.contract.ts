@@ -1,18 +1,33 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { DesiredRelease } from "../wire/agent.js";
+import type { AgentReport, DesiredRelease } from "../wire/agent.js";
 import type { Coordinator } from "./coordinator.js";
 
 export interface CoordinatorContractOptions {
   /** A fresh coordinator in which the servers `a` and `b` exist with no desired release. */
   create: () => Promise<{
     coordinator: Coordinator;
+    /**
+     * Another replica's coordinator on the same state, as a second control
+     * plane would open it; the embedded coordinator (one control plane) is its
+     * own peer.
+     */
+    peer: Coordinator;
     release: (id: string) => DesiredRelease;
     close(): Promise<void>;
   }>;
   /** Tests to skip, each with the reason. */
   skip?: Record<string, string>;
 }
+
+const report = (generation: number, phase: AgentReport["phase"]): AgentReport => ({
+  generation,
+  phase,
+  release_id: phase === "converged" ? `sha256:${"1".repeat(64)}` : null,
+  current_release: null,
+  steps: [],
+  ...(phase === "failed" ? { error: "boom" } : {}),
+});
 
 /** The behaviour every Coordinator (embedded, etcd) must show. */
 export function runCoordinatorContract(name: string, options: CoordinatorContractOptions): void {
@@ -102,6 +117,44 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await lock.release();
       assert.equal(await coordinator.lockOwner("deploy/hello/web"), null);
       assert.ok(await coordinator.tryLock("deploy/hello/web", "d-2"));
+      await close();
+    });
+
+    it("a report published on one replica reaches the subscribers of every replica, in order", async () => {
+      const { coordinator, peer, close } = await options.create();
+      const seen: { on: string; server: string; phase: string }[] = [];
+      const stops = [
+        coordinator.subscribeReports((server, r) =>
+          seen.push({ on: "self", server, phase: r.phase }),
+        ),
+        peer === coordinator
+          ? () => {}
+          : peer.subscribeReports((server, r) => seen.push({ on: "peer", server, phase: r.phase })),
+      ];
+      const subscribers = peer === coordinator ? ["self"] : ["self", "peer"];
+      // An agent alternating between replicas: each report is answered before the next is sent.
+      await coordinator.publishReport("a", report(1, "working"));
+      await peer.publishReport("a", report(1, "converged"));
+      await coordinator.publishReport("b", report(1, "failed"));
+      const deadline = Date.now() + 10_000;
+      while (seen.length < 3 * subscribers.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      for (const on of subscribers) {
+        assert.deepEqual(
+          seen.filter((x) => x.on === on).map((x) => `${x.server}:${x.phase}`),
+          ["a:working", "a:converged", "b:failed"],
+          `the reports ${on} saw`,
+        );
+      }
+      for (const stop of stops) stop();
+      // Delivered in order: once a later subscriber has this one, the earlier ones would have too.
+      let after = 0;
+      const last = coordinator.subscribeReports(() => after++);
+      await coordinator.publishReport("a", report(2, "converged"));
+      while (after === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      last();
+      assert.equal(after, 1);
+      assert.equal(seen.length, 3 * subscribers.length, "none after unsubscribing");
       await close();
     });
   });

@@ -1,4 +1,4 @@
-import type { DesiredRelease, DesiredState } from "../wire/agent.js";
+import type { AgentReport, DesiredRelease, DesiredState } from "../wire/agent.js";
 
 /**
  * Desired state, membership and locks. The embedded implementation lives in
@@ -41,7 +41,23 @@ export interface Coordinator {
   tryLock(name: string, owner: string): Promise<Lock | null>;
   /** Owner of a held lock, or null. */
   lockOwner(name: string): Promise<string | null>;
+  /**
+   * Hands an agent's report, received by this replica, to the report
+   * subscribers of every replica: the deployment waiting on the server may run
+   * on another one. Resolves once it is published (the agent is answered
+   * after). Subscribers see one server's reports in publish order. May run
+   * concurrently.
+   */
+  publishReport(server: string, report: AgentReport): Promise<void>;
+  /**
+   * Calls `listener` with every report published from now on, by any replica,
+   * exactly once each (etcd: also those published while the watch was broken).
+   * Returns how to stop. Called once per replica, by the fleet at its start.
+   */
+  subscribeReports(listener: ReportListener): () => void;
 }
+
+export type ReportListener = (server: string, report: AgentReport) => void;
 
 export interface Lock {
   readonly name: string;

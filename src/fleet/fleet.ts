@@ -35,8 +35,13 @@ export interface FleetOptions {
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
-  /** Receives every agent report once it is recorded (the deployer waits on them). */
+  /**
+   * Receives every agent report once it is recorded, whichever replica the
+   * agent sent it to (the deployer waits on them): through the Coordinator.
+   */
   onReport?: (server: string, report: AgentReport) => void;
+  /** Receives the reports agents sent to this replica (per-replica metrics). */
+  onReceived?: (server: string, report: AgentReport) => void;
 }
 
 /** What an issued join token binds: the instance it was made for. */
@@ -60,6 +65,7 @@ export class Fleet {
   #startedAt = 0;
   /** Serialises membership changes per server. */
   readonly #syncing = new Map<string, Promise<void>>();
+  #unsubscribe: (() => void) | null = null;
 
   constructor(options: FleetOptions) {
     this.#options = options;
@@ -68,12 +74,16 @@ export class Fleet {
   start(): void {
     const timeout = this.#options.heartbeatTimeoutMs ?? 15_000;
     this.#startedAt = this.#options.clock.now();
+    const onReport = this.#options.onReport;
+    if (onReport) this.#unsubscribe = this.#options.coordinator.subscribeReports(onReport);
     this.#sweeper = setInterval(() => void this.#sweep(timeout), Math.max(200, timeout / 3));
     this.#sweeper.unref();
   }
 
   stop(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
   }
 
   /**
@@ -270,7 +280,7 @@ export class Fleet {
     // A staged release changes nothing that runs: only the deployer cares.
     if (report.phase === "staged") {
       await this.#options.store.servers.update(server.name, { last_heartbeat: now });
-      this.#options.onReport?.(server.name, report);
+      await this.#publish(server.name, report);
       return;
     }
     const converged = report.phase === "converged" && report.release_id !== null;
@@ -292,8 +302,14 @@ export class Fleet {
         : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
-    this.#options.onReport?.(server.name, report);
+    await this.#publish(server.name, report);
     if (report.phase !== "working") await this.sync(server.name);
+  }
+
+  /** Answered to the agent only once published: a report it was told is in is never lost. */
+  async #publish(server: string, report: AgentReport): Promise<void> {
+    this.#options.onReceived?.(server, report);
+    await this.#options.coordinator.publishReport(server, report);
   }
 
   /** Keeps servers out of the balancer while a deployment works on them. */

@@ -194,8 +194,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     clusterJoinToken: config.clusterJoinToken ? joinToken : null,
     signer,
+    onReceived: (server, report) => metrics.report(server, report),
     onReport: (server, report) => {
-      metrics.report(server, report);
       late.live?.onReport(server, report);
       deployer.onReport(server, report);
     },

@@ -47,8 +47,8 @@ const skip =
     }).ensureBucket(),
   ));
 
-const REPLICAS = ["127.70.0.10", "127.70.0.11"];
-const AGENTS = ["127.70.6.1", "127.70.6.2", "127.70.6.3"];
+const REPLICAS = ["127.85.0.10", "127.85.0.11"];
+const AGENTS = ["127.85.6.1", "127.85.6.2", "127.85.6.3"];
 
 /** A process in its own group, so that killing it takes its children (agents: the app) along. */
 function start(args: string[], env: Record<string, string>): ChildProcess {
@@ -68,16 +68,20 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /**
- * The "any HTTP load balancer" in front of the replicas: each request goes to
- * the first replica that accepts the connection, so everything reaches the
- * first one while it lives and the second one after.
+ * The "any HTTP load balancer" in front of the replicas: round robin, each
+ * request to the next replica that accepts the connection, so an agent's
+ * heartbeats, long polls and reports alternate between the replicas (the
+ * deployment runs on one of them). `counts` tallies each path per upstream.
  */
-function failoverProxy(upstreams: () => string[]): http.Server {
+function roundRobinProxy(upstreams: () => string[], counts: Map<string, number>): http.Server {
+  let turn = 0;
   return http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    for (const upstream of upstreams()) {
+    const live = upstreams();
+    const first = turn++ % Math.max(1, live.length);
+    for (const upstream of [...live.slice(first), ...live.slice(0, first)]) {
       const target = new URL(upstream);
       const answered = await new Promise<boolean>((resolve) => {
         const forward = http.request(
@@ -103,7 +107,11 @@ function failoverProxy(upstreams: () => string[]): http.Server {
         );
         forward.end(body);
       });
-      if (answered) return;
+      if (answered) {
+        const key = `${req.method} ${req.url?.split("?")[0]} ${upstream}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        return;
+      }
     }
     res.writeHead(502).end();
   });
@@ -119,6 +127,10 @@ describe(
     let client: ApiClient;
     const schema = `e2e_${randomBytes(5).toString("hex")}`;
     const replicas: { child: ChildProcess; url: string; dataDir: string }[] = [];
+    /** Requests the balancer passed on, by method, path and replica. */
+    const counts = new Map<string, number>();
+    const reportsTo = (replica: { url: string }) =>
+      counts.get(`POST /v1/agents/report ${replica.url}`) ?? 0;
     const agents: ChildProcess[] = [];
     const adminToken = randomBytes(24).toString("hex");
     const joinToken = randomBytes(24).toString("hex");
@@ -167,11 +179,12 @@ describe(
         });
         replicas.push({ child, url: info.url, dataDir });
       }
-      proxy = failoverProxy(() =>
-        replicas.filter((r) => r.child.exitCode === null).map((r) => r.url),
+      proxy = roundRobinProxy(
+        () => replicas.filter((r) => r.child.exitCode === null).map((r) => r.url),
+        counts,
       );
-      await new Promise<void>((listening) => proxy.listen(0, "127.70.0.20", listening));
-      proxyUrl = `http://127.70.0.20:${(proxy.address() as AddressInfo).port}`;
+      await new Promise<void>((listening) => proxy.listen(0, "127.85.0.20", listening));
+      proxyUrl = `http://127.85.0.20:${(proxy.address() as AddressInfo).port}`;
       client = new ApiClient(proxyUrl, adminToken);
       for (const [i, address] of AGENTS.entries()) {
         const root = join(dir, "agents", `web-${i + 1}`);
@@ -213,8 +226,9 @@ describe(
         ),
       );
 
-    test("a deploy through the balancer reaches all three agents from the object store", async () => {
+    test("a deploy through a round-robin balancer reaches all three agents, whichever replica hears their reports", async () => {
       await build(client, EXAMPLE_APP, "1.0.0");
+      counts.clear();
       const done = await deployAndWait(client, {
         version: "1.0.0",
         strategy: "rolling",
@@ -222,6 +236,11 @@ describe(
       });
       assert.equal(done.state, "succeeded", done.error ?? "");
       assert.deepEqual(await versions(), ["1.0.0", "1.0.0", "1.0.0"]);
+      // One replica ran the deployment; agents reported to both (the other's went through etcd).
+      assert.ok(
+        reportsTo(replicas[0]!) > 0 && reportsTo(replicas[1]!) > 0,
+        JSON.stringify(Object.fromEntries(counts)),
+      );
       // The control plane hands agents a presigned URL instead of the bytes.
       const res = await fetch(`${replicas[1]!.url}/v1/releases/${done.release}/artifact`, {
         headers: { authorization: `Bearer ${adminToken}` },
@@ -231,34 +250,42 @@ describe(
       assert.match(res.headers.get("location") ?? "", /X-Amz-Signature=/);
     });
 
-    test("kill -9 of the replica running a deployment mid-wave: the other ends it, and deploys", async (t) => {
+    test("kill -9 of the replica running a deployment mid-wave: the other finishes it from the reports agents send either", async () => {
       const v2 = await variantOf(dir, { "message.txt": "version two\n" });
       await build(client, v2, "2.0.0");
-      const started = await client.post<DeploymentView>("/v1/deployments", {
-        app: "hello",
-        group: "web",
-        version: "2.0.0",
-        strategy: "rolling",
-        batch: "1",
-      });
-      // The balancer sends everything to the first replica while it lives: it runs the deployment.
-      await waitFor("the first wave to be under way", async () => {
-        const d = await client.get<DeploymentView>(`/v1/deployments/${started.id}`);
-        return d.servers.some((s) => s.state !== "pending" && s.state !== "skipped");
-      });
+      // Started on the first replica, which then runs it; agents still alternate between both.
       const first = replicas[0]!.child;
+      counts.clear();
+      const started = await new ApiClient(replicas[0]!.url, adminToken).post<DeploymentView>(
+        "/v1/deployments",
+        {
+          app: "hello",
+          group: "web",
+          version: "2.0.0",
+          strategy: "rolling",
+          batch: "1",
+        },
+      );
+      await waitFor(
+        "a wave to be under way",
+        async () => {
+          const d = await client.get<DeploymentView>(`/v1/deployments/${started.id}`);
+          return d.servers.some((s) => s.state === "deploying");
+        },
+        60_000,
+        20,
+      );
       killGroup(first, "SIGKILL");
       await once(first, "exit");
 
       const ended = await waitForDeployment(client, started.id);
-      assert.notEqual(ended.state, "running", "no deployment is left running");
-      t.diagnostic(`taken over: ${ended.state} (${ended.error ?? "no error"})`);
-      // Every server runs a whole release, one or the other, and serves it.
+      assert.equal(ended.state, "succeeded", ended.error ?? "");
+      assert.ok(reportsTo(replicas[1]!) > 0, "the survivor heard reports");
       await waitFor("every app healthy after the takeover", async () => {
         const s = await status(client);
         return s.servers.every((x) => x.state === "ready") && s;
       });
-      for (const v of await versions()) assert.ok(["1.0.0", "2.0.0"].includes(v), v);
+      assert.deepEqual(await versions(), ["2.0.0", "2.0.0", "2.0.0"]);
 
       const again = await deployAndWait(client, {
         version: "2.0.0",

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { StrataError, messageOf } from "../../lib/errors.js";
-import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Cluster, Coordinator, LeasedLock } from "../coordinator.js";
+import type { AgentReport, DesiredRelease, DesiredState } from "../../wire/agent.js";
+import type { Cluster, Coordinator, LeasedLock, ReportListener } from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
 
 export interface EtcdCoordinatorOptions {
@@ -54,6 +54,8 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
 const EMPTY: DesiredState = { generation: 0, release: null };
 /** Keys per transaction; etcd's default --max-txn-ops is 128 (each key is a compare and a put). */
 const MAX_TXN_KEYS = 64;
+/** Plain puts per transaction (no compares): etcd's default --max-txn-ops. */
+const MAX_TXN_PUTS = 128;
 
 /**
  * The Coordinator on etcd v3, for several control-plane replicas. Desired state
@@ -78,11 +80,14 @@ export async function createEtcdCoordinator(
   const desiredKey = (server: string) => `${prefix}/desired/${server}`;
   const DESIRED = `${prefix}/desired/`;
   const MEMBERS = `${prefix}/members/`;
+  /** The last report of each server, published by the replica that received it. */
+  const REPORTS = `${prefix}/reports/`;
 
   /** Woken with the new state on every change of a server's desired state; null on a resync. */
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   /** Called on every change of a key (locks, leaderships) and on a resync. */
   const keyListeners = new Map<string, Set<() => void>>();
+  const reportListeners = new Set<ReportListener>();
   const held = new Set<{ release(): Promise<void> }>();
   const memberLeases = new Map<string, string>();
   /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
@@ -107,9 +112,28 @@ export async function createEtcdCoordinator(
           for (const fn of [...set]) fn(state);
         }
       }
+      if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
+  }
+
+  function deliverReport(kv: KeyValue): void {
+    const server = kv.key.slice(REPORTS.length);
+    const report = JSON.parse(kv.value) as AgentReport;
+    for (const listener of [...reportListeners]) listener(server, report);
+  }
+
+  /**
+   * After a broken stream: the reports published while it was down, as their
+   * keys hold them now (a server's newest only: a final report is never
+   * followed by another of the same generation, so that is the one that counts).
+   */
+  async function redeliverReports(after: number, upTo: number): Promise<void> {
+    if (reportListeners.size === 0) return;
+    const { kvs } = await client.list(REPORTS);
+    const missed = kvs.filter((kv) => kv.modRevision > after && kv.modRevision <= upTo);
+    for (const kv of missed.sort((a, b) => a.modRevision - b.modRevision)) deliverReport(kv);
   }
 
   /** After a broken stream: everyone re-reads, since changes may have been missed. */
@@ -148,8 +172,12 @@ export async function createEtcdCoordinator(
         // Start from now once etcd answers again; whoever waits re-reads what it waits for.
         const now = await client.list(`${prefix}/--revision--`).catch(() => null);
         if (!now) continue;
+        const before = revision;
         revision = now.revision;
         resync();
+        await redeliverReports(before, now.revision).catch((err: unknown) => {
+          log(`[coord] etcd: cannot re-read the reports missed: ${messageOf(err)}`);
+        });
       }
     }
   })();
@@ -286,6 +314,54 @@ export async function createEtcdCoordinator(
           (err: unknown) => batch.forEach((c) => c.fail(err)),
         );
     }
+  }
+
+  interface Put {
+    key: string;
+    value: string;
+    done: () => void;
+    fail: (err: unknown) => void;
+  }
+  let queuedPuts: Put[] = [];
+
+  /** A plain put; those asked for in the same tick go to etcd as one transaction (one fsync). */
+  function batchedPut(key: string, value: string): Promise<void> {
+    return new Promise<void>((done, fail) => {
+      if (queuedPuts.length === 0) setImmediate(flushPuts);
+      queuedPuts.push({ key, value, done, fail });
+    });
+  }
+
+  function flushPuts(): void {
+    const all = queuedPuts;
+    queuedPuts = [];
+    // etcd refuses a key twice in one transaction: a later put of a key waits for the earlier.
+    const keys = new Set<string>();
+    const now: Put[] = [];
+    const later: Put[] = [];
+    for (const put of all) {
+      if (keys.has(put.key)) later.push(put);
+      else now.push(put);
+      keys.add(put.key);
+    }
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < now.length; i += MAX_TXN_PUTS) {
+      const batch = now.slice(i, i + MAX_TXN_PUTS);
+      const txn = client.txn(
+        [],
+        batch.map(({ key, value }) => ({ put: { key, value } })),
+      );
+      txn.then(
+        () => batch.forEach((p) => p.done()),
+        (err: unknown) => batch.forEach((p) => p.fail(err)),
+      );
+      sent.push(txn.catch(() => undefined));
+    }
+    if (later.length > 0)
+      void Promise.all(sent).then(() => {
+        if (queuedPuts.length === 0) setImmediate(flushPuts);
+        queuedPuts.unshift(...later);
+      });
   }
 
   /** Keeps the newest of what this replica has seen of a server's key. */
@@ -446,6 +522,13 @@ export async function createEtcdCoordinator(
       const fresh = await client.grant(memberTtlMs);
       memberLeases.set(member, fresh);
       await client.put(`${MEMBERS}${member}`, String(Date.now()), fresh);
+    },
+
+    publishReport: (server, report) => batchedPut(`${REPORTS}${server}`, JSON.stringify(report)),
+
+    subscribeReports(listener) {
+      reportListeners.add(listener);
+      return () => void reportListeners.delete(listener);
     },
 
     members: async () =>

@@ -19,7 +19,7 @@ runCoordinatorContract("local (SQLite + in-memory wake-ups)", {
       desired: store.desired,
       describeRelease: async (id) => release(id),
     });
-    return { coordinator, release, close: () => store.close() };
+    return { coordinator, peer: coordinator, release, close: () => store.close() };
   },
 });
 

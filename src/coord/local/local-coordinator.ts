@@ -1,6 +1,6 @@
 import type { DesiredRepo } from "../../store/store.js";
 import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Coordinator, Lock } from "../coordinator.js";
+import type { Coordinator, Lock, ReportListener } from "../coordinator.js";
 
 export interface LocalCoordinatorOptions {
   /** Where desired state is kept durably (the embedded store's desired_state table). */
@@ -14,6 +14,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
   const { desired: repo, describeRelease } = options;
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   const locks = new Map<string, string>();
+  const reportListeners = new Set<ReportListener>();
 
   async function current(server: string): Promise<DesiredState> {
     const record = await repo.get(server);
@@ -93,5 +94,12 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       return lock;
     },
     lockOwner: async (name) => locks.get(name) ?? null,
+    async publishReport(server, report) {
+      for (const listener of [...reportListeners]) listener(server, report);
+    },
+    subscribeReports(listener) {
+      reportListeners.add(listener);
+      return () => void reportListeners.delete(listener);
+    },
   };
 }

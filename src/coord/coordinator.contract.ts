@@ -72,6 +72,54 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await close();
     });
 
+    it("setDesiredMany and setStageMany apply the single rules to every server, and wake each", async () => {
+      const { coordinator, release, close } = await options.create();
+      await coordinator.setDesired("a", release(R1));
+      const waiting = ["a", "b"].map((s, i) => coordinator.watch(s, i === 0 ? 1 : 0, 10_000));
+      const staged = await coordinator.setStageMany(["a", "b"], release(R2));
+      assert.deepEqual(
+        staged.map((s) => [s.generation, s.release?.id ?? null, s.stage?.id]),
+        [
+          [2, R1, R2],
+          [1, null, R2],
+        ],
+      );
+      assert.deepEqual(
+        (await Promise.all(waiting)).map((s) => s.stage?.id),
+        [R2, R2],
+        "both watchers woke",
+      );
+      const again = await coordinator.setStageMany(["a", "b"], release(R2));
+      assert.deepEqual(
+        again.map((s) => s.generation),
+        [2, 1],
+        "idempotent",
+      );
+      const switched = await coordinator.setDesiredMany(["b", "a"], release(R2));
+      assert.deepEqual(
+        switched.map((s) => [s.generation, s.release?.id, s.stage ?? null]),
+        [
+          [2, R2, null],
+          [3, R2, null],
+        ],
+        "in the order asked, the stage cleared",
+      );
+      assert.deepEqual(
+        (await coordinator.setDesiredMany(["a", "b"], release(R2))).map((s) => s.generation),
+        [3, 2],
+        "unchanged without force",
+      );
+      assert.deepEqual(
+        (await coordinator.setDesiredMany(["a", "b"], release(R2), { force: true })).map(
+          (s) => s.generation,
+        ),
+        [4, 3],
+      );
+      assert.equal((await coordinator.desired("a")).generation, 4, "what a read sees");
+      assert.deepEqual(await coordinator.setDesiredMany([], release(R1)), []);
+      await close();
+    });
+
     it("watch answers at once when the generation differs, else at the change", async () => {
       const { coordinator, release, close } = await options.create();
       assert.equal((await coordinator.watch("a", -1, 10_000)).generation, 0);

@@ -28,6 +28,18 @@ export interface Coordinator {
    */
   setStage(server: string, release: DesiredRelease | null): Promise<DesiredState>;
   /**
+   * `setDesired` of one release for many servers as one batch (a deploy's wave
+   * set-up: one transaction or a few, no read per server); the states come back
+   * in the order of `servers`. Watchers wake as each server's change lands.
+   */
+  setDesiredMany(
+    servers: string[],
+    release: DesiredRelease | null,
+    options?: { force?: boolean },
+  ): Promise<DesiredState[]>;
+  /** `setStage` of one release for many servers as one batch, like `setDesiredMany`. */
+  setStageMany(servers: string[], release: DesiredRelease | null): Promise<DesiredState[]>;
+  /**
    * Long poll: resolves as soon as the server's generation differs from `after`,
    * or after `timeoutMs` with the current state. Many may wait at once.
    */
@@ -58,6 +70,24 @@ export interface Coordinator {
 }
 
 export type ReportListener = (server: string, report: AgentReport) => void;
+
+/** The rule of `setDesired`, shared by every implementation: the next state, or null for none. */
+export function nextDesired(
+  now: DesiredState,
+  release: DesiredRelease | null,
+  force = false,
+): DesiredState | null {
+  if ((now.release?.id ?? null) === (release?.id ?? null) && !force) return null;
+  // A stage of the release now desired is no longer ahead of anything.
+  const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
+  return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
+}
+
+/** The rule of `setStage`: the next state, or null when that stage is set already. */
+export function nextStage(now: DesiredState, stage: DesiredRelease | null): DesiredState | null {
+  if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
+  return { generation: now.generation + 1, release: now.release, ...(stage ? { stage } : {}) };
+}
 
 export interface Lock {
   readonly name: string;

@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { StrataError, messageOf } from "../../lib/errors.js";
 import type { AgentReport, DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Cluster, Coordinator, LeasedLock, ReportListener } from "../coordinator.js";
+import {
+  nextDesired,
+  nextStage,
+  type Cluster,
+  type Coordinator,
+  type LeasedLock,
+  type ReportListener,
+} from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
 
 export interface EtcdCoordinatorOptions {
@@ -364,6 +371,21 @@ export async function createEtcdCoordinator(
       });
   }
 
+  /**
+   * Before a batch: one range read of every desired key when this replica has
+   * not seen several of the servers yet, so that each change is one guessed CAS
+   * instead of a read and a write.
+   */
+  async function learn(servers: string[]): Promise<void> {
+    const unknown = servers.filter((s) => !known.has(s));
+    if (unknown.length < 8) return;
+    const { kvs } = await client.list(DESIRED);
+    const found = new Map(kvs.map((kv) => [kv.key.slice(DESIRED.length), kv]));
+    // A server changed meanwhile is known by now, from the watch or a write: never forget it.
+    for (const server of unknown)
+      if (!known.has(server)) remember(server, found.get(server) ?? null);
+  }
+
   /** Keeps the newest of what this replica has seen of a server's key. */
   function remember(server: string, kv: KeyValue | null): void {
     const seen = known.get(server);
@@ -438,22 +460,21 @@ export async function createEtcdCoordinator(
     desired: async (server) => view((await read(server)).state),
 
     setDesired: (server, release, setOptions = {}) =>
-      update(server, (now) => {
-        if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return null;
-        // A stage of the release now desired is no longer ahead of anything.
-        const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-        return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
-      }),
+      update(server, (now) => nextDesired(now, release, setOptions.force)),
 
-    setStage: (server, stage) =>
-      update(server, (now) => {
-        if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
-        return {
-          generation: now.generation + 1,
-          release: now.release,
-          ...(stage ? { stage } : {}),
-        };
-      }),
+    setStage: (server, stage) => update(server, (now) => nextStage(now, stage)),
+
+    async setDesiredMany(servers, release, setOptions = {}) {
+      await learn(servers);
+      return Promise.all(
+        servers.map((s) => update(s, (now) => nextDesired(now, release, setOptions.force))),
+      );
+    },
+
+    async setStageMany(servers, stage) {
+      await learn(servers);
+      return Promise.all(servers.map((s) => update(s, (now) => nextStage(now, stage))));
+    },
 
     async watch(server, after, timeoutMs, signal) {
       // Listen before reading: a change between the two then wakes this poll.

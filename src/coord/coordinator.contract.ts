@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
-import type { Coordinator } from "./coordinator.js";
+import type { Cluster, Coordinator } from "./coordinator.js";
 
 export interface CoordinatorContractOptions {
   /** A fresh coordinator in which the servers `a` and `b` exist with no desired release. */
@@ -13,6 +13,8 @@ export interface CoordinatorContractOptions {
      * own peer.
      */
     peer: Coordinator;
+    /** Membership of both, where it is a Cluster's (several replicas). */
+    cluster?: { self: Cluster; peer: Cluster };
     release: (id: string) => DesiredRelease;
     close(): Promise<void>;
   }>;
@@ -37,6 +39,26 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
   const R2 = `sha256:${"2".repeat(64)}`;
 
   describe(`Coordinator contract: ${name}`, () => {
+    // Regression: each replica renewed the lease it had granted itself, but a touch on the
+    // other replica had rebound the key to its own lease; an agent whose heartbeats then
+    // reached only the first replica lapsed while it heartbeat on.
+    it("a member renewed on either replica stays alive past its lease, and lapses untouched", async () => {
+      const { cluster, close } = await options.create();
+      assert.ok(cluster, "a Cluster to test (or skip this case with the reason)");
+      const ttlMs = 3000;
+      await cluster.self.touch("web-1", ttlMs);
+      await cluster.peer.touch("web-1", ttlMs);
+      await cluster.self.touch("web-2", ttlMs);
+      const until = Date.now() + 2 * ttlMs + 1000;
+      while (Date.now() < until) {
+        await cluster.self.touch("web-1", ttlMs);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.deepEqual(await cluster.peer.members(), ["web-1"], "web-1 renewed, web-2 lapsed");
+      assert.deepEqual(await cluster.self.members(), ["web-1"], "both replicas agree");
+      await close();
+    });
+
     it("a server starts at generation 0 with no release", async () => {
       const { coordinator, close } = await options.create();
       assert.deepEqual(await coordinator.desired("a"), { generation: 0, release: null });

@@ -117,7 +117,9 @@ export interface Cluster {
   campaign(name: string, owner: string, signal?: AbortSignal): Promise<LeasedLock>;
   /**
    * Marks `member` alive for `ttlMs` from now (an agent's heartbeat); cheap
-   * when repeated. Idempotent; may run concurrently, also on several replicas.
+   * when repeated (etcd: the renewal of the member's one lease, whichever
+   * replica granted it). Idempotent; may run concurrently, also on several
+   * replicas.
    */
   touch(member: string, ttlMs: number): Promise<void>;
   /** Members whose last touch has not expired, sorted. */

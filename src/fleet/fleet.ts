@@ -1,6 +1,6 @@
 import type { ReleaseSigner } from "../artifact/signing.js";
 import type { Balancer } from "../balancer/balancer.js";
-import type { Coordinator } from "../coord/coordinator.js";
+import type { Cluster, Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
 import type { ServerRecord, Store } from "../store/store.js";
@@ -32,6 +32,13 @@ export interface FleetOptions {
   ensurePool: (group: string) => Promise<void>;
   /** A server with no heartbeat for this long is offline and out of service. @default 15000 */
   heartbeatTimeoutMs?: number;
+  /**
+   * Several replicas: every heartbeat (and report, and join) renews the
+   * server's membership lease, on whichever replica it arrives, and the sweep
+   * calls offline the servers whose lease lapsed, so that every replica agrees.
+   * Without it (one control plane) the sweep reads the store's last heartbeat.
+   */
+  membership?: Pick<Cluster, "touch" | "members">;
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
@@ -72,7 +79,7 @@ export class Fleet {
   }
 
   start(): void {
-    const timeout = this.#options.heartbeatTimeoutMs ?? 15_000;
+    const timeout = this.#timeoutMs();
     this.#startedAt = this.#options.clock.now();
     const onReport = this.#options.onReport;
     if (onReport) this.#unsubscribe = this.#options.coordinator.subscribeReports(onReport);
@@ -180,6 +187,7 @@ export class Fleet {
       const release = await this.describe(group.desired_release);
       await coordinator.setDesired(req.name, release);
     }
+    await this.#alive(req.name);
     await this.#options.audit("agent.join", req.name, {
       group: req.group,
       address: req.address,
@@ -272,7 +280,16 @@ export class Fleet {
       ...(settled ? { state: onDesired ? "ready" : "joined" } : {}),
       ...(settled && onDesired && !server.ready_at ? { ready_at: now } : {}),
     });
+    await this.#alive(server.name);
     await this.sync(server.name);
+  }
+
+  #alive(name: string): Promise<void> {
+    return this.#options.membership?.touch(name, this.#timeoutMs()) ?? Promise.resolve();
+  }
+
+  #timeoutMs(): number {
+    return this.#options.heartbeatTimeoutMs ?? 15_000;
   }
 
   async report(server: ServerRecord, report: AgentReport): Promise<void> {
@@ -309,7 +326,10 @@ export class Fleet {
   /** Answered to the agent only once published: a report it was told is in is never lost. */
   async #publish(server: string, report: AgentReport): Promise<void> {
     this.#options.onReceived?.(server, report);
-    await this.#options.coordinator.publishReport(server, report);
+    await Promise.all([
+      this.#options.coordinator.publishReport(server, report),
+      this.#alive(server),
+    ]);
   }
 
   /** Keeps servers out of the balancer while a deployment works on them. */
@@ -372,14 +392,19 @@ export class Fleet {
   }
 
   async #sweep(timeoutMs: number): Promise<void> {
-    const { store, clock } = this.#options;
+    const { store, clock, membership } = this.#options;
     const cutoff = clock.now() - timeoutMs;
+    const alive = membership ? new Set(await membership.members()) : null;
     for (const server of await store.servers.list()) {
       if (server.state === "offline" || server.state === "launching") continue;
       // Regression: after a restart every heartbeat on record predates this process, and the
       // first sweep took the whole fleet out of service before any agent could reach it.
       const last = Math.max(server.last_heartbeat ?? 0, this.#startedAt);
-      if (server.last_heartbeat !== null && last < cutoff) {
+      // With leases the lease decides, not timestamps that several replicas' clocks wrote.
+      const gone = alive
+        ? !alive.has(server.name) && this.#startedAt < cutoff
+        : server.last_heartbeat !== null && last < cutoff;
+      if (gone) {
         await store.servers.update(server.name, { state: "offline", app_healthy: false });
         await this.#options.audit("server.offline", server.name, {});
         await this.sync(server.name);

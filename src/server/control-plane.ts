@@ -201,6 +201,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     },
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    ...(cluster ? { membership: cluster } : {}),
     drainMs: config.drainMs,
     audit,
   });

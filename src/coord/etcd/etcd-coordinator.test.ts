@@ -57,6 +57,7 @@ if (skip) {
       return {
         coordinator,
         peer,
+        cluster: { self: coordinator, peer },
         release,
         close: async () => void (await Promise.all([coordinator.close(), peer.close()])),
       };

@@ -96,6 +96,11 @@ export async function createEtcdCoordinator(
   const keyListeners = new Map<string, Set<() => void>>();
   const reportListeners = new Set<ReportListener>();
   const held = new Set<{ release(): Promise<void> }>();
+  /**
+   * The lease each member's key is bound to, as this replica last saw it (its
+   * own touches, the watch): any replica renews the one lease of a member, so an
+   * agent's heartbeats may reach any replica.
+   */
   const memberLeases = new Map<string, string>();
   /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
   const known = new Map<string, KeyValue | null>();
@@ -120,6 +125,11 @@ export async function createEtcdCoordinator(
         }
       }
       if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
+      if (key.startsWith(MEMBERS)) {
+        const member = key.slice(MEMBERS.length);
+        if (event.type === "put" && event.kv.lease) memberLeases.set(member, event.kv.lease);
+        else if (event.type === "delete") memberLeases.delete(member);
+      }
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
@@ -538,11 +548,26 @@ export async function createEtcdCoordinator(
     },
 
     async touch(member, memberTtlMs) {
+      const key = `${MEMBERS}${member}`;
       const lease = memberLeases.get(member);
       if (lease && (await client.keepAlive(lease))) return;
+      // Unknown here, or lapsed (etcd then deleted the key): bind a fresh lease, unless
+      // another replica has just bound one; then renew that one.
       const fresh = await client.grant(memberTtlMs);
+      const created = await client.txn(
+        [{ key, target: "CREATE", revision: 0 }],
+        [{ put: { key, value: String(Date.now()), lease: fresh } }],
+        [{ range: { key } }],
+      );
+      if (created.succeeded) return void memberLeases.set(member, fresh);
+      const bound = created.ranges[0]?.[0]?.lease ?? null;
+      if (bound && bound !== lease && (await client.keepAlive(bound))) {
+        memberLeases.set(member, bound);
+        await client.revoke(fresh);
+        return;
+      }
+      await client.put(key, String(Date.now()), fresh);
       memberLeases.set(member, fresh);
-      await client.put(`${MEMBERS}${member}`, String(Date.now()), fresh);
     },
 
     publishReport: (server, report) => batchedPut(`${REPORTS}${server}`, JSON.stringify(report)),

@@ -203,7 +203,7 @@ async function deployScenario(): Promise<Scenario> {
         "heartbeat_timeout: 1h",
         // Watchers join under names of their own with the cluster token.
         "join: { cluster_token: true }",
-        "deploy: { server_timeout: 3s, drain_timeout: 1s }",
+        "deploy: { server_timeout: 10s, drain_timeout: 1s }",
       ],
     },
     async ({ plane, client }) => {

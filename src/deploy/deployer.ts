@@ -385,6 +385,28 @@ export class Deployer {
     for (const server of servers) this.#emit(d.id, { type: "server", server, state });
   }
 
+  /** Records each server's outcome: one write for those that made it, one per distinct error. */
+  async #settle(
+    d: DeploymentRecord,
+    servers: string[],
+    outcomes: Outcome[],
+    ok: DeploymentServerState,
+  ): Promise<void> {
+    await this.#setServers(
+      d,
+      servers.filter((_, i) => outcomes[i]!.ok),
+      ok,
+    );
+    const failed = new Map<string, string[]>();
+    for (const [i, name] of servers.entries()) {
+      const outcome = outcomes[i]!;
+      if (!outcome.ok) failed.set(outcome.error, [...(failed.get(outcome.error) ?? []), name]);
+    }
+    await Promise.all(
+      [...failed].map(([error, group]) => this.#setServers(d, group, "failed", { error })),
+    );
+  }
+
   /** Runs (or resumes) a deployment from the server states in the store (or `initial`, just written). */
   async #run(d: DeploymentRecord, initial?: DeploymentServerRecord[]): Promise<void> {
     const { store, coordinator } = this.#o;
@@ -409,12 +431,7 @@ export class Deployer {
       await this.#setServers(d, names(toStage), "staging");
       const outcomes = await this.#stage(d, names(toStage), target);
       this.#halt();
-      const staged = toStage.filter((_, i) => outcomes[i]!.ok);
-      await this.#setServers(d, names(staged), "staged");
-      for (const [i, r] of toStage.entries()) {
-        const outcome = outcomes[i]!;
-        if (!outcome.ok) await this.#setServers(d, [r.server], "failed", { error: outcome.error });
-      }
+      await this.#settle(d, names(toStage), outcomes, "staged");
       rows = await store.deployments.servers(d.id);
       if (failedCount() > d.max_failures) {
         await this.#skipRest(d, rows, "not deployed: staging failed elsewhere");
@@ -443,11 +460,7 @@ export class Deployer {
       await this.#setServers(d, waveNames, "deploying");
       const outcomes = await this.#converge(d, waveNames, target, true);
       this.#halt();
-      for (const [i, name] of waveNames.entries()) {
-        const outcome = outcomes[i]!;
-        if (outcome.ok) await this.#setServers(d, [name], "succeeded");
-        else await this.#setServers(d, [name], "failed", { error: outcome.error });
-      }
+      await this.#settle(d, waveNames, outcomes, "succeeded");
       await this.#o.fleet.letIn(waveNames.filter((_, i) => outcomes[i]!.ok));
       this.#o.onWave?.(
         d,

@@ -2,7 +2,7 @@ import type { ReleaseSigner } from "../artifact/signing.js";
 import type { Balancer } from "../balancer/balancer.js";
 import type { Cluster, Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
-import { StrataError } from "../lib/errors.js";
+import { StrataError, messageOf } from "../lib/errors.js";
 import type { ServerRecord, Store } from "../store/store.js";
 import type {
   AgentReport,
@@ -83,7 +83,12 @@ export class Fleet {
     this.#startedAt = this.#options.clock.now();
     const onReport = this.#options.onReport;
     if (onReport) this.#unsubscribe = this.#options.coordinator.subscribeReports(onReport);
-    this.#sweeper = setInterval(() => void this.#sweep(timeout), Math.max(200, timeout / 3));
+    // A sweep that cannot read (the store or etcd away) calls nobody offline; the next one tries again.
+    const sweep = () =>
+      this.#sweep(timeout).catch((err: unknown) => {
+        console.error(`[fleet] sweep: ${messageOf(err)}`);
+      });
+    this.#sweeper = setInterval(() => void sweep(), Math.max(200, timeout / 3));
     this.#sweeper.unref();
   }
 

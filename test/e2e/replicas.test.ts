@@ -48,6 +48,8 @@ const skip =
   ));
 
 const REPLICAS = ["127.85.0.10", "127.85.0.11"];
+/** A private etcd member, so that killing it disturbs no other test (the shared one is never stopped). */
+const ETCD = { host: "127.85.0.5", client: 19301, peer: 19302 };
 const AGENTS = ["127.85.6.1", "127.85.6.2", "127.85.6.3"];
 
 /** A process in its own group, so that killing it takes its children (agents: the app) along. */
@@ -57,6 +59,33 @@ function start(args: string[], env: Record<string, string>): ChildProcess {
     stdio: ["ignore", "ignore", "inherit"],
     detached: true,
   });
+}
+
+const haveEtcdBinary = await new Promise<boolean>((resolve) => {
+  const probe = spawn("etcd", ["--version"], { stdio: "ignore" });
+  probe.on("error", () => resolve(false));
+  probe.on("exit", (code) => resolve(code === 0));
+});
+
+/** Starts (or restarts, on the same data) the private etcd member; resolves once it answers. */
+async function startEtcd(dataDir: string): Promise<ChildProcess> {
+  const client = `http://${ETCD.host}:${ETCD.client}`;
+  const peer = `http://${ETCD.host}:${ETCD.peer}`;
+  const member = spawn(
+    "etcd",
+    [
+      ...["--name", "replicas-e2e", "--data-dir", dataDir],
+      ...["--listen-client-urls", client, "--advertise-client-urls", client],
+      ...["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer],
+      ...["--initial-cluster", `replicas-e2e=${peer}`],
+    ],
+    { stdio: "ignore" },
+  );
+  await waitFor("the private etcd member", async () => {
+    if (member.exitCode !== null) throw new Error(`etcd exited with ${member.exitCode}`);
+    return new EtcdClient({ endpoints: [client] }).get("/probe").then(() => true);
+  });
+  return member;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -132,6 +161,9 @@ describe(
     const reportsTo = (replica: { url: string }) =>
       counts.get(`POST /v1/agents/report ${replica.url}`) ?? 0;
     const agents: ChildProcess[] = [];
+    /** The private etcd member when the binary is here, else the shared one (not killed). */
+    let etcd: ChildProcess | null = null;
+    let etcdEndpoints = ENGINES.etcdEndpoints;
     const adminToken = randomBytes(24).toString("hex");
     const joinToken = randomBytes(24).toString("hex");
     // And the release-signing key: agents pin the key of the replica they joined.
@@ -142,6 +174,10 @@ describe(
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), "strata-replicas-"));
+      if (haveEtcdBinary) {
+        etcd = await startEtcd(join(dir, "etcd"));
+        etcdEndpoints = [`http://${ETCD.host}:${ETCD.client}`];
+      }
       const prefix = `e2e-${randomBytes(4).toString("hex")}`;
       for (const [i, host] of REPLICAS.entries()) {
         const dataDir = join(dir, `replica-${i}`);
@@ -163,7 +199,7 @@ describe(
             // Agents started by hand on any replica join with the shared cluster token.
             "join: { cluster_token: true }",
             `state: { postgres: { url: "${ENGINES.postgresUrl}", schema: ${schema} } }`,
-            `coordination: { etcd: { endpoints: ${JSON.stringify(ENGINES.etcdEndpoints)}, prefix: /${prefix}, lease_ttl: 2s } }`,
+            `coordination: { etcd: { endpoints: ${JSON.stringify(etcdEndpoints)}, prefix: /${prefix}, lease_ttl: 2s } }`,
             `artifacts: { s3: { endpoint: "${S3.endpoint}", bucket: strata-test, region: ${S3.region}, prefix: ${prefix}/, access_key_id: "${S3.accessKeyId}" } }`,
           ].join("\n"),
         );
@@ -211,6 +247,10 @@ describe(
           .map((c) => once(c, "exit")),
       );
       await new Promise((closed) => proxy?.close(closed));
+      if (etcd && etcd.exitCode === null) {
+        etcd.kill("SIGKILL");
+        await once(etcd, "exit");
+      }
       const db = new pg.Client({ connectionString: ENGINES.postgresUrl });
       await db.connect();
       await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -249,6 +289,53 @@ describe(
       assert.equal(res.status, 307);
       assert.match(res.headers.get("location") ?? "", /X-Amz-Signature=/);
     });
+
+    test(
+      "kill -9 of the etcd member and a restart: agents reconnect, nothing is lost, and a deploy finishes",
+      {
+        skip: haveEtcdBinary
+          ? false
+          : "no etcd binary for a private member (apt-get install etcd-server)",
+      },
+      async () => {
+        const list = async () =>
+          (await client.get<{ deployments: DeploymentView[] }>("/v1/deployments")).deployments.map(
+            (d) => [d.id, d.state],
+          );
+        const before = await list();
+        etcd!.kill("SIGKILL");
+        await once(etcd!, "exit");
+        // While it is down the agents' long polls and heartbeats fail and are retried.
+        await waitFor("a replica to notice", async () => {
+          const res = await fetch(`${proxyUrl}/v1/deployments`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+            body: JSON.stringify({ app: "hello", group: "web", version: "1.0.0" }),
+          });
+          await res.arrayBuffer();
+          return res.status >= 500;
+        });
+        etcd = await startEtcd(join(dir, "etcd"));
+        await waitFor("every agent back and ready", async () => {
+          const s = await status(client);
+          return s.servers.length === 3 && s.servers.every((x) => x.state === "ready") && s;
+        });
+        assert.deepEqual(
+          await list(),
+          before,
+          "no deployment lost, none started while etcd was away",
+        );
+        const v15 = await variantOf(dir, { "message.txt": "one and a half\n" });
+        await build(client, v15, "1.5.0");
+        const done = await deployAndWait(client, {
+          version: "1.5.0",
+          strategy: "rolling",
+          batch: "1",
+        });
+        assert.equal(done.state, "succeeded", done.error ?? "");
+        assert.deepEqual(await versions(), ["1.5.0", "1.5.0", "1.5.0"]);
+      },
+    );
 
     test("kill -9 of the replica running a deployment mid-wave: the other finishes it from the reports agents send either", async () => {
       const v2 = await variantOf(dir, { "message.txt": "version two\n" });

@@ -510,7 +510,11 @@ export async function createEtcdCoordinator(
       signal?.addEventListener("abort", abandon, { once: true });
       stop.signal.addEventListener("abort", abandon, { once: true });
       try {
-        const now = view((await read(server)).state);
+        // What this replica knows of the key is as fresh as its watch: a change still on its
+        // way wakes the waiter registered above, and a broken stream wakes every waiter to
+        // re-read. So a long poll costs no etcd read once the server is known here.
+        const seen = known.get(server);
+        const now = view(seen ? parse(seen) : (await read(server)).state);
         if (now.generation !== after || timeoutMs <= 0 || signal?.aborted) return now;
         const outcome = await woken;
         // An abandoned poll (aborted, or this replica closing) has nobody to answer: no read.

@@ -201,7 +201,9 @@ async function deployScenario(): Promise<Scenario> {
       yaml: [
         // Joined servers never heartbeat: keep them online for the whole run.
         "heartbeat_timeout: 1h",
-        "deploy: { server_timeout: 3s, drain_timeout: 1s }",
+        // Watchers join under names of their own with the cluster token.
+        "join: { cluster_token: true }",
+        "deploy: { server_timeout: 10s, drain_timeout: 1s }",
       ],
     },
     async ({ plane, client }) => {

@@ -1,18 +1,35 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { DesiredRelease } from "../wire/agent.js";
-import type { Coordinator } from "./coordinator.js";
+import type { AgentReport, DesiredRelease } from "../wire/agent.js";
+import type { Cluster, Coordinator } from "./coordinator.js";
 
 export interface CoordinatorContractOptions {
   /** A fresh coordinator in which the servers `a` and `b` exist with no desired release. */
   create: () => Promise<{
     coordinator: Coordinator;
+    /**
+     * Another replica's coordinator on the same state, as a second control
+     * plane would open it; the embedded coordinator (one control plane) is its
+     * own peer.
+     */
+    peer: Coordinator;
+    /** Membership of both, where it is a Cluster's (several replicas). */
+    cluster?: { self: Cluster; peer: Cluster };
     release: (id: string) => DesiredRelease;
     close(): Promise<void>;
   }>;
   /** Tests to skip, each with the reason. */
   skip?: Record<string, string>;
 }
+
+const report = (generation: number, phase: AgentReport["phase"]): AgentReport => ({
+  generation,
+  phase,
+  release_id: phase === "converged" ? `sha256:${"1".repeat(64)}` : null,
+  current_release: null,
+  steps: [],
+  ...(phase === "failed" ? { error: "boom" } : {}),
+});
 
 /** The behaviour every Coordinator (embedded, etcd) must show. */
 export function runCoordinatorContract(name: string, options: CoordinatorContractOptions): void {
@@ -22,6 +39,26 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
   const R2 = `sha256:${"2".repeat(64)}`;
 
   describe(`Coordinator contract: ${name}`, () => {
+    // Regression: each replica renewed the lease it had granted itself, but a touch on the
+    // other replica had rebound the key to its own lease; an agent whose heartbeats then
+    // reached only the first replica lapsed while it heartbeat on.
+    it("a member renewed on either replica stays alive past its lease, and lapses untouched", async () => {
+      const { cluster, close } = await options.create();
+      assert.ok(cluster, "a Cluster to test (or skip this case with the reason)");
+      const ttlMs = 3000;
+      await cluster.self.touch("web-1", ttlMs);
+      await cluster.peer.touch("web-1", ttlMs);
+      await cluster.self.touch("web-2", ttlMs);
+      const until = Date.now() + 2 * ttlMs + 1000;
+      while (Date.now() < until) {
+        await cluster.self.touch("web-1", ttlMs);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.deepEqual(await cluster.peer.members(), ["web-1"], "web-1 renewed, web-2 lapsed");
+      assert.deepEqual(await cluster.self.members(), ["web-1"], "both replicas agree");
+      await close();
+    });
+
     it("a server starts at generation 0 with no release", async () => {
       const { coordinator, close } = await options.create();
       assert.deepEqual(await coordinator.desired("a"), { generation: 0, release: null });
@@ -54,6 +91,54 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       assert.equal(switched.stage ?? null, null);
       assert.equal((await waiting).release?.id, R2);
       assert.equal((await coordinator.desired("a")).stage ?? null, null);
+      await close();
+    });
+
+    it("setDesiredMany and setStageMany apply the single rules to every server, and wake each", async () => {
+      const { coordinator, release, close } = await options.create();
+      await coordinator.setDesired("a", release(R1));
+      const waiting = ["a", "b"].map((s, i) => coordinator.watch(s, i === 0 ? 1 : 0, 10_000));
+      const staged = await coordinator.setStageMany(["a", "b"], release(R2));
+      assert.deepEqual(
+        staged.map((s) => [s.generation, s.release?.id ?? null, s.stage?.id]),
+        [
+          [2, R1, R2],
+          [1, null, R2],
+        ],
+      );
+      assert.deepEqual(
+        (await Promise.all(waiting)).map((s) => s.stage?.id),
+        [R2, R2],
+        "both watchers woke",
+      );
+      const again = await coordinator.setStageMany(["a", "b"], release(R2));
+      assert.deepEqual(
+        again.map((s) => s.generation),
+        [2, 1],
+        "idempotent",
+      );
+      const switched = await coordinator.setDesiredMany(["b", "a"], release(R2));
+      assert.deepEqual(
+        switched.map((s) => [s.generation, s.release?.id, s.stage ?? null]),
+        [
+          [2, R2, null],
+          [3, R2, null],
+        ],
+        "in the order asked, the stage cleared",
+      );
+      assert.deepEqual(
+        (await coordinator.setDesiredMany(["a", "b"], release(R2))).map((s) => s.generation),
+        [3, 2],
+        "unchanged without force",
+      );
+      assert.deepEqual(
+        (await coordinator.setDesiredMany(["a", "b"], release(R2), { force: true })).map(
+          (s) => s.generation,
+        ),
+        [4, 3],
+      );
+      assert.equal((await coordinator.desired("a")).generation, 4, "what a read sees");
+      assert.deepEqual(await coordinator.setDesiredMany([], release(R1)), []);
       await close();
     });
 
@@ -102,6 +187,44 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await lock.release();
       assert.equal(await coordinator.lockOwner("deploy/hello/web"), null);
       assert.ok(await coordinator.tryLock("deploy/hello/web", "d-2"));
+      await close();
+    });
+
+    it("a report published on one replica reaches the subscribers of every replica, in order", async () => {
+      const { coordinator, peer, close } = await options.create();
+      const seen: { on: string; server: string; phase: string }[] = [];
+      const stops = [
+        coordinator.subscribeReports((server, r) =>
+          seen.push({ on: "self", server, phase: r.phase }),
+        ),
+        peer === coordinator
+          ? () => {}
+          : peer.subscribeReports((server, r) => seen.push({ on: "peer", server, phase: r.phase })),
+      ];
+      const subscribers = peer === coordinator ? ["self"] : ["self", "peer"];
+      // An agent alternating between replicas: each report is answered before the next is sent.
+      await coordinator.publishReport("a", report(1, "working"));
+      await peer.publishReport("a", report(1, "converged"));
+      await coordinator.publishReport("b", report(1, "failed"));
+      const deadline = Date.now() + 10_000;
+      while (seen.length < 3 * subscribers.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      for (const on of subscribers) {
+        assert.deepEqual(
+          seen.filter((x) => x.on === on).map((x) => `${x.server}:${x.phase}`),
+          ["a:working", "a:converged", "b:failed"],
+          `the reports ${on} saw`,
+        );
+      }
+      for (const stop of stops) stop();
+      // Delivered in order: once a later subscriber has this one, the earlier ones would have too.
+      let after = 0;
+      const last = coordinator.subscribeReports(() => after++);
+      await coordinator.publishReport("a", report(2, "converged"));
+      while (after === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      last();
+      assert.equal(after, 1);
+      assert.equal(seen.length, 3 * subscribers.length, "none after unsubscribing");
       await close();
     });
   });

@@ -1,4 +1,4 @@
-import type { DesiredRelease, DesiredState } from "../wire/agent.js";
+import type { AgentReport, DesiredRelease, DesiredState } from "../wire/agent.js";
 
 /**
  * Desired state, membership and locks. The embedded implementation lives in
@@ -28,6 +28,18 @@ export interface Coordinator {
    */
   setStage(server: string, release: DesiredRelease | null): Promise<DesiredState>;
   /**
+   * `setDesired` of one release for many servers as one batch (a deploy's wave
+   * set-up: one transaction or a few, no read per server); the states come back
+   * in the order of `servers`. Watchers wake as each server's change lands.
+   */
+  setDesiredMany(
+    servers: string[],
+    release: DesiredRelease | null,
+    options?: { force?: boolean },
+  ): Promise<DesiredState[]>;
+  /** `setStage` of one release for many servers as one batch, like `setDesiredMany`. */
+  setStageMany(servers: string[], release: DesiredRelease | null): Promise<DesiredState[]>;
+  /**
    * Long poll: resolves as soon as the server's generation differs from `after`,
    * or after `timeoutMs` with the current state. Many may wait at once.
    */
@@ -41,6 +53,40 @@ export interface Coordinator {
   tryLock(name: string, owner: string): Promise<Lock | null>;
   /** Owner of a held lock, or null. */
   lockOwner(name: string): Promise<string | null>;
+  /**
+   * Hands an agent's report, received by this replica, to the report
+   * subscribers of every replica: the deployment waiting on the server may run
+   * on another one. Resolves once it is published (the agent is answered
+   * after). Subscribers see one server's reports in publish order. May run
+   * concurrently.
+   */
+  publishReport(server: string, report: AgentReport): Promise<void>;
+  /**
+   * Calls `listener` with every report published from now on, by any replica,
+   * exactly once each (etcd: also those published while the watch was broken).
+   * Returns how to stop. Called once per replica, by the fleet at its start.
+   */
+  subscribeReports(listener: ReportListener): () => void;
+}
+
+export type ReportListener = (server: string, report: AgentReport) => void;
+
+/** The rule of `setDesired`, shared by every implementation: the next state, or null for none. */
+export function nextDesired(
+  now: DesiredState,
+  release: DesiredRelease | null,
+  force = false,
+): DesiredState | null {
+  if ((now.release?.id ?? null) === (release?.id ?? null) && !force) return null;
+  // A stage of the release now desired is no longer ahead of anything.
+  const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
+  return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
+}
+
+/** The rule of `setStage`: the next state, or null when that stage is set already. */
+export function nextStage(now: DesiredState, stage: DesiredRelease | null): DesiredState | null {
+  if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
+  return { generation: now.generation + 1, release: now.release, ...(stage ? { stage } : {}) };
 }
 
 export interface Lock {
@@ -71,7 +117,9 @@ export interface Cluster {
   campaign(name: string, owner: string, signal?: AbortSignal): Promise<LeasedLock>;
   /**
    * Marks `member` alive for `ttlMs` from now (an agent's heartbeat); cheap
-   * when repeated. Idempotent; may run concurrently, also on several replicas.
+   * when repeated (etcd: the renewal of the member's one lease, whichever
+   * replica granted it). Idempotent; may run concurrently, also on several
+   * replicas.
    */
   touch(member: string, ttlMs: number): Promise<void>;
   /** Members whose last touch has not expired, sorted. */

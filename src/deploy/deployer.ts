@@ -4,9 +4,16 @@ import type { Coordinator, Lock } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { isoTime } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
-import type { DeploymentRecord, DeploymentServerRecord, Store } from "../store/store.js";
-import type { AgentReport, DesiredRelease } from "../wire/agent.js";
+import type {
+  DeploymentRecord,
+  DeploymentServerRecord,
+  GroupRecord,
+  ServerRecord,
+  Store,
+} from "../store/store.js";
+import type { AgentReport, DesiredRelease, DesiredState } from "../wire/agent.js";
 import type { GroupLock } from "../wire/lock.js";
+import type { Release } from "../wire/release.js";
 import type {
   DeployRequest,
   DeploymentEvent,
@@ -81,7 +88,23 @@ export class Deployer {
 
   /** Validates and starts a deployment; returns at once with it in `running`. */
   async start(req: DeployRequest): Promise<DeploymentView> {
-    const { store, coordinator, clock } = this.#o;
+    const checked = await this.#check(req);
+    const id = `d-${this.#o.clock.now().toString(36)}-${randomUUID().slice(0, 6)}`;
+    const lock = await this.#lockGroup(req, id);
+    try {
+      const { record, rows } = await this.#plan(id, req, checked);
+      await this.#record(record, rows, checked.group);
+      this.#launch(record, lock.release, rows);
+      return viewOf(record, rows);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /** Refuses a request that cannot run: bad options, a locked or unknown group, no such release. */
+  async #check(req: DeployRequest): Promise<Checked> {
+    const { store } = this.#o;
     const strategy: Strategy = req.strategy ?? "rolling";
     if (!STRATEGIES.includes(strategy)) {
       throw new StrataError(
@@ -125,65 +148,80 @@ export class Deployer {
         `[deploy] group ${req.group} runs app ${group.app}, not ${req.app}`,
       );
     }
-    const id = `d-${clock.now().toString(36)}-${randomUUID().slice(0, 6)}`;
+    return { strategy, batch, maxFailures, release, group };
+  }
+
+  /** One deployment per (app, group) at a time, across replicas: the Coordinator's lock. */
+  async #lockGroup(req: DeployRequest, id: string): Promise<Lock> {
+    const { coordinator } = this.#o;
     const lockName = `deploy/${req.app}/${req.group}`;
     const lock = await coordinator.tryLock(lockName, id);
-    if (!lock) {
-      const owner = await coordinator.lockOwner(lockName);
-      throw new StrataError(
-        "conflict",
-        `[deploy] deployment ${owner} of ${req.app} to ${req.group} is still running; wait for it or watch it with \`strata deployments show ${owner}\``,
-      );
-    }
-    try {
-      const servers = await store.servers.list(req.group);
-      const reachable = servers.filter((s) => s.state !== "offline" && s.token_hash !== null);
-      const waves = planWaves(
-        reachable.map((s) => s.name),
-        strategy,
-        batch,
-      );
-      const record: DeploymentRecord = {
-        id,
-        app: req.app,
-        group: req.group,
-        version: req.version,
-        release: release.id,
-        previous_release: group.desired_release,
-        kind: req.kind ?? "deploy",
-        strategy,
-        batch,
-        max_failures: maxFailures,
-        state: "running",
-        error: null,
-        waves: waves.length,
-        created_at: clock.now(),
-        finished_at: null,
-      };
-      const rows: DeploymentServerRecord[] = [
-        ...waves.flatMap((names, wave) =>
-          names.map((server) => row(id, server, wave + 1, "pending")),
-        ),
-        ...servers
-          .filter((s) => !reachable.includes(s))
-          .map((s) => ({ ...row(id, s.name, 0, "skipped"), error: "offline or not joined" })),
-      ];
-      await store.deployments.insert(record, rows);
-      if (!group.app) await store.groups.update(req.group, { app: req.app });
-      await this.#o.audit(`${record.kind}.start`, `${req.app}/${req.group}`, {
-        deployment: id,
-        version: req.version,
-        release: release.id,
-        strategy,
-        batch,
-        waves: waves.length,
-      });
-      this.#launch(record, lock.release);
-      return (await this.view(id))!;
-    } catch (err) {
-      await lock.release();
-      throw err;
-    }
+    if (lock) return lock;
+    const owner = await coordinator.lockOwner(lockName);
+    throw new StrataError(
+      "conflict",
+      `[deploy] deployment ${owner} of ${req.app} to ${req.group} is still running; wait for it or watch it with \`strata deployments show ${owner}\``,
+    );
+  }
+
+  /** The deployment and its per-server rows: reachable servers in waves, the rest skipped. */
+  async #plan(
+    id: string,
+    req: DeployRequest,
+    { strategy, batch, maxFailures, release, group }: Checked,
+  ): Promise<{ record: DeploymentRecord; rows: DeploymentServerRecord[] }> {
+    const servers = await this.#o.store.servers.list(req.group);
+    const reachable = servers.filter((s) => s.state !== "offline" && s.token_hash !== null);
+    const waves = planWaves(
+      reachable.map((s) => s.name),
+      strategy,
+      batch,
+    );
+    const record: DeploymentRecord = {
+      id,
+      app: req.app,
+      group: req.group,
+      version: req.version,
+      release: release.id,
+      previous_release: group.desired_release,
+      kind: req.kind ?? "deploy",
+      strategy,
+      batch,
+      max_failures: maxFailures,
+      state: "running",
+      error: null,
+      waves: waves.length,
+      created_at: this.#o.clock.now(),
+      finished_at: null,
+    };
+    const rows: DeploymentServerRecord[] = [
+      ...waves.flatMap((names, wave) =>
+        names.map((server) => row(id, server, wave + 1, "pending")),
+      ),
+      ...servers
+        .filter((s) => !reachable.includes(s))
+        .map((s) => ({ ...row(id, s.name, 0, "skipped"), error: "offline or not joined" })),
+    ];
+    return { record, rows };
+  }
+
+  /** Persists the new deployment (one transaction for its rows) and audits its start. */
+  async #record(
+    record: DeploymentRecord,
+    rows: DeploymentServerRecord[],
+    group: Checked["group"],
+  ): Promise<void> {
+    const { store } = this.#o;
+    await store.deployments.insert(record, rows);
+    if (!group.app) await store.groups.update(record.group, { app: record.app });
+    await this.#o.audit(`${record.kind}.start`, `${record.app}/${record.group}`, {
+      deployment: record.id,
+      version: record.version,
+      release: record.release,
+      strategy: record.strategy,
+      batch: record.batch,
+      waves: record.waves,
+    });
   }
 
   /** Deploys the previous (or named) release again, as a deployment of kind `rollback`. */
@@ -261,29 +299,7 @@ export class Deployer {
   async view(id: string): Promise<DeploymentView | null> {
     const d = await this.#o.store.deployments.get(id);
     if (!d) return null;
-    const servers = await this.#o.store.deployments.servers(id);
-    return {
-      id: d.id,
-      app: d.app,
-      group: d.group,
-      version: d.version,
-      release: d.release,
-      previous_release: d.previous_release,
-      kind: d.kind,
-      strategy: d.strategy,
-      state: d.state,
-      error: d.error,
-      created_at: isoTime(d.created_at),
-      finished_at: d.finished_at === null ? null : isoTime(d.finished_at),
-      waves: d.waves,
-      servers: servers.map((s) => ({
-        name: s.server,
-        wave: s.wave,
-        state: s.state,
-        error: s.error,
-        steps: s.steps,
-      })),
-    };
+    return viewOf(d, await this.#o.store.deployments.servers(id));
   }
 
   /** Subscribes to a deployment's events; returns an unsubscribe function. */
@@ -328,8 +344,9 @@ export class Deployer {
     }
   }
 
-  #launch(d: DeploymentRecord, unlock: () => Promise<void>): void {
-    const run = this.#run(d)
+  /** Runs `d` in the background; `rows` are its server rows when the caller has them at hand. */
+  #launch(d: DeploymentRecord, unlock: () => Promise<void>, rows?: DeploymentServerRecord[]): void {
+    const run = this.#run(d, rows)
       .catch(async (err) => {
         if (this.#stopping) return;
         await this.#finish(d, "failed", `[deploy] internal error: ${(err as Error).message}`);
@@ -368,12 +385,34 @@ export class Deployer {
     for (const server of servers) this.#emit(d.id, { type: "server", server, state });
   }
 
-  /** Runs (or resumes) a deployment from the server states in the store. */
-  async #run(d: DeploymentRecord): Promise<void> {
+  /** Records each server's outcome: one write for those that made it, one per distinct error. */
+  async #settle(
+    d: DeploymentRecord,
+    servers: string[],
+    outcomes: Outcome[],
+    ok: DeploymentServerState,
+  ): Promise<void> {
+    await this.#setServers(
+      d,
+      servers.filter((_, i) => outcomes[i]!.ok),
+      ok,
+    );
+    const failed = new Map<string, string[]>();
+    for (const [i, name] of servers.entries()) {
+      const outcome = outcomes[i]!;
+      if (!outcome.ok) failed.set(outcome.error, [...(failed.get(outcome.error) ?? []), name]);
+    }
+    await Promise.all(
+      [...failed].map(([error, group]) => this.#setServers(d, group, "failed", { error })),
+    );
+  }
+
+  /** Runs (or resumes) a deployment from the server states in the store (or `initial`, just written). */
+  async #run(d: DeploymentRecord, initial?: DeploymentServerRecord[]): Promise<void> {
     const { store, coordinator } = this.#o;
     const target = await this.#o.fleet.describe(d.release);
     if (!target) return this.#finish(d, "failed", `[deploy] release ${d.release} is gone`);
-    let rows = await store.deployments.servers(d.id);
+    let rows = initial ?? (await store.deployments.servers(d.id));
     const failedCount = () => rows.filter((r) => r.state === "failed").length;
 
     if (rows.some((r) => r.state === "rolling_back")) {
@@ -390,14 +429,9 @@ export class Deployer {
     );
     if (toStage.length > 0) {
       await this.#setServers(d, names(toStage), "staging");
-      const outcomes = await Promise.all(toStage.map((r) => this.#stage(d, r.server, target)));
+      const outcomes = await this.#stage(d, names(toStage), target);
       this.#halt();
-      const staged = toStage.filter((_, i) => outcomes[i]!.ok);
-      await this.#setServers(d, names(staged), "staged");
-      for (const [i, r] of toStage.entries()) {
-        const outcome = outcomes[i]!;
-        if (!outcome.ok) await this.#setServers(d, [r.server], "failed", { error: outcome.error });
-      }
+      await this.#settle(d, names(toStage), outcomes, "staged");
       rows = await store.deployments.servers(d.id);
       if (failedCount() > d.max_failures) {
         await this.#skipRest(d, rows, "not deployed: staging failed elsewhere");
@@ -416,25 +450,17 @@ export class Deployer {
       const waveNames = names(members);
       this.#emit(d.id, { type: "wave", wave, servers: waveNames });
       // Only servers in service drain; the rest (a first deploy, a failed server) go straight on.
-      const serving = await Promise.all(
-        waveNames.map(async (name) => (await store.servers.get(name))?.in_service === true),
-      );
+      const serving = await this.#servers(d.group);
       await this.#setServers(
         d,
-        waveNames.filter((_, i) => serving[i]),
+        waveNames.filter((name) => serving.get(name)?.in_service === true),
         "draining",
       );
       await this.#o.fleet.holdOut(waveNames);
       await this.#setServers(d, waveNames, "deploying");
-      const outcomes = await Promise.all(
-        waveNames.map((name) => this.#converge(d, name, target, true)),
-      );
+      const outcomes = await this.#converge(d, waveNames, target, true);
       this.#halt();
-      for (const [i, name] of waveNames.entries()) {
-        const outcome = outcomes[i]!;
-        if (outcome.ok) await this.#setServers(d, [name], "succeeded");
-        else await this.#setServers(d, [name], "failed", { error: outcome.error });
-      }
+      await this.#settle(d, waveNames, outcomes, "succeeded");
       await this.#o.fleet.letIn(waveNames.filter((_, i) => outcomes[i]!.ok));
       this.#o.onWave?.(
         d,
@@ -460,8 +486,7 @@ export class Deployer {
           ? group.previous_release
           : (group?.desired_release ?? null),
     });
-    for (const r of rows.filter((r) => r.wave === 0))
-      await coordinator.setDesired(r.server, target);
+    await coordinator.setDesiredMany(names(rows.filter((r) => r.wave === 0)), target);
     // Servers that joined during the deployment (a scale-out) got the release desired when
     // they joined; the desired state, not the waves, brings them along: out of the balancer
     // first, back in once their agent reports the new release healthy.
@@ -473,7 +498,7 @@ export class Deployer {
     }
     if (late.length > 0) {
       await this.#o.fleet.holdOut(late);
-      for (const name of late) await coordinator.setDesired(name, target);
+      await coordinator.setDesiredMany(late, target);
       await this.#o.fleet.letIn(late);
     }
     await this.#clearStages(rows);
@@ -495,7 +520,12 @@ export class Deployer {
   }
 
   async #clearStages(rows: DeploymentServerRecord[]): Promise<void> {
-    await Promise.all(rows.map((r) => this.#o.coordinator.setStage(r.server, null)));
+    await this.#o.coordinator.setStageMany(names(rows), null);
+  }
+
+  /** The group's servers by name: one read for a whole wave. */
+  async #servers(group: string): Promise<Map<string, ServerRecord>> {
+    return new Map((await this.#o.store.servers.list(group)).map((s) => [s.name, s]));
   }
 
   /**
@@ -514,9 +544,7 @@ export class Deployer {
       ["draining", "deploying", "succeeded", "failed", "rolling_back"].includes(r.state),
     );
     const switched = touched.filter((r) => r.state === "rolling_back" || r.steps.some(isSwitch));
-    for (const r of touched.filter((r) => !switched.includes(r))) {
-      await coordinator.setDesired(r.server, previous);
-    }
+    await coordinator.setDesiredMany(names(touched.filter((r) => !switched.includes(r))), previous);
     await fleet.holdOut(names(switched));
     await Promise.all(
       switched.map(async (r) => {
@@ -526,10 +554,10 @@ export class Deployer {
           return;
         }
         await this.#setServers(d, [r.server], "rolling_back");
-        const outcome = await this.#converge(d, r.server, previous, false);
+        const [outcome] = await this.#converge(d, [r.server], previous, false);
         this.#halt();
-        if (outcome.ok) await this.#setServers(d, [r.server], "rolled_back");
-        else await this.#setServers(d, [r.server], "failed", { error: outcome.error });
+        if (outcome!.ok) await this.#setServers(d, [r.server], "rolled_back");
+        else await this.#setServers(d, [r.server], "failed", { error: outcome!.error });
       }),
     );
     this.#halt();
@@ -542,70 +570,96 @@ export class Deployer {
     if (this.#stopping) throw new Error("[deploy] stopping");
   }
 
-  /** Asks one server to fetch, verify and unpack `target` and waits for its verdict. */
-  async #stage(d: DeploymentRecord, name: string, target: DesiredRelease): Promise<Outcome> {
-    const { coordinator, store } = this.#o;
-    const server = await store.servers.get(name);
-    if (server?.current_release === target.id) return { ok: true };
-    return this.#await(d, name, false, async () => {
-      const state = await coordinator.setStage(name, target);
-      return { generation: state.generation, accept: (r) => r.phase === "staged" };
-    });
+  /** Asks servers to fetch, verify and unpack `target` (one batch) and waits for each verdict. */
+  async #stage(d: DeploymentRecord, servers: string[], target: DesiredRelease): Promise<Outcome[]> {
+    const known = await this.#servers(d.group);
+    const ask = servers.filter((name) => known.get(name)?.current_release !== target.id);
+    const outcomes = await this.#awaitAll(
+      d,
+      ask,
+      false,
+      (r) => r.phase === "staged",
+      () => this.#o.coordinator.setStageMany(ask, target),
+    );
+    const byName = new Map(ask.map((name, i) => [name, outcomes[i]!]));
+    return servers.map((name) => byName.get(name) ?? { ok: true });
   }
 
-  /** Points one server at `target` and waits for its agent's final report. */
-  async #converge(
+  /** Points servers at `target` (one batch) and waits for each agent's final report. */
+  #converge(
     d: DeploymentRecord,
-    name: string,
+    servers: string[],
     target: DesiredRelease,
     track: boolean,
-  ): Promise<Outcome> {
-    const { coordinator } = this.#o;
-    return this.#await(d, name, track, async () => {
-      // The agent is woken first; the bookkeeping can follow (its first report is a network round trip away).
-      const state = await coordinator.setDesired(name, target, { force: true });
-      return { generation: state.generation, accept: (r) => r.phase === "converged" };
-    });
+  ): Promise<Outcome[]> {
+    // The agents are woken first; the bookkeeping can follow (a first report is a network round trip away).
+    return this.#awaitAll(
+      d,
+      servers,
+      track,
+      (r) => r.phase === "converged",
+      () => this.#o.coordinator.setDesiredMany(servers, target, { force: true }),
+    );
   }
 
   /**
-   * Registers for one server's reports, then asks (via `ask`, which returns
-   * the generation to follow) and resolves on the first final report of it.
+   * Registers for the reports of `servers`, then asks (via `ask`, which returns
+   * each server's new state, in order) and resolves, per server, on the first
+   * final report of the generation asked for.
    */
-  async #await(
+  async #awaitAll(
+    d: DeploymentRecord,
+    servers: string[],
+    track: boolean,
+    accept: (r: AgentReport) => boolean,
+    ask: () => Promise<DesiredState[]>,
+  ): Promise<Outcome[]> {
+    if (servers.length === 0) return [];
+    const waits = servers.map((name) => this.#awaitReport(d, name, track, accept));
+    try {
+      const states = await ask();
+      states.forEach((state, i) => waits[i]!.follow(state.generation));
+    } catch (err) {
+      for (const wait of waits) wait.fail((err as Error).message);
+    }
+    return Promise.all(waits.map((wait) => wait.outcome));
+  }
+
+  /** One server's wait: reports before `follow` names the generation are kept and replayed. */
+  #awaitReport(
     d: DeploymentRecord,
     name: string,
     track: boolean,
-    ask: () => Promise<{ generation: number; accept: (r: AgentReport) => boolean }>,
-  ): Promise<Outcome> {
+    accept: (r: AgentReport) => boolean,
+  ): { outcome: Promise<Outcome>; follow(generation: number): void; fail(error: string): void } {
     const { store } = this.#o;
     let generation = -1;
-    let accept: (r: AgentReport) => boolean = () => false;
     const early: AgentReport[] = [];
+    let done: (result: Outcome) => void = () => {};
+    const onReport = (report: AgentReport) => {
+      if (generation < 0) return void early.push(report);
+      if (report.generation !== generation) return;
+      if (track) {
+        void store.deployments.updateServer(d.id, name, { steps: [...report.steps] });
+        const step = report.steps.at(-1);
+        this.#emit(d.id, {
+          type: "server",
+          server: name,
+          state: "deploying",
+          ...(step ? { step } : {}),
+        });
+      }
+      if (accept(report)) done({ ok: true });
+      else if (report.phase === "failed") done({ ok: false, error: report.error ?? "failed" });
+    };
     const outcome = new Promise<Outcome>((resolve) => {
       const timeoutMs = this.#o.serverTimeoutMs ?? 600_000;
       const timer = setTimeout(
         () => done({ ok: false, error: `[deploy] no report from ${name} within ${timeoutMs} ms` }),
         timeoutMs,
       );
-      const onReport = (report: AgentReport) => {
-        if (generation < 0) return void early.push(report);
-        if (report.generation !== generation) return;
-        if (track) {
-          void store.deployments.updateServer(d.id, name, { steps: [...report.steps] });
-          const step = report.steps.at(-1);
-          this.#emit(d.id, {
-            type: "server",
-            server: name,
-            state: "deploying",
-            ...(step ? { step } : {}),
-          });
-        }
-        if (accept(report)) done({ ok: true });
-        else if (report.phase === "failed") done({ ok: false, error: report.error ?? "failed" });
-      };
       const stop = () => done({ ok: false, error: "[deploy] the control plane is stopping" });
-      const done = (result: Outcome) => {
+      done = (result: Outcome) => {
         clearTimeout(timer);
         this.#stops.delete(stop);
         if (this.#awaiting.get(name) === onReport) this.#awaiting.delete(name);
@@ -613,16 +667,15 @@ export class Deployer {
       };
       this.#stops.add(stop);
       this.#awaiting.set(name, onReport);
-      void ask().then(
-        (asked) => {
-          generation = asked.generation;
-          accept = asked.accept;
-          for (const report of early.splice(0)) onReport(report);
-        },
-        (err) => done({ ok: false, error: (err as Error).message }),
-      );
     });
-    return outcome;
+    return {
+      outcome,
+      follow(asked) {
+        generation = asked;
+        for (const report of early.splice(0)) onReport(report);
+      },
+      fail: (error) => done({ ok: false, error }),
+    };
   }
 
   async #finish(
@@ -644,6 +697,40 @@ export class Deployer {
     if (view) this.#emit(d.id, { type: "done", deployment: view });
     this.#events.delete(d.id);
   }
+}
+
+/** What `#check` found: the request's options, its release and its group. */
+interface Checked {
+  strategy: Strategy;
+  batch: string;
+  maxFailures: number;
+  release: Release;
+  group: GroupRecord;
+}
+
+function viewOf(d: DeploymentRecord, servers: DeploymentServerRecord[]): DeploymentView {
+  return {
+    id: d.id,
+    app: d.app,
+    group: d.group,
+    version: d.version,
+    release: d.release,
+    previous_release: d.previous_release,
+    kind: d.kind,
+    strategy: d.strategy,
+    state: d.state,
+    error: d.error,
+    created_at: isoTime(d.created_at),
+    finished_at: d.finished_at === null ? null : isoTime(d.finished_at),
+    waves: d.waves,
+    servers: servers.map((s) => ({
+      name: s.server,
+      wave: s.wave,
+      state: s.state,
+      error: s.error,
+      steps: s.steps,
+    })),
+  };
 }
 
 const isSwitch = (s: { name: string; state: string }) => s.name === "switch" && s.state === "ok";

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createLocalBalancer } from "../balancer/local/local-balancer.js";
+import { randomBytes } from "node:crypto";
+import { waitFor } from "../../test/e2e/harness.js";
+import { EtcdClient } from "../coord/etcd/etcd-client.js";
+import { createEtcdCoordinator } from "../coord/etcd/etcd-coordinator.js";
 import { createLocalCoordinator } from "../coord/local/local-coordinator.js";
-import { systemClock } from "../lib/clock.js";
+import { systemClock, type Clock } from "../lib/clock.js";
+import { ENGINES, engineSkipReason } from "../lib/engine-tests.js";
 import { createSqliteStore } from "../store/sqlite/sqlite-store.js";
 import { describeRelease, emptyServer, Fleet } from "./fleet.js";
 
@@ -44,3 +49,68 @@ test("a restarted fleet gives agents one heartbeat timeout before it calls them 
   await balancer.close();
   await store.close();
 });
+
+const etcdSkip = await engineSkipReason("etcd", () =>
+  new EtcdClient({ endpoints: ENGINES.etcdEndpoints }).get("/probe"),
+);
+
+// Regression: each replica swept by the store's last heartbeat, a timestamp written with the
+// clock of whichever replica heard it; a replica whose clock ran ahead called every server
+// offline that heartbeat to the other. With etcd the membership lease decides, for both.
+test(
+  "with etcd membership, a replica whose clock runs ahead keeps a server online that heartbeats to the other, and both see it lapse",
+  { skip: etcdSkip ?? false },
+  async () => {
+    const store = createSqliteStore({ path: ":memory:" });
+    const prefix = `/strata-test/${randomBytes(6).toString("hex")}`;
+    const open = () => createEtcdCoordinator({ endpoints: ENGINES.etcdEndpoints, prefix });
+    const [a, b] = await Promise.all([open(), open()]);
+    const balancer = createLocalBalancer({ host: `127.85.${octet()}.1` });
+    const offline: string[] = [];
+    const replica = (coordinator: typeof a, clock: Clock, name: string) =>
+      new Fleet({
+        store,
+        coordinator,
+        membership: coordinator,
+        balancer,
+        clock,
+        ensurePool: async () => undefined,
+        heartbeatTimeoutMs: 3000,
+        audit: async (action) => void (action === "server.offline" && offline.push(name)),
+      });
+    const ahead: Clock = { ...systemClock, now: () => Date.now() + 3_600_000 };
+    const fleetA = replica(a, ahead, "a");
+    const fleetB = replica(b, systemClock, "b");
+    await store.servers.insert({
+      ...emptyServer("web-1", "web", "127.85.0.2", Date.now(), "hash"),
+      state: "ready",
+    });
+    const beat = async () =>
+      fleetB.heartbeat((await store.servers.get("web-1"))!, {
+        current_release: null,
+        app_healthy: false,
+        app_port: null,
+      });
+    await beat();
+    fleetA.start();
+    fleetB.start();
+    try {
+      // Heartbeats to b only, past a's grace after its start and several of its sweeps.
+      const until = Date.now() + 3 * 3000;
+      while (Date.now() < until) {
+        await beat();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.deepEqual(offline, [], "online for both while it heartbeats");
+      assert.notEqual((await store.servers.get("web-1"))?.state, "offline");
+      await waitFor("the lease to lapse", async () => offline.length > 0, 30_000);
+      assert.equal((await store.servers.get("web-1"))?.state, "offline");
+    } finally {
+      fleetA.stop();
+      fleetB.stop();
+      await Promise.all([a.close(), b.close()]);
+      await balancer.close();
+      await store.close();
+    }
+  },
+);

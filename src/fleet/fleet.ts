@@ -1,8 +1,8 @@
 import type { ReleaseSigner } from "../artifact/signing.js";
 import type { Balancer } from "../balancer/balancer.js";
-import type { Coordinator } from "../coord/coordinator.js";
+import type { Cluster, Coordinator } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
-import { StrataError } from "../lib/errors.js";
+import { StrataError, messageOf } from "../lib/errors.js";
 import type { ServerRecord, Store } from "../store/store.js";
 import type {
   AgentReport,
@@ -32,6 +32,13 @@ export interface FleetOptions {
   ensurePool: (group: string) => Promise<void>;
   /** A server with no heartbeat for this long is offline and out of service. @default 15000 */
   heartbeatTimeoutMs?: number;
+  /**
+   * Several replicas: every heartbeat (and report, and join) renews the
+   * server's membership lease, on whichever replica it arrives, and the sweep
+   * calls offline the servers whose lease lapsed, so that every replica agrees.
+   * Without it (one control plane) the sweep reads the store's last heartbeat.
+   */
+  membership?: Pick<Cluster, "touch" | "members">;
   /** Longest wait for in-flight requests when a member leaves the balancer. @default 10000 */
   drainMs?: number;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
@@ -39,6 +46,8 @@ export interface FleetOptions {
   tokenRotateAfterMs?: number;
   /** How long a replaced agent token works after the new one's first use. @default 60000 */
   tokenGraceMs?: number;
+  /** Receives the reports agents sent to this replica (per-replica metrics). */
+  onReceived?: (server: string, report: AgentReport) => void;
 }
 
 /** Receives an agent report once it is recorded. */
@@ -68,25 +77,38 @@ export class Fleet {
   readonly #reportListeners = new Set<ReportListener>();
   /** First uses of a rotated token under way, by server: concurrent requests promote it once. */
   readonly #promoting = new Map<string, Promise<ServerRecord>>();
+  #unsubscribe: (() => void) | null = null;
 
   constructor(options: FleetOptions) {
     this.#options = options;
   }
 
   start(): void {
-    const timeout = this.#options.heartbeatTimeoutMs ?? 15_000;
+    const timeout = this.#timeoutMs();
     this.#startedAt = this.#options.clock.now();
-    this.#sweeper = setInterval(() => void this.#sweep(timeout), Math.max(200, timeout / 3));
+    // Reports are heard through the Coordinator: whichever replica an agent sent one to.
+    this.#unsubscribe = this.#options.coordinator.subscribeReports((server, report) => {
+      for (const listener of this.#reportListeners) listener(server, report);
+    });
+    // A sweep that cannot read (the store or etcd away) calls nobody offline; the next one tries again.
+    const sweep = () =>
+      this.#sweep(timeout).catch((err: unknown) => {
+        console.error(`[fleet] sweep: ${messageOf(err)}`);
+      });
+    this.#sweeper = setInterval(() => void sweep(), Math.max(200, timeout / 3));
     this.#sweeper.unref();
   }
 
   stop(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
   }
 
   /**
-   * Calls `listener` with every agent report once it is recorded (the deployer
-   * waits on them), in subscription order. Returns the function that unsubscribes.
+   * Calls `listener` with every agent report once it is recorded, whichever
+   * replica the agent sent it to (the deployer waits on them), in subscription
+   * order, once the fleet has started. Returns the function that unsubscribes.
    */
   subscribeReports(listener: ReportListener): () => void {
     this.#reportListeners.add(listener);
@@ -187,6 +209,7 @@ export class Fleet {
       const release = await this.describe(group.desired_release);
       await coordinator.setDesired(req.name, release);
     }
+    await this.#alive(req.name);
     await this.#options.audit("agent.join", req.name, {
       group: req.group,
       address: req.address,
@@ -355,11 +378,16 @@ export class Fleet {
       ...(settled ? { state: onDesired ? "ready" : "joined" } : {}),
       ...(settled && onDesired && !server.ready_at ? { ready_at: now } : {}),
     });
+    await this.#alive(server.name);
     await this.sync(server.name);
   }
 
-  #publishReport(server: string, report: AgentReport): void {
-    for (const listener of this.#reportListeners) listener(server, report);
+  #alive(name: string): Promise<void> {
+    return this.#options.membership?.touch(name, this.#timeoutMs()) ?? Promise.resolve();
+  }
+
+  #timeoutMs(): number {
+    return this.#options.heartbeatTimeoutMs ?? 15_000;
   }
 
   async report(server: ServerRecord, report: AgentReport): Promise<void> {
@@ -367,7 +395,7 @@ export class Fleet {
     // A staged release changes nothing that runs: only the deployer cares.
     if (report.phase === "staged") {
       await this.#options.store.servers.update(server.name, { last_heartbeat: now });
-      this.#publishReport(server.name, report);
+      await this.#publish(server.name, report);
       return;
     }
     const converged = report.phase === "converged" && report.release_id !== null;
@@ -389,8 +417,17 @@ export class Fleet {
         : { app_healthy: converged }),
       ...(converged && !server.ready_at ? { ready_at: now } : {}),
     });
-    this.#publishReport(server.name, report);
+    await this.#publish(server.name, report);
     if (report.phase !== "working") await this.sync(server.name);
+  }
+
+  /** Answered to the agent only once published: a report it was told is in is never lost. */
+  async #publish(server: string, report: AgentReport): Promise<void> {
+    this.#options.onReceived?.(server, report);
+    await Promise.all([
+      this.#options.coordinator.publishReport(server, report),
+      this.#alive(server),
+    ]);
   }
 
   /** Keeps servers out of the balancer while a deployment works on them. */
@@ -453,14 +490,19 @@ export class Fleet {
   }
 
   async #sweep(timeoutMs: number): Promise<void> {
-    const { store, clock } = this.#options;
+    const { store, clock, membership } = this.#options;
     const cutoff = clock.now() - timeoutMs;
+    const alive = membership ? new Set(await membership.members()) : null;
     for (const server of await store.servers.list()) {
       if (server.state === "offline" || server.state === "launching") continue;
       // Regression: after a restart every heartbeat on record predates this process, and the
       // first sweep took the whole fleet out of service before any agent could reach it.
       const last = Math.max(server.last_heartbeat ?? 0, this.#startedAt);
-      if (server.last_heartbeat !== null && last < cutoff) {
+      // With leases the lease decides, not timestamps that several replicas' clocks wrote.
+      const gone = alive
+        ? !alive.has(server.name) && this.#startedAt < cutoff
+        : server.last_heartbeat !== null && last < cutoff;
+      if (gone) {
         await store.servers.update(server.name, { state: "offline", app_healthy: false });
         await this.#options.audit("server.offline", server.name, {});
         await this.sync(server.name);

@@ -126,8 +126,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     localImages,
     imageFor: (group) => images.imageFor(group),
     agent: () => ({ server: url, ...(tls ? { ca: tls.ca } : {}) }),
+    onReceived: (server, report) => metrics.report(server, report),
   });
-  fleet.subscribeReports((server, report) => metrics.report(server, report));
   const deployer = new Deployer({
     store,
     coordinator: state.coordinator,

@@ -121,8 +121,12 @@ export interface DesiredRecord {
 /** Per-server desired state of the embedded Coordinator. */
 export interface DesiredRepo {
   get(server: string): Promise<DesiredRecord | null>;
+  /** The records of those of `servers` that have one, in any order. One query. */
+  getMany(servers: string[]): Promise<DesiredRecord[]>;
   /** Inserts or replaces the server's record. */
   put(record: DesiredRecord): Promise<void>;
+  /** Inserts or replaces each record, all in one transaction (a deploy's wave set-up). */
+  putMany(records: DesiredRecord[]): Promise<void>;
 }
 
 export interface ServerRepo {

@@ -52,8 +52,15 @@ if (skip) {
 } else {
   runCoordinatorContract("etcd", {
     async create() {
-      const coordinator = await open();
-      return { coordinator, release, close: () => coordinator.close() };
+      const prefix = freshPrefix();
+      const [coordinator, peer] = await Promise.all([open({ prefix }), open({ prefix })]);
+      return {
+        coordinator,
+        peer,
+        cluster: { self: coordinator, peer },
+        release,
+        close: async () => void (await Promise.all([coordinator.close(), peer.close()])),
+      };
     },
   });
 
@@ -237,6 +244,8 @@ test(
       createEtcdCoordinator(options),
       createEtcdCoordinator(options),
     ]);
+    const reports: string[] = [];
+    a.subscribeReports((server, r) => reports.push(`${server}:${r.phase}`));
     try {
       await b.setDesired("web-1", release(R1));
       // An agent's long poll: parked on a, retried (as agents do) if etcd is down when it asks.
@@ -261,6 +270,15 @@ test(
       const seen = await poll;
       assert.equal(seen.generation, 2);
       assert.equal(seen.release?.id, R2);
+      // A report sent to b around the restart reaches a: by its watch, or re-read after it broke.
+      await b.publishReport("web-1", {
+        generation: 2,
+        phase: "converged",
+        release_id: R2,
+        current_release: R2,
+        steps: [],
+      });
+      await waitFor("a to hear the report", async () => reports.includes("web-1:converged"));
     } finally {
       await Promise.all([a.close(), b.close()]);
       etcd.member.kill("SIGKILL");

@@ -1,8 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { StrataError, messageOf } from "../../lib/errors.js";
-import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Cluster, Coordinator, LeasedLock } from "../coordinator.js";
+import type { AgentReport, DesiredRelease, DesiredState } from "../../wire/agent.js";
+import {
+  nextDesired,
+  nextStage,
+  type Cluster,
+  type Coordinator,
+  type LeasedLock,
+  type ReportListener,
+} from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
 
 export interface EtcdCoordinatorOptions {
@@ -54,6 +61,8 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
 const EMPTY: DesiredState = { generation: 0, release: null };
 /** Keys per transaction; etcd's default --max-txn-ops is 128 (each key is a compare and a put). */
 const MAX_TXN_KEYS = 64;
+/** Plain puts per transaction (no compares): etcd's default --max-txn-ops. */
+const MAX_TXN_PUTS = 128;
 
 /**
  * The Coordinator on etcd v3, for several control-plane replicas. Desired state
@@ -78,12 +87,20 @@ export async function createEtcdCoordinator(
   const desiredKey = (server: string) => `${prefix}/desired/${server}`;
   const DESIRED = `${prefix}/desired/`;
   const MEMBERS = `${prefix}/members/`;
+  /** The last report of each server, published by the replica that received it. */
+  const REPORTS = `${prefix}/reports/`;
 
   /** Woken with the new state on every change of a server's desired state; null on a resync. */
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   /** Called on every change of a key (locks, leaderships) and on a resync. */
   const keyListeners = new Map<string, Set<() => void>>();
+  const reportListeners = new Set<ReportListener>();
   const held = new Set<{ release(): Promise<void> }>();
+  /**
+   * The lease each member's key is bound to, as this replica last saw it (its
+   * own touches, the watch): any replica renews the one lease of a member, so an
+   * agent's heartbeats may reach any replica.
+   */
   const memberLeases = new Map<string, string>();
   /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
   const known = new Map<string, KeyValue | null>();
@@ -107,9 +124,33 @@ export async function createEtcdCoordinator(
           for (const fn of [...set]) fn(state);
         }
       }
+      if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
+      if (key.startsWith(MEMBERS)) {
+        const member = key.slice(MEMBERS.length);
+        if (event.type === "put" && event.kv.lease) memberLeases.set(member, event.kv.lease);
+        else if (event.type === "delete") memberLeases.delete(member);
+      }
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
+  }
+
+  function deliverReport(kv: KeyValue): void {
+    const server = kv.key.slice(REPORTS.length);
+    const report = JSON.parse(kv.value) as AgentReport;
+    for (const listener of [...reportListeners]) listener(server, report);
+  }
+
+  /**
+   * After a broken stream: the reports published while it was down, as their
+   * keys hold them now (a server's newest only: a final report is never
+   * followed by another of the same generation, so that is the one that counts).
+   */
+  async function redeliverReports(after: number, upTo: number): Promise<void> {
+    if (reportListeners.size === 0) return;
+    const { kvs } = await client.list(REPORTS);
+    const missed = kvs.filter((kv) => kv.modRevision > after && kv.modRevision <= upTo);
+    for (const kv of missed.sort((a, b) => a.modRevision - b.modRevision)) deliverReport(kv);
   }
 
   /** After a broken stream: everyone re-reads, since changes may have been missed. */
@@ -148,8 +189,12 @@ export async function createEtcdCoordinator(
         // Start from now once etcd answers again; whoever waits re-reads what it waits for.
         const now = await client.list(`${prefix}/--revision--`).catch(() => null);
         if (!now) continue;
+        const before = revision;
         revision = now.revision;
         resync();
+        await redeliverReports(before, now.revision).catch((err: unknown) => {
+          log(`[coord] etcd: cannot re-read the reports missed: ${messageOf(err)}`);
+        });
       }
     }
   })();
@@ -288,6 +333,69 @@ export async function createEtcdCoordinator(
     }
   }
 
+  interface Put {
+    key: string;
+    value: string;
+    done: () => void;
+    fail: (err: unknown) => void;
+  }
+  let queuedPuts: Put[] = [];
+
+  /** A plain put; those asked for in the same tick go to etcd as one transaction (one fsync). */
+  function batchedPut(key: string, value: string): Promise<void> {
+    return new Promise<void>((done, fail) => {
+      if (queuedPuts.length === 0) setImmediate(flushPuts);
+      queuedPuts.push({ key, value, done, fail });
+    });
+  }
+
+  function flushPuts(): void {
+    const all = queuedPuts;
+    queuedPuts = [];
+    // etcd refuses a key twice in one transaction: a later put of a key waits for the earlier.
+    const keys = new Set<string>();
+    const now: Put[] = [];
+    const later: Put[] = [];
+    for (const put of all) {
+      if (keys.has(put.key)) later.push(put);
+      else now.push(put);
+      keys.add(put.key);
+    }
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < now.length; i += MAX_TXN_PUTS) {
+      const batch = now.slice(i, i + MAX_TXN_PUTS);
+      const txn = client.txn(
+        [],
+        batch.map(({ key, value }) => ({ put: { key, value } })),
+      );
+      txn.then(
+        () => batch.forEach((p) => p.done()),
+        (err: unknown) => batch.forEach((p) => p.fail(err)),
+      );
+      sent.push(txn.catch(() => undefined));
+    }
+    if (later.length > 0)
+      void Promise.all(sent).then(() => {
+        if (queuedPuts.length === 0) setImmediate(flushPuts);
+        queuedPuts.unshift(...later);
+      });
+  }
+
+  /**
+   * Before a batch: one range read of every desired key when this replica has
+   * not seen several of the servers yet, so that each change is one guessed CAS
+   * instead of a read and a write.
+   */
+  async function learn(servers: string[]): Promise<void> {
+    const unknown = servers.filter((s) => !known.has(s));
+    if (unknown.length < 8) return;
+    const { kvs } = await client.list(DESIRED);
+    const found = new Map(kvs.map((kv) => [kv.key.slice(DESIRED.length), kv]));
+    // A server changed meanwhile is known by now, from the watch or a write: never forget it.
+    for (const server of unknown)
+      if (!known.has(server)) remember(server, found.get(server) ?? null);
+  }
+
   /** Keeps the newest of what this replica has seen of a server's key. */
   function remember(server: string, kv: KeyValue | null): void {
     const seen = known.get(server);
@@ -362,22 +470,21 @@ export async function createEtcdCoordinator(
     desired: async (server) => view((await read(server)).state),
 
     setDesired: (server, release, setOptions = {}) =>
-      update(server, (now) => {
-        if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return null;
-        // A stage of the release now desired is no longer ahead of anything.
-        const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-        return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
-      }),
+      update(server, (now) => nextDesired(now, release, setOptions.force)),
 
-    setStage: (server, stage) =>
-      update(server, (now) => {
-        if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
-        return {
-          generation: now.generation + 1,
-          release: now.release,
-          ...(stage ? { stage } : {}),
-        };
-      }),
+    setStage: (server, stage) => update(server, (now) => nextStage(now, stage)),
+
+    async setDesiredMany(servers, release, setOptions = {}) {
+      await learn(servers);
+      return Promise.all(
+        servers.map((s) => update(s, (now) => nextDesired(now, release, setOptions.force))),
+      );
+    },
+
+    async setStageMany(servers, stage) {
+      await learn(servers);
+      return Promise.all(servers.map((s) => update(s, (now) => nextStage(now, stage))));
+    },
 
     async watch(server, after, timeoutMs, signal) {
       // Listen before reading: a change between the two then wakes this poll.
@@ -403,7 +510,11 @@ export async function createEtcdCoordinator(
       signal?.addEventListener("abort", abandon, { once: true });
       stop.signal.addEventListener("abort", abandon, { once: true });
       try {
-        const now = view((await read(server)).state);
+        // What this replica knows of the key is as fresh as its watch: a change still on its
+        // way wakes the waiter registered above, and a broken stream wakes every waiter to
+        // re-read. So a long poll costs no etcd read once the server is known here.
+        const seen = known.get(server);
+        const now = view(seen ? parse(seen) : (await read(server)).state);
         if (now.generation !== after || timeoutMs <= 0 || signal?.aborted) return now;
         const outcome = await woken;
         // An abandoned poll (aborted, or this replica closing) has nobody to answer: no read.
@@ -441,11 +552,33 @@ export async function createEtcdCoordinator(
     },
 
     async touch(member, memberTtlMs) {
+      const key = `${MEMBERS}${member}`;
       const lease = memberLeases.get(member);
       if (lease && (await client.keepAlive(lease))) return;
+      // Unknown here, or lapsed (etcd then deleted the key): bind a fresh lease, unless
+      // another replica has just bound one; then renew that one.
       const fresh = await client.grant(memberTtlMs);
+      const created = await client.txn(
+        [{ key, target: "CREATE", revision: 0 }],
+        [{ put: { key, value: String(Date.now()), lease: fresh } }],
+        [{ range: { key } }],
+      );
+      if (created.succeeded) return void memberLeases.set(member, fresh);
+      const bound = created.ranges[0]?.[0]?.lease ?? null;
+      if (bound && bound !== lease && (await client.keepAlive(bound))) {
+        memberLeases.set(member, bound);
+        await client.revoke(fresh);
+        return;
+      }
+      await client.put(key, String(Date.now()), fresh);
       memberLeases.set(member, fresh);
-      await client.put(`${MEMBERS}${member}`, String(Date.now()), fresh);
+    },
+
+    publishReport: (server, report) => batchedPut(`${REPORTS}${server}`, JSON.stringify(report)),
+
+    subscribeReports(listener) {
+      reportListeners.add(listener);
+      return () => void reportListeners.delete(listener);
     },
 
     members: async () =>

@@ -1,6 +1,12 @@
 import type { DesiredRepo } from "../../store/store.js";
 import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Coordinator, Lock } from "../coordinator.js";
+import {
+  nextDesired,
+  nextStage,
+  type Coordinator,
+  type Lock,
+  type ReportListener,
+} from "../coordinator.js";
 
 export interface LocalCoordinatorOptions {
   /** Where desired state is kept durably (the embedded store's desired_state table). */
@@ -14,6 +20,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
   const { desired: repo, describeRelease } = options;
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
   const locks = new Map<string, string>();
+  const reportListeners = new Set<ReportListener>();
 
   async function current(server: string): Promise<DesiredState> {
     const record = await repo.get(server);
@@ -33,31 +40,75 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     for (const fn of set) fn(state);
   }
 
-  async function write(
-    server: string,
-    generation: number,
-    release: DesiredRelease | null,
-    stage: DesiredRelease | null,
-  ): Promise<DesiredState> {
-    await repo.put({ server, generation, release: release?.id ?? null, stage: stage?.id ?? null });
-    const state: DesiredState = { generation, release, ...(stage ? { stage } : {}) };
+  const recordOf = (server: string, state: DesiredState) => ({
+    server,
+    generation: state.generation,
+    release: state.release?.id ?? null,
+    stage: state.stage?.id ?? null,
+  });
+
+  async function write(server: string, state: DesiredState): Promise<DesiredState> {
+    await repo.put(recordOf(server, state));
     wake(server, state);
     return state;
   }
 
+  /** Every state of `servers` with one read, each release described once. */
+  async function currentMany(servers: string[]): Promise<Map<string, DesiredState>> {
+    const records = new Map((await repo.getMany(servers)).map((r) => [r.server, r]));
+    const described = new Map<string, Promise<DesiredRelease | null>>();
+    const describe = (id: string | null) => {
+      if (!id) return null;
+      let release = described.get(id);
+      if (!release) described.set(id, (release = describeRelease(id)));
+      return release;
+    };
+    const states = new Map<string, DesiredState>();
+    for (const server of servers) {
+      const record = records.get(server);
+      if (!record) {
+        states.set(server, { generation: 0, release: null });
+        continue;
+      }
+      const [release, stage] = await Promise.all([
+        describe(record.release),
+        describe(record.stage),
+      ]);
+      states.set(server, { generation: record.generation, release, ...(stage ? { stage } : {}) });
+    }
+    return states;
+  }
+
+  /** Writes what `next` makes of each server's state (null: unchanged) in one transaction. */
+  async function writeMany(
+    servers: string[],
+    next: (now: DesiredState) => DesiredState | null,
+  ): Promise<DesiredState[]> {
+    const now = await currentMany(servers);
+    const changed = new Map<string, DesiredState>();
+    for (const server of new Set(servers)) {
+      const state = next(now.get(server)!);
+      if (state) changed.set(server, state);
+    }
+    await repo.putMany([...changed].map(([server, state]) => recordOf(server, state)));
+    for (const [server, state] of changed) wake(server, state);
+    return servers.map((server) => changed.get(server) ?? now.get(server)!);
+  }
+
   return {
     desired: current,
+    setDesiredMany: (servers, release, setOptions = {}) =>
+      writeMany(servers, (now) => nextDesired(now, release, setOptions.force)),
+    setStageMany: (servers, stage) => writeMany(servers, (now) => nextStage(now, stage)),
     async setDesired(server, release, setOptions = {}) {
       const now = await current(server);
-      if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return now;
-      // A stage of the release now desired is no longer ahead of anything.
-      const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-      return write(server, now.generation + 1, release, stage);
+      const next = nextDesired(now, release, setOptions.force);
+      return next ? write(server, next) : now;
     },
     async setStage(server, stage) {
       const now = await current(server);
-      if ((now.stage?.id ?? null) === (stage?.id ?? null)) return now;
-      return write(server, now.generation + 1, now.release, stage);
+      const next = nextStage(now, stage);
+      return next ? write(server, next) : now;
     },
     async watch(server, after, timeoutMs, signal) {
       const now = await current(server);
@@ -93,5 +144,12 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       return lock;
     },
     lockOwner: async (name) => locks.get(name) ?? null,
+    async publishReport(server, report) {
+      for (const listener of [...reportListeners]) listener(server, report);
+    },
+    subscribeReports(listener) {
+      reportListeners.add(listener);
+      return () => void reportListeners.delete(listener);
+    },
   };
 }

@@ -11,6 +11,7 @@ import type { Clock } from "../../lib/clock.js";
 import { createProvider } from "../../provider/create-provider.js";
 import type { Provider } from "../../provider/provider.js";
 import type { Store } from "../../store/store.js";
+import type { AgentReport } from "../../wire/agent.js";
 import type { ControlPlaneState } from "./state.js";
 
 /**
@@ -52,6 +53,8 @@ export interface DataPlaneOptions {
   imageFor: (group: string) => Promise<string | null>;
   /** Where agents find the control plane: known once the API listens, read at each launch. */
   agent: () => { server: string; ca?: string };
+  /** The reports agents sent to this replica (per-replica metrics). */
+  onReceived?: (server: string, report: AgentReport) => void;
 }
 
 export interface DataPlane {
@@ -81,6 +84,8 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     signer,
     ensurePool,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    ...(state.cluster ? { membership: state.cluster } : {}),
+    ...(options.onReceived ? { onReceived: options.onReceived } : {}),
     drainMs: config.drainMs,
     audit,
     tokenRotateAfterMs: config.settings.agent_tokens.rotate_after,

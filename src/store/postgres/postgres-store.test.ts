@@ -6,6 +6,7 @@ import pg from "pg";
 import { ENGINES, engineSkipReason } from "../../lib/engine-tests.js";
 import { runAuditRepoContract } from "../audit-repo.contract.js";
 import { runDeploymentRepoContract } from "../deployment-repo.contract.js";
+import { runDesiredRepoContract } from "../desired-repo.contract.js";
 import { runForecastRepoContract } from "../forecast-repo.contract.js";
 import { runGroupRepoContract } from "../group-repo.contract.js";
 import { runImageRepoContract } from "../image-repo.contract.js";
@@ -49,6 +50,7 @@ if (skip) {
   runGroupRepoContract({ create: contract("groups") });
   runServerRepoContract({ create: contract("servers") });
   runDeploymentRepoContract({ create: contract("deployments") });
+  runDesiredRepoContract({ create: contract("desired") });
   runImageRepoContract({ create: contract("images") });
   runTrafficRepoContract({ create: contract("traffic") });
   runForecastRepoContract({ create: contract("forecasts") });

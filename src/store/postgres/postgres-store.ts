@@ -220,11 +220,26 @@ function desiredRepo(db: pg.Pool): DesiredRepo {
     get: async (server) =>
       ((await db.query("SELECT * FROM desired_state WHERE server = $1", [server])).rows[0] as
         DesiredRecord | undefined) ?? null,
+    getMany: async (servers) =>
+      (await db.query("SELECT * FROM desired_state WHERE server = ANY($1)", [servers]))
+        .rows as DesiredRecord[],
     put: async (r) =>
       void (await db.query(
         `INSERT INTO desired_state (server, generation, release, stage) VALUES ($1, $2, $3, $4)
          ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
         [r.server, r.generation, r.release, r.stage],
+      )),
+    putMany: async (records) =>
+      void (await db.query(
+        `INSERT INTO desired_state (server, generation, release, stage)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
+        [
+          records.map((r) => r.server),
+          records.map((r) => r.generation),
+          records.map((r) => r.release),
+          records.map((r) => r.stage),
+        ],
       )),
   };
 }

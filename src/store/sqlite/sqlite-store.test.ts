@@ -6,6 +6,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { runAuditRepoContract } from "../audit-repo.contract.js";
 import { runDeploymentRepoContract } from "../deployment-repo.contract.js";
+import { runDesiredRepoContract } from "../desired-repo.contract.js";
 import { runGroupRepoContract } from "../group-repo.contract.js";
 import { runImageRepoContract } from "../image-repo.contract.js";
 import { runReleaseRepoContract } from "../release-repo.contract.js";
@@ -25,6 +26,7 @@ runReleaseRepoContract({ create: contract("releases") });
 runGroupRepoContract({ create: contract("groups") });
 runServerRepoContract({ create: contract("servers") });
 runDeploymentRepoContract({ create: contract("deployments") });
+runDesiredRepoContract({ create: contract("desired") });
 runImageRepoContract({ create: contract("images") });
 runAuditRepoContract({
   create: async () => {

@@ -296,9 +296,23 @@ function desiredRepo(db: Database): DesiredRepo {
     `INSERT INTO desired_state (server, generation, release, stage) VALUES (@server, @generation, @release, @stage)
      ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
   );
+  const putAll = db.transaction((records: DesiredRecord[]) => {
+    for (const record of records) put.run(record);
+  });
   return {
     get: async (server) => (get.get(server) as DesiredRecord | undefined) ?? null,
+    async getMany(servers) {
+      const found: DesiredRecord[] = [];
+      // SQLite binds at most 32,766 parameters per statement.
+      for (let i = 0; i < servers.length; i += 10_000) {
+        const part = servers.slice(i, i + 10_000);
+        const sql = `SELECT * FROM desired_state WHERE server IN (${part.map(() => "?").join(",")})`;
+        found.push(...(db.prepare(sql).all(...part) as DesiredRecord[]));
+      }
+      return found;
+    },
     put: async (record) => void put.run(record),
+    putMany: async (records) => void putAll(records),
   };
 }
 

@@ -175,6 +175,15 @@ export function createImageService(options: ImageServiceOptions): ImageService {
         { parent: spec.parent, layer: spec.build },
         stop.signal,
       );
+      // A store may replace the queued image by the one it built (Glance: Nova names a snapshot).
+      if (built.id !== image.id) {
+        await repo.insert({ ...record, id: built.id });
+        await repo.delete(image.id);
+        pin(built.id);
+        unpin(image.id);
+        image.id = built.id;
+        record.id = built.id;
+      }
       const bakedAt = clock.now();
       const patch = {
         state: "active" as const,
@@ -418,8 +427,23 @@ export function createImageService(options: ImageServiceOptions): ImageService {
       });
       const names = new Map(all.map((i) => [i.id, i.name]));
       if (!gcOptions.dryRun) {
-        for (const { id, reason } of plan.delete) {
-          await images.delete(id);
+        for (const { id, reason } of [...plan.delete]) {
+          // The store may refuse (Glance: a protected image, or one a server outside strata uses).
+          const refused = await images.delete(id).then(
+            () => null,
+            (err: unknown) => {
+              if (err instanceof StrataError && err.code === "conflict") return messageOf(err);
+              throw err;
+            },
+          );
+          if (refused) {
+            plan.delete.splice(
+              plan.delete.findIndex((d) => d.id === id),
+              1,
+            );
+            plan.keep.push({ id, reason: refused });
+            continue;
+          }
           await repo.delete(id);
           await audit("image.delete", id, { name: names.get(id), reason });
         }

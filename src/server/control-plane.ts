@@ -20,6 +20,7 @@ import { appsToForecast, createForecastScheduler } from "../forecast/service/sch
 import { parseImageConfig } from "../image/image-config.js";
 import { createImageService, type ImageService } from "../image/image-service.js";
 import { createLocalImageStore } from "../image/local/local-image-store.js";
+import { createConfiguredImageStore } from "../image/glance/create-image-store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Provider } from "../provider/provider.js";
 import { createStore } from "../store/state-config.js";
@@ -135,7 +136,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
-    images: localImages,
+    images: await createConfiguredImageStore(config.settings["provider.openstack"], localImages),
     artifacts,
     config: imageConfig,
     clock,
@@ -222,8 +223,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     audit,
     agent: () => ({ server: url, ...(tls ? { ca: tls.ca } : {}) }),
-    // Baked images are local folders until bakes go through Glance: a cloud boots from its base image.
-    ...(provider.name === "local" ? { imageFor: (group: string) => images.imageFor(group) } : {}),
+    imageFor: (group: string) => images.imageFor(group),
   });
   const deployer = new Deployer({
     store,

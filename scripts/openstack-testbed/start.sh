@@ -13,6 +13,10 @@ for port in 5000 5672 8774 8778 9292 9696 9876; do
   fi
 done
 rm -rf "$S"
+# The services stand for a cloud's own machines: at nice -5 (inherited by everything started
+# below) the tests and other work on the same 2 cores do not starve them. Without it, at a load
+# of 20, Keystone took 10 s to validate a token and Octavia answered a member POST after 38 s.
+[ "$(id -u)" = 0 ] && renice -n -5 $$ >/dev/null
 PY=/usr/bin/python3                        # NOT the pyenv/virtualenv python3 on PATH
 mkdir -p $S/{etc/keystone,etc/glance,etc/nova,etc/placement,etc/octavia,etc/rabbit,logs,run} \
          $S/data/{glance/images,glance/staging,glance/tasks,glance/locks,nova/instances,nova/locks,octavia/certs}

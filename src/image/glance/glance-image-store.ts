@@ -102,17 +102,18 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
       pollMs,
       bootTimeoutMs: options.bootTimeoutMs ?? 600_000,
     });
-  const sleep = (ms: number, signal?: AbortSignal) =>
+  /** Waits `ms`, or rejects when `signal` aborts (its listener removed either way). */
+  const sleep = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(timer);
-          reject(signal.reason as Error);
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
     });
 
   function imageOf(raw: GlanceImage): Image {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs Debian 12 (bookworm) OpenStack Zed packages without starting any daemon and without
-# prompts; run as root on a clean machine (about 100 s). start.sh runs everything from $S.
+# prompts; run as root on a clean machine (about 100 s). start.sh runs everything from $S, with
+# the services' databases in the PostgreSQL of scripts/ci/engines.sh.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # Keep maintainer scripts from starting services (sysv or systemd) with the packaged
@@ -17,4 +18,4 @@ apt-get update
 apt-get install -y --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   keystone glance-api nova-api nova-conductor nova-scheduler placement-api octavia-api \
-  python3-openstackclient rabbitmq-server sqlite3 curl openssl
+  python3-openstackclient rabbitmq-server python3-psycopg2 postgresql-client curl openssl

@@ -118,6 +118,15 @@ export function createBaker(options: BakerOptions): (bake: BakeRecord) => Promis
         { parent: spec.parent, layer: spec.build },
         stop.signal,
       );
+      // A store may replace the queued image by the one it built (Glance: Nova names a snapshot).
+      if (built.id !== image.id) {
+        await repo.insert({ ...record, id: built.id });
+        await repo.delete(image.id);
+        pin(built.id);
+        unpin(image.id);
+        image.id = built.id;
+        record.id = built.id;
+      }
       const bakedAt = clock.now();
       const patch = {
         state: "active" as const,

@@ -1,4 +1,4 @@
-import { StrataError } from "../lib/errors.js";
+import { StrataError, messageOf } from "../lib/errors.js";
 import type { Store } from "../store/store.js";
 import type { GcView } from "../wire/image.js";
 import { planGc } from "./gc.js";
@@ -46,8 +46,23 @@ export function createImageGc(options: ImageGcOptions): ImageGc {
       });
       const names = new Map(all.map((i) => [i.id, i.name]));
       if (!gcOptions.dryRun) {
-        for (const { id, reason } of plan.delete) {
-          await images.delete(id);
+        for (const { id, reason } of [...plan.delete]) {
+          // The store may refuse (Glance: a protected image, or one a server outside strata uses).
+          const refused = await images.delete(id).then(
+            () => null,
+            (err: unknown) => {
+              if (err instanceof StrataError && err.code === "conflict") return messageOf(err);
+              throw err;
+            },
+          );
+          if (refused) {
+            plan.delete.splice(
+              plan.delete.findIndex((d) => d.id === id),
+              1,
+            );
+            plan.keep.push({ id, reason: refused });
+            continue;
+          }
           await repo.delete(id);
           await audit("image.delete", id, { name: names.get(id), reason });
         }

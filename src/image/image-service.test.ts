@@ -6,6 +6,7 @@ import { readCurrent } from "../lib/server-root.js";
 import { emptyServer } from "../fleet/fleet.js";
 import { channelName } from "./image-service.js";
 import { waitFor } from "../lib/test-support.js";
+import { StrataError } from "../lib/errors.js";
 import { setupImageService, type ImageFixture } from "./test-fixture.js";
 
 type Fixture = ImageFixture;
@@ -217,6 +218,53 @@ describe("image service", () => {
     assert.equal(await f.images.get(apps[1]!.id), null, "the content is gone too");
     assert.match(done.kept.find((k) => k.id === oldest.id)?.reason ?? "", /web-1/);
     await assert.rejects(f.service.gc({ keep: -1 }), { code: "bad_request" });
+  });
+
+  test("gc keeps an image the store refuses to delete (Glance: protected or in use) and deletes the rest", async () => {
+    for (const v of ["1", "2", "3"]) {
+      f.deploy(await f.release(`${v}.0.0`));
+      await f.service.idle();
+    }
+    const apps = await appImages();
+    const refused = apps.at(-1)!.id;
+    const remove = f.images.delete.bind(f.images);
+    f.images.delete = async (id) => {
+      if (id === refused)
+        throw new StrataError("conflict", `[image] glance: image ${id} is protected`);
+      return remove(id);
+    };
+    const done = await f.service.gc({ keep: 1 });
+    assert.deepEqual(
+      done.deleted.map((d) => d.id),
+      [apps[1]!.id],
+    );
+    assert.match(done.kept.find((k) => k.id === refused)?.reason ?? "", /is protected/);
+    assert.deepEqual(
+      (await appImages()).map((i) => i.id),
+      [apps[0]!.id, refused],
+    );
+  });
+
+  test("a store that replaces the queued image by the built one (Glance's snapshot) leaves records of the built ids only", async () => {
+    const { build, create, get } = f.images;
+    f.images.build = async (id, request, signal) => {
+      const replacement = await create({
+        name: "snapshot",
+        properties: (await get(id))!.properties,
+      });
+      const result = await build(replacement.id, request, signal);
+      await f.images.delete(id);
+      return result;
+    };
+    f.deploy(await f.release("1.0.0"));
+    await f.service.idle();
+    assert.equal((await lastBake()).state, "succeeded");
+    const records = await f.repo.list();
+    assert.equal(records.length, 2, "middleware and app, no stand-ins");
+    for (const record of records) assert.equal((await get(record.id))?.state, "active");
+    const [app] = await appImages();
+    assert.equal(app!.parent, (await middlewareImages())[0]!.id);
+    assert.equal((await f.repo.channel(channelName("web")))?.image, app!.id);
   });
 
   test("after each bake, gc keeps images.keep app images", async () => {

@@ -70,8 +70,11 @@ export function runImageStoreContract(options: ImageStoreContractOptions): void 
       assert.equal((await store.get(image.id))?.state, "active");
     },
     "a release layer on a parent becomes active and leaves the parent active": async (store) => {
-      const parent = await store.create({ name: "web-mw" });
-      await store.build(parent.id, { parent: null, layer: await recipe("parent", null) });
+      const queued = await store.create({ name: "web-mw" });
+      const { image: parent } = await store.build(queued.id, {
+        parent: null,
+        layer: await recipe("parent", null),
+      });
       const child = await store.create({ name: "web-app" });
       const { image } = await store.build(child.id, { parent: parent.id, layer: release() });
       assert.equal(image.state, "active");
@@ -120,8 +123,11 @@ export function runImageStoreContract(options: ImageStoreContractOptions): void 
       assert.equal((await store.get(image.id))?.state, "killed");
     },
     "build refuses an image that is not queued": async (store) => {
-      const image = await store.create({ name: "web-mw" });
-      await store.build(image.id, { parent: null, layer: await recipe("twice", null) });
+      const queued = await store.create({ name: "web-mw" });
+      const { image } = await store.build(queued.id, {
+        parent: null,
+        layer: await recipe("twice", null),
+      });
       await assert.rejects(
         store.build(image.id, { parent: null, layer: await recipe("twice", null) }),
         {
@@ -149,8 +155,11 @@ export function runImageStoreContract(options: ImageStoreContractOptions): void 
       );
     },
     "delete is idempotent and get returns null afterwards": async (store) => {
-      const image = await store.create({ name: "web-mw" });
-      await store.build(image.id, { parent: null, layer: await recipe("delete", null) });
+      const queued = await store.create({ name: "web-mw" });
+      const { image } = await store.build(queued.id, {
+        parent: null,
+        layer: await recipe("delete", null),
+      });
       await store.delete(image.id);
       await store.delete(image.id);
       assert.equal(await store.get(image.id), null);

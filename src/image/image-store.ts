@@ -80,7 +80,9 @@ export interface ImageStore {
   create(spec: ImageSpec): Promise<Image>;
   /**
    * Fills a `queued` image: a copy of the parent's content with `layer`
-   * applied on top; `queued` -> `saving` -> `active`. On failure the image
+   * applied on top; `queued` -> `saving` -> `active`. The built image may
+   * have another id (Glance: Nova's snapshot picks its own, and the queued
+   * image is deleted): use the one in the result from then on. On failure the image
    * ends `killed`, its partial content is removed, and the call rejects with
    * an ImageBuildError carrying the layer's output. The parent is never
    * changed. Called once per image; builds of different images may run

@@ -106,8 +106,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     metrics.audit(action, detail);
   };
   const planningClock = options.planningClock ?? clock;
-  const { localImages, images, forecasts } = createPlanning({
+  const openstack = config.settings["provider.openstack"];
+  const { localImages, images, forecasts } = await createPlanning({
     state,
+    ...(openstack ? { openstack } : {}),
     imageConfig,
     forecastConfig,
     clock,

@@ -109,6 +109,35 @@ describe("Octavia (testbed: amphora provider with no-op backends)", { skip }, ()
     );
   });
 
+  test("a member POST whose answer never came is found by name, not added twice (Octavia answered one after 38 s at a load of 20)", async () => {
+    let lost = 0;
+    // The real request reaches Octavia; only its answer is lost, as when the client's timeout fires first.
+    const lossy: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (lost === 0 && init?.method === "POST" && String(input).endsWith("/members")) {
+        lost++;
+        throw Object.assign(new Error("The operation was aborted due to timeout"), {
+          name: "TimeoutError",
+        });
+      }
+      return answer;
+    };
+    const subject = createOctaviaBalancer({
+      client: testbedClient("demo", { fetch: lossy }),
+      loadbalancer: lbId,
+      pollMs: 200,
+    });
+    const group = `lost-${randomBytes(2).toString("hex")}`;
+    await subject.ensurePool(group);
+    await subject.addMember(group, { id: "web-1", address: "127.60.9.3", port: 8080 });
+    assert.equal(lost, 1);
+    assert.deepEqual(
+      (await subject.members(group)).map((m) => m.id),
+      ["web-1"],
+    );
+    await subject.removeMember(group, "web-1", { drainMs: 0 });
+  });
+
   test("removeMember drains first: weight 0 while draining, then the member is deleted", async () => {
     const subject = balancer();
     const group = `drain-${randomBytes(2).toString("hex")}`;

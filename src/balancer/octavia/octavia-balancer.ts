@@ -281,7 +281,8 @@ export function createOctaviaBalancer(options: OctaviaBalancerOptions): Balancer
           );
           await settled();
         }
-        // A POST is not retried blindly on 5xx; the member's name tells whether it landed.
+        // A POST is not retried blindly on 5xx or on no answer (it may have landed: Octavia under
+        // load has answered after the client's timeout); the member's name tells whether it did.
         for (let attempt = 1; ; attempt++) {
           try {
             const created = await client.request<{ member: OctaviaMember }>(
@@ -301,7 +302,8 @@ export function createOctaviaBalancer(options: OctaviaBalancerOptions): Balancer
             );
             return created.body.member.id;
           } catch (err) {
-            if (!(err instanceof OpenStackError) || err.status < 500 || attempt >= 3) throw err;
+            const unsure = err instanceof OpenStackError && (err.status === 0 || err.status >= 500);
+            if (!unsure || attempt >= 3) throw err;
             await settled();
             const landed = (await listMembers(pool.id)).find((m) => m.name === spec.id);
             if (landed) return landed.id;

@@ -53,7 +53,13 @@ export function testbedClient(
   user = "demo",
   options: Partial<OpenStackClientOptions> = {},
 ): OpenStackClient {
-  return createOpenStackClient({ cloud: testbedCloud(user), backoffMs: 100, ...options });
+  // The testbed shares its 2 cores with the tests: one answer may take longer than a cloud's.
+  return createOpenStackClient({
+    cloud: testbedCloud(user),
+    backoffMs: 100,
+    timeoutMs: 120_000,
+    ...options,
+  });
 }
 
 /** Writes a clouds.yaml with the testbed's `demo` cloud as `testbed` into a new folder; returns the folder. */

@@ -109,8 +109,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     clock,
     audit,
     agent: options.agent,
-    // Baked images are local folders until bakes go through Glance: a cloud boots from its base image.
-    ...(provider.name === "local" ? { imageFor: options.imageFor } : {}),
+    imageFor: options.imageFor,
   });
   return { provider, fleet, fleetOps, ensurePool };
 }

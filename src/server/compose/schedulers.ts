@@ -11,12 +11,14 @@ import {
 } from "../../forecast/service/forecast-service.js";
 import { appsToForecast, createForecastScheduler } from "../../forecast/service/scheduler.js";
 import type { ImageConfig } from "../../image/image-config.js";
+import { createConfiguredImageStore } from "../../image/glance/create-image-store.js";
 import { createImageService, type ImageService } from "../../image/image-service.js";
 import {
   createLocalImageStore,
   type LocalImageStore,
 } from "../../image/local/local-image-store.js";
 import type { Clock } from "../../lib/clock.js";
+import type { OpenStackProviderConfig } from "../../provider/provider-config.js";
 import type { ScaleMode } from "../../scale/executor.js";
 import { createFleetPort } from "../../scale/fleet-port.js";
 import { createForecasterScore, createLiveInputs } from "../../scale/live-inputs.js";
@@ -33,6 +35,8 @@ export interface PlanningOptions {
   /** Clock of forecasts (and scaling): the demo's replay compresses a day. */
   planningClock: Clock;
   audit: AuditFn;
+  /** Bakes go through Nova into Glance when set; else images are local folders. */
+  openstack?: OpenStackProviderConfig;
 }
 
 export interface Planning {
@@ -43,13 +47,13 @@ export interface Planning {
 }
 
 /** Bakes and forecasts; made before the data plane, which asks them which image a launch boots. */
-export function createPlanning(options: PlanningOptions): Planning {
+export async function createPlanning(options: PlanningOptions): Promise<Planning> {
   const { state, imageConfig, forecastConfig, clock, planningClock, audit } = options;
   const { dataDir, store, artifacts } = state;
   const localImages = createLocalImageStore({ dir: join(dataDir, "images"), clock });
   const images = createImageService({
     store,
-    images: localImages,
+    images: await createConfiguredImageStore(options.openstack, localImages),
     artifacts,
     config: imageConfig,
     clock,

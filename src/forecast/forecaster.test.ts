@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAutoModel, createForecaster } from "./forecaster.js";
+import type { ReplayedHour } from "./calibrate.js";
+import { createAutoModel, createForecaster, selectionReplays, type Scored } from "./forecaster.js";
 import type { PointModel } from "./model.js";
 import {
   createForecastModel,
@@ -117,6 +118,58 @@ describe("createAutoModel", () => {
 
   test("rejects an empty candidate list", () => {
     assert.throws(() => createAutoModel({ candidates: [] }), StrataError);
+  });
+});
+
+describe("selectionReplays", () => {
+  const replays = (age: number, forecast: number): ReplayedHour[] =>
+    Array.from({ length: 24 }, (_, hour) => ({ age, leadDay: 0, hour, forecast, actual: 10 }));
+  const model = (name: string): PointModel => ({ name, description: name, predict: () => [] });
+  // "a" is right on days 1 and 2, "b" on days 3 and 4.
+  const scored: Scored[] = [
+    {
+      model: model("a"),
+      replays: [1, 2, 3, 4].flatMap((k) => replays(k, k <= 2 ? 10 : 20)),
+      wmape: 0,
+    },
+    {
+      model: model("b"),
+      replays: [1, 2, 3, 4].flatMap((k) => replays(k, k <= 2 ? 20 : 10)),
+      wmape: 0,
+    },
+  ];
+  const best = (list: Scored[]) => [list.reduce((x, y) => (y.wmape < x.wmape ? y : x))];
+
+  test("each replayed day is forecast by the choice made from older days only", () => {
+    const seen: number[][] = [];
+    const out = selectionReplays(scored, [1, 2, 3, 4], (list, days) => {
+      seen.push([...new Set(list[0]?.replays.map((r) => r.age))]);
+      assert.equal(days, seen.at(-1)?.length);
+      return best(list);
+    });
+    assert.deepEqual(seen, [[2, 3, 4], [3, 4], [4], []]);
+    // Day 1 and 2 follow "b" (best on the older days 3 and 4) and miss; day 3 follows "b" too.
+    const byAge = (k: number) => out.find((r) => r.age === k)?.forecast;
+    assert.deepEqual([1, 2, 3].map(byAge), [20, 20, 10]);
+  });
+
+  test("jackknife: each day is forecast by the choice made from every other day", () => {
+    const seen: number[][] = [];
+    selectionReplays(
+      scored,
+      [1, 2, 3, 4],
+      (list) => {
+        seen.push([...new Set(list[0]?.replays.map((r) => r.age))].sort());
+        return best(list);
+      },
+      true,
+    );
+    assert.deepEqual(seen, [
+      [2, 3, 4],
+      [1, 3, 4],
+      [1, 2, 4],
+      [1, 2, 3],
+    ]);
   });
 });
 

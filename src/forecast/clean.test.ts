@@ -40,6 +40,15 @@ test("clipOutliers, table", () => {
       clipped: [{ at: 7 * 24 - 1, below: 150 }],
     },
     { name: "one day has no reference: unchanged", values: [5, 900, 5, 5], k: 3, clipped: [] },
+    {
+      // Regression: with two days of reference the median of the burst and one normal day
+      // made the normal days look low, and pushed them up to the burst (the reference must
+      // count the hour itself, so one outlier never moves its neighbours').
+      name: "three days, a burst on the last: only the burst moves",
+      values: daily(3).map((x, i) => (i === 60 ? 50 * x : x)),
+      k: 4,
+      clipped: [{ at: 60, below: 150 }],
+    },
     { name: "empty", values: [], k: 3, clipped: [] },
   ];
   for (const c of cases) {

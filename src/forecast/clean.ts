@@ -11,8 +11,9 @@ export interface ClipOptions {
 
 /**
  * Winsorises isolated outliers of a (bridged) hourly series for training, in the spirit of
- * R's `tsclean`: each hour is compared with the median of the same hour of day on up to
- * `days` days on each side (itself excluded) on a log scale (offset 5% of the mean, as the
+ * R's `tsclean`: each hour is compared with the median of the same hour of day on itself and
+ * up to `days` days on each side (at least three values, so that one outlier never moves its
+ * neighbours' reference) on a log scale (offset 5% of the mean, as the
  * models' logs); an hour whose log ratio lies more than `k` robust standard deviations
  * (1.4826 × MAD of all ratios) from their median is pulled back to that bound. A burst or a
  * one-off spike then no longer teaches the models a level or a daily shape for the next
@@ -30,9 +31,9 @@ export function clipOutliers(values: readonly number[], options: ClipOptions): n
     const xs: number[] = [];
     for (let d = -days; d <= days; d++) {
       const i = t + d * DAY_HOURS;
-      if (d !== 0 && i >= 0 && i < n) xs.push(values[i] as number);
+      if (i >= 0 && i < n) xs.push(values[i] as number);
     }
-    if (xs.length === 0) continue;
+    if (xs.length < 3) continue;
     const m = median(xs);
     reference[t] = m;
     logRatio[t] = Math.log(((values[t] as number) + c) / (m + c));

@@ -205,6 +205,40 @@ describe("registry", () => {
     assert.ok(POINT_MODEL_NAMES.includes("snaive-week"));
   });
 
+  test("auto copes with short series, gaps and a burst (clipping and its own replays on)", () => {
+    const cases = [
+      { name: "30 hours", hours: 30, gap: [] as number[], days: 0 },
+      { name: "3 days, a missing afternoon", hours: 72, gap: [40, 46], days: 0 },
+      // Replays start after 4 days: origins 6, 5, 4 days before the end.
+      { name: "7 days, a burst and a gap", hours: 168, gap: [100, 110], days: 3 },
+      { name: "9 days, the last 5 hours missing", hours: 216, gap: [211, 216], days: 5 },
+    ];
+    for (const c of cases) {
+      const values = Array.from({ length: c.hours }, (_, i) =>
+        i >= (c.gap[0] ?? Infinity) && i < (c.gap[1] ?? 0)
+          ? NaN
+          : i === 60
+            ? 50 * truth(i)
+            : truth(i),
+      );
+      const f = createForecastModel("auto").forecast({ start: MONDAY, values }, 48);
+      assert.ok(
+        f.mean.every((m) => Number.isFinite(m) && m >= 0),
+        c.name,
+      );
+      assert.ok(
+        f.p90.every((p, i) => p >= (f.mean[i] as number)),
+        c.name,
+      );
+      assert.equal(f.backtest?.days, c.days, c.name);
+      // The burst 50x at hour 60 does not carry into the forecast.
+      assert.ok(
+        Math.max(...f.mean) < 3 * Math.max(...values.filter(Number.isFinite).slice(0, 24)),
+        c.name,
+      );
+    }
+  });
+
   test("unknown names are rejected with the list of known ones", () => {
     assert.throws(() => createPointModel("prophet"), /unknown model "prophet" \(known: auto, /);
   });

@@ -91,7 +91,7 @@ export interface AutoOptions extends ForecasterOptions {
   fallback?: readonly string[];
   /** Replayed origins need at least this many hours of history before them. @default 96 */
   replayMinHistory?: number;
-  /** Largest number of candidates averaged. @default 3 */
+  /** Largest number of candidates averaged (the registry's auto: 5). @default 3 */
   maxMembers?: number;
   /** How replays are scored for the choice. @default "wmape" */
   score?: SelectionScore;
@@ -112,8 +112,9 @@ export interface AutoOptions extends ForecasterOptions {
  * forecast is made by the lowest-scoring one, a larger mean winning a near tie
  * (`closeMargin`): when the data cannot tell models apart, their mean is steadier than the
  * winner of the day. With under `minReplayDays` replayed days (a history of about a week or
- * less) the scores say too little and the forecast is the mean of `fallback`. The replays of
- * what it forecasts with give the p90.
+ * less) the scores say too little and the forecast is the mean of `fallback`. The p90 and
+ * the backtest score come from `interval`'s replays (by default auto's own choice replayed).
+ * The registry's `auto` sets `AUTO_DEFAULTS` (clipping, members) on top of these defaults.
  */
 export function createAutoModel(options: AutoOptions): ForecastModel {
   const s = settings(options);

@@ -52,10 +52,11 @@ export function clipOutliers(values: readonly number[], options: ClipOptions): n
   });
 }
 
-/** A point model fitted on the history with its outliers clipped (same name: one setting per forecaster). */
+/** A point model fitted on the history with its outliers clipped: same name, its own memo key. */
 export function withClippedHistory(model: PointModel, options: ClipOptions): PointModel {
   return {
     name: model.name,
+    memoKey: `${model.memoKey ?? model.name}~clip${options.k}`,
     description: `${model.description}, fitted on a history with outliers beyond ${options.k} robust sd clipped`,
     predict: (history, horizon) =>
       model.predict(

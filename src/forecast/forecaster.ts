@@ -262,6 +262,10 @@ function meanOf(members: PointModel[], memo: ForecastMemo | undefined): PointMod
       .sort()
       .join(", ")})`,
     description: `mean of ${members.map((m) => m.name).join(", ")}`,
+    memoKey: `mean(${members
+      .map((m) => m.memoKey ?? m.name)
+      .sort()
+      .join(", ")})`,
     predict(history, horizon) {
       const all = members.map((m) => memoPredict(m, history, horizon, memo));
       return Array.from(

@@ -90,3 +90,31 @@ describe("runBacktest", () => {
     );
   });
 });
+
+describe("runBacktest", () => {
+  test("auto and each model score the same alone and side by side (regression: auto's clipped fits and the plain models shared memo keys)", () => {
+    const start = Date.parse("2024-01-01T00:00:00Z");
+    const values = Array.from({ length: 12 * 24 }, (_, i) => {
+      const base = 100 + 50 * Math.sin((2 * Math.PI * i) / 24) + ((i * 7) % 11);
+      return i % 97 === 13 ? 20 * base : base; // bursts that clipping pulls back
+    });
+    const series = { start, values };
+    const alone = runBacktest(series, { models: ["auto"], minHistory: 9 * 24 });
+    const beside = runBacktest(series, {
+      models: ["auto", "snaive-week", "snaive-day", "mstl", "dhr", "profile"],
+      minHistory: 9 * 24,
+    });
+    assert.deepEqual(
+      beside.rows["auto"]?.map((r) => r.mean),
+      alone.rows["auto"]?.map((r) => r.mean),
+    );
+    for (const name of ["snaive-day", "mstl"]) {
+      const single = runBacktest(series, { models: [name], minHistory: 9 * 24 });
+      assert.deepEqual(
+        beside.rows[name]?.map((r) => r.mean),
+        single.rows[name]?.map((r) => r.mean),
+        name,
+      );
+    }
+  });
+});

@@ -68,7 +68,7 @@ export function memoPredict(
   horizon: number,
   memo?: ForecastMemo,
 ): number[] {
-  const key = `${model.name}|${history.start}|${history.values.length}|${horizon}`;
+  const key = `${model.memoKey ?? model.name}|${history.start}|${history.values.length}|${horizon}`;
   const hit = memo?.get(key);
   if (hit) return hit;
   const f = model.predict({ start: history.start, values: bridgeMissing(history) }, horizon);

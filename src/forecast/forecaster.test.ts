@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createAutoModel, createForecaster } from "./forecaster.js";
+import type { ReplayedHour } from "./calibrate.js";
+import { createAutoModel, createForecaster, selectionReplays, type Scored } from "./forecaster.js";
 import type { PointModel } from "./model.js";
 import {
   createForecastModel,
@@ -120,6 +121,58 @@ describe("createAutoModel", () => {
   });
 });
 
+describe("selectionReplays", () => {
+  const replays = (age: number, forecast: number): ReplayedHour[] =>
+    Array.from({ length: 24 }, (_, hour) => ({ age, leadDay: 0, hour, forecast, actual: 10 }));
+  const model = (name: string): PointModel => ({ name, description: name, predict: () => [] });
+  // "a" is right on days 1 and 2, "b" on days 3 and 4.
+  const scored: Scored[] = [
+    {
+      model: model("a"),
+      replays: [1, 2, 3, 4].flatMap((k) => replays(k, k <= 2 ? 10 : 20)),
+      wmape: 0,
+    },
+    {
+      model: model("b"),
+      replays: [1, 2, 3, 4].flatMap((k) => replays(k, k <= 2 ? 20 : 10)),
+      wmape: 0,
+    },
+  ];
+  const best = (list: Scored[]) => [list.reduce((x, y) => (y.wmape < x.wmape ? y : x))];
+
+  test("each replayed day is forecast by the choice made from older days only", () => {
+    const seen: number[][] = [];
+    const out = selectionReplays(scored, [1, 2, 3, 4], (list, days) => {
+      seen.push([...new Set(list[0]?.replays.map((r) => r.age))]);
+      assert.equal(days, seen.at(-1)?.length);
+      return best(list);
+    });
+    assert.deepEqual(seen, [[2, 3, 4], [3, 4], [4], []]);
+    // Day 1 and 2 follow "b" (best on the older days 3 and 4) and miss; day 3 follows "b" too.
+    const byAge = (k: number) => out.find((r) => r.age === k)?.forecast;
+    assert.deepEqual([1, 2, 3].map(byAge), [20, 20, 10]);
+  });
+
+  test("jackknife: each day is forecast by the choice made from every other day", () => {
+    const seen: number[][] = [];
+    selectionReplays(
+      scored,
+      [1, 2, 3, 4],
+      (list) => {
+        seen.push([...new Set(list[0]?.replays.map((r) => r.age))].sort());
+        return best(list);
+      },
+      true,
+    );
+    assert.deepEqual(seen, [
+      [2, 3, 4],
+      [1, 3, 4],
+      [1, 2, 4],
+      [1, 2, 3],
+    ]);
+  });
+});
+
 describe("createForecaster", () => {
   test("p90 learns from replayed errors: an always-low model gets a bound above the actuals", () => {
     const values = Array.from({ length: 40 * 24 }, (_, i) => truth(i));
@@ -150,6 +203,40 @@ describe("registry", () => {
       );
     }
     assert.ok(POINT_MODEL_NAMES.includes("snaive-week"));
+  });
+
+  test("auto copes with short series, gaps and a burst (clipping and its own replays on)", () => {
+    const cases = [
+      { name: "30 hours", hours: 30, gap: [] as number[], days: 0 },
+      { name: "3 days, a missing afternoon", hours: 72, gap: [40, 46], days: 0 },
+      // Replays start after 4 days: origins 6, 5, 4 days before the end.
+      { name: "7 days, a burst and a gap", hours: 168, gap: [100, 110], days: 3 },
+      { name: "9 days, the last 5 hours missing", hours: 216, gap: [211, 216], days: 5 },
+    ];
+    for (const c of cases) {
+      const values = Array.from({ length: c.hours }, (_, i) =>
+        i >= (c.gap[0] ?? Infinity) && i < (c.gap[1] ?? 0)
+          ? NaN
+          : i === 60
+            ? 50 * truth(i)
+            : truth(i),
+      );
+      const f = createForecastModel("auto").forecast({ start: MONDAY, values }, 48);
+      assert.ok(
+        f.mean.every((m) => Number.isFinite(m) && m >= 0),
+        c.name,
+      );
+      assert.ok(
+        f.p90.every((p, i) => p >= (f.mean[i] as number)),
+        c.name,
+      );
+      assert.equal(f.backtest?.days, c.days, c.name);
+      // The burst 50x at hour 60 does not carry into the forecast.
+      assert.ok(
+        Math.max(...f.mean) < 3 * Math.max(...values.filter(Number.isFinite).slice(0, 24)),
+        c.name,
+      );
+    }
   });
 
   test("unknown names are rejected with the list of known ones", () => {

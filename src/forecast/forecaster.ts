@@ -6,6 +6,7 @@ import {
   upperFactors,
   type ReplayedHour,
 } from "./calibrate.js";
+import { withClippedHistory } from "./clean.js";
 import type { Forecast, ForecastMemo, ForecastModel, PointModel, ReplayScore } from "./model.js";
 import type { HourlySeries } from "./series.js";
 import { DAY_HOURS, hourOfDay, HOUR_MS, median, tail, trimmedMean } from "./series.js";
@@ -22,6 +23,11 @@ export interface ForecasterOptions {
   calibrationDays?: number;
   /** Quantile of the upper bound. @default 0.9 */
   quantile?: number;
+  /**
+   * Models are fitted on the history with outliers beyond this many robust standard
+   * deviations clipped (`clipOutliers`); 0 = as it is. Scores and bounds use the actuals. @default 0
+   */
+  clip?: number;
   /** Shared cache of point forecasts; only share it between forecasts of one series. */
   memo?: ForecastMemo;
 }
@@ -30,6 +36,7 @@ interface Settings {
   window: number;
   days: number;
   quantile: number;
+  clip: number;
   memo: ForecastMemo | undefined;
 }
 
@@ -39,15 +46,22 @@ function settings(options: ForecasterOptions): Settings {
     0,
     Math.min(options.calibrationDays ?? 21, Math.floor(window / DAY_HOURS) - 7),
   );
-  return { window, days, quantile: options.quantile ?? 0.9, memo: options.memo };
+  return {
+    window,
+    days,
+    quantile: options.quantile ?? 0.9,
+    clip: options.clip ?? 0,
+    memo: options.memo,
+  };
 }
 
 /** Wraps a point model: last `window` hours, bridged, plus an empirical p90 from its own replayed errors. */
 export function createForecaster(
-  point: PointModel,
+  model: PointModel,
   options: ForecasterOptions = {},
 ): ForecastModel {
   const s = settings(options);
+  const point = clipped(model, s);
   return {
     name: point.name,
     forecast(history, horizon) {
@@ -77,10 +91,17 @@ export interface AutoOptions extends ForecasterOptions {
   fallback?: readonly string[];
   /** Replayed origins need at least this many hours of history before them. @default 96 */
   replayMinHistory?: number;
-  /** Largest number of candidates averaged. @default 3 */
+  /** Largest number of candidates averaged (the registry's auto: 5). @default 3 */
   maxMembers?: number;
   /** How replays are scored for the choice. @default "wmape" */
   score?: SelectionScore;
+  /**
+   * What the p90 bound and the backtest score are learnt from. `selection`: the replays of
+   * `auto`'s own choice, made again at every replayed origin from the replays before it (so
+   * the errors include the noise of choosing, which the chosen model's own replays hide);
+   * `chosen`: the replays of the model finally chosen. @default "selection"
+   */
+  interval?: "selection" | "jackknife" | "chosen";
 }
 
 /**
@@ -91,18 +112,28 @@ export interface AutoOptions extends ForecasterOptions {
  * forecast is made by the lowest-scoring one, a larger mean winning a near tie
  * (`closeMargin`): when the data cannot tell models apart, their mean is steadier than the
  * winner of the day. With under `minReplayDays` replayed days (a history of about a week or
- * less) the scores say too little and the forecast is the mean of `fallback`. The replays of
- * what it forecasts with give the p90.
+ * less) the scores say too little and the forecast is the mean of `fallback`. The p90 and
+ * the backtest score come from `interval`'s replays (by default auto's own choice replayed).
+ * The registry's `auto` sets `AUTO_DEFAULTS` (clipping, members) on top of these defaults.
  */
 export function createAutoModel(options: AutoOptions): ForecastModel {
   const s = settings(options);
   if (options.candidates.length === 0)
     throw new StrataError("bad_request", "[forecast] auto: no candidate models");
+  const candidates = options.candidates.map((c) => clipped(c, s));
   const margin = options.closeMargin ?? 0.02;
   const minReplayDays = options.minReplayDays ?? 3;
   const fallback = options.fallback
-    ? options.candidates.filter((c) => options.fallback?.includes(c.name))
-    : options.candidates;
+    ? candidates.filter((c) => options.fallback?.includes(c.name))
+    : candidates;
+  // What auto forecasts with, from candidates scored on `days` replayed days.
+  const choose = (scored: Scored[], days: number): Scored[] => {
+    if (days < minReplayDays) {
+      const short = scored.filter((c) => fallback.includes(c.model));
+      return short.length > 0 ? short : scored;
+    }
+    return pickCombination(scored, options.maxMembers ?? 3, margin, options.score ?? "wmape");
+  };
   return {
     name: "auto",
     forecast(history, horizon) {
@@ -111,31 +142,63 @@ export function createAutoModel(options: AutoOptions): ForecastModel {
         ...replayOptions(s, horizon),
         minHistory: options.replayMinHistory ?? 96,
       };
-      const scored = options.candidates.map((model) => {
+      const scored = candidates.map((model) => {
         const replays = recentErrors(model, h, replayOpts);
         return { model, replays, wmape: selectionScore(replays, options.score ?? "wmape") };
       });
-      const replayedDays = new Set(scored[0]?.replays.map((r) => r.age)).size;
-      let chosen: typeof scored;
-      if (replayedDays < minReplayDays) {
-        chosen = scored.filter((c) => fallback.includes(c.model));
-        if (chosen.length === 0) chosen = scored;
-      } else {
-        chosen = pickCombination(scored, options.maxMembers ?? 3, margin, options.score ?? "wmape");
-      }
+      const ages = [...new Set(scored[0]?.replays.map((r) => r.age))];
+      const chosen = choose(scored, ages.length);
       const point =
         chosen.length === 1
-          ? (chosen[0] as (typeof scored)[number]).model
+          ? (chosen[0] as Scored).model
           : meanOf(
               chosen.map((c) => c.model),
               s.memo,
             );
-      const replays = combineReplays(chosen.map((c) => c.replays));
+      const interval = options.interval ?? "selection";
+      const replays =
+        interval === "chosen"
+          ? combineReplays(chosen)
+          : selectionReplays(scored, ages, choose, interval === "jackknife");
       const forecast = bounded(point, h, horizon, s, replays);
-      const candidates = scored.map((c) => ({ model: c.model.name, wmape: c.wmape }));
-      return { ...forecast, backtest: { ...(forecast.backtest as ReplayScore), candidates } };
+      const scores = scored.map((c) => ({ model: c.model.name, wmape: c.wmape }));
+      return {
+        ...forecast,
+        backtest: { ...(forecast.backtest as ReplayScore), candidates: scores },
+      };
     },
   };
+}
+
+/**
+ * `auto`'s own replays: at every replayed origin (age k days), the choice it would have made
+ * from the replays older than that origin (ages above k; their first days end by it), and
+ * that choice's replayed forecast. Needs no fit beyond the candidates' replays.
+ */
+export function selectionReplays(
+  scored: readonly Scored[],
+  ages: readonly number[],
+  choose: (scored: Scored[], days: number) => Scored[],
+  jackknife = false,
+): ReplayedHour[] {
+  const out: ReplayedHour[] = [];
+  const used = (a: number, age: number) => (jackknife ? a !== age : a > age);
+  for (const age of ages) {
+    const before = scored.map((c) => {
+      const replays = c.replays.filter((r) => used(r.age, age));
+      return { model: c.model, replays, wmape: replayedWmape(replays) };
+    });
+    const days = ages.filter((a) => used(a, age)).length;
+    const picked = choose(before, days);
+    const own = picked.map((c) => ({
+      ...c,
+      replays: (scored.find((x) => x.model === c.model) as Scored).replays.filter(
+        (r) => r.age === age,
+      ),
+    }));
+    out.push(...combineReplays(own));
+  }
+  return out;
 }
 
 /**
@@ -159,7 +222,8 @@ function selectionScore(replays: readonly ReplayedHour[], score: SelectionScore)
   return score === "median-day" ? median(days) : trimmedMean(days, 0.2);
 }
 
-interface Scored {
+/** A candidate with its replays and their score. */
+export interface Scored {
   model: PointModel;
   replays: ReplayedHour[];
   wmape: number;
@@ -182,7 +246,7 @@ function pickCombination(
     const members = ranked.slice(0, k);
     options.push({
       members,
-      wmape: selectionScore(combineReplays(members.map((m) => m.replays)), score),
+      wmape: selectionScore(combineReplays(members), score),
     });
   }
   const best = Math.min(...options.map((o) => o.wmape));
@@ -198,6 +262,10 @@ function meanOf(members: PointModel[], memo: ForecastMemo | undefined): PointMod
       .sort()
       .join(", ")})`,
     description: `mean of ${members.map((m) => m.name).join(", ")}`,
+    memoKey: `mean(${members
+      .map((m) => m.memoKey ?? m.name)
+      .sort()
+      .join(", ")})`,
     predict(history, horizon) {
       const all = members.map((m) => memoPredict(m, history, horizon, memo));
       return Array.from(
@@ -209,13 +277,18 @@ function meanOf(members: PointModel[], memo: ForecastMemo | undefined): PointMod
 }
 
 /** Replays of the mean of several models: the same hours, forecasts averaged. */
-function combineReplays(lists: ReplayedHour[][]): ReplayedHour[] {
-  const first = lists[0] ?? [];
-  if (lists.length === 1) return first;
+function combineReplays(members: readonly Scored[]): ReplayedHour[] {
+  const first = members[0]?.replays ?? [];
+  if (members.length === 1) return first;
   return first.map((r, i) => ({
     ...r,
-    forecast: lists.reduce((sum, l) => sum + (l[i] as ReplayedHour).forecast, 0) / lists.length,
+    forecast:
+      members.reduce((sum, m) => sum + (m.replays[i] as ReplayedHour).forecast, 0) / members.length,
   }));
+}
+
+function clipped(model: PointModel, s: Settings): PointModel {
+  return s.clip > 0 ? withClippedHistory(model, { k: s.clip }) : model;
 }
 
 function replayOptions(s: Settings, horizon: number) {
@@ -231,7 +304,9 @@ function bounded(
 ): Forecast & { backtest: ReplayScore } {
   const start = history.start + history.values.length * HOUR_MS;
   const mean = memoPredict(point, history, horizon, s.memo);
-  const factors = upperFactors(replays, Math.ceil(horizon / DAY_HOURS), { quantile: s.quantile });
+  const factors = upperFactors(replays, Math.ceil(horizon / DAY_HOURS), {
+    quantile: s.quantile,
+  });
   const p90 = mean.map((m, i) => {
     const f = factors[Math.floor(i / DAY_HOURS)]?.[hourOfDay(start + i * HOUR_MS)] ?? 1;
     return m * f;

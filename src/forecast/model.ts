@@ -10,6 +10,11 @@ export interface PointModel {
   /** One line for tables and docs. */
   readonly description: string;
   /**
+   * What a `ForecastMemo` knows the model by, when two models share a name (a model fitted on
+   * a clipped history is still named `mstl`). @default name
+   */
+  readonly memoKey?: string;
+  /**
    * Forecasts the `horizon` hours that follow `history`. The history is already bridged
    * (no NaN) and holds only hours before the forecast origin. Called once per origin;
    * pure, so idempotent and safe to call concurrently.

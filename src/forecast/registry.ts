@@ -1,5 +1,10 @@
 import { StrataError } from "../lib/errors.js";
-import { createAutoModel, createForecaster, type ForecasterOptions } from "./forecaster.js";
+import {
+  createAutoModel,
+  createForecaster,
+  type AutoOptions,
+  type ForecasterOptions,
+} from "./forecaster.js";
 import type { ForecastModel, PointModel } from "./model.js";
 import { createDshwModel } from "./models/dshw.js";
 import { createEnsemble } from "./models/ensemble.js";
@@ -42,6 +47,15 @@ export const AUTO_CANDIDATES: readonly string[] = Object.freeze([...POINT_MODEL_
  */
 export const AUTO_FALLBACK: readonly string[] = Object.freeze(["dhr", "mstl", "profile"]);
 
+/**
+ * `auto`'s settings, each chosen by leave-one-trace-out on the traces of `../shared/data`
+ * (`bench/forecast-backtest.bench.ts`, docs/forecast.md): its candidates are fitted on the
+ * history with outliers beyond 4 robust sd clipped, up to 5 of them are averaged, and the
+ * p90 is learnt from the replays of its own choice made again at every replayed origin.
+ */
+export const AUTO_DEFAULTS: Readonly<Pick<AutoOptions, "clip" | "maxMembers" | "interval">> =
+  Object.freeze({ clip: 4, maxMembers: 5, interval: "selection" });
+
 /** Builds a point model by name; rejects unknown names. */
 export function createPointModel(name: string): PointModel {
   const build = BUILDERS[name];
@@ -59,6 +73,7 @@ export function createForecastModel(name: string, options: ForecasterOptions = {
   if (name === "auto")
     return createAutoModel({
       fallback: AUTO_FALLBACK,
+      ...AUTO_DEFAULTS,
       ...options,
       candidates: AUTO_CANDIDATES.map(createPointModel),
     });

@@ -12,8 +12,10 @@ const DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
 /**
  * The backtest contract on every real trace, with the accuracy targets of issue 14: `auto` at
  * most the best R model's wMAPE on that trace (R forecast 8.20 under the same contract, the
- * data README's figures) and a p90 bound that covers 85-95% of the hours. `maxRatio` and
- * `minCoverage` say where a trace misses that today, so the test guards what is reached.
+ * data README's figures) and a p90 bound that covers 85-95% of the hours, on every trace; and
+ * at 7 days of minimum history (a new service; R was not measured there) the same coverage and
+ * at most the weekly seasonal naive's wMAPE on the same days. NASA and World Cup 98 keep a
+ * margin of 10% (`maxRatio`), as before these defaults were chosen by leave-one-trace-out.
  */
 const TRACES = [
   {
@@ -25,7 +27,6 @@ const TRACES = [
     snaive: 0.22,
     bestReference: 0.177,
     maxRatio: 0.9,
-    minCoverage: 0.85,
     sample: /^1995-07-29T00:00:00-04:00,1995-07-29T14:00:00-04:00,,[\d.]+,[\d.]+$/m,
   },
   {
@@ -37,7 +38,6 @@ const TRACES = [
     snaive: 0.682,
     bestReference: 0.42,
     maxRatio: 0.9,
-    minCoverage: 0.85,
     sample: /^1998-05-29T00:00:00,1998-05-29T14:00:00,\d+,[\d.]+,[\d.]+$/m,
   },
   {
@@ -49,7 +49,6 @@ const TRACES = [
     snaive: 0.412,
     bestReference: 0.304,
     maxRatio: 1,
-    minCoverage: 0.85,
     sample: /^2015-03-27T00:00:00,2015-03-27T14:00:00,\d+,[\d.]+,[\d.]+$/m,
   },
   {
@@ -61,11 +60,10 @@ const TRACES = [
     snaive: 0.407,
     bestReference: 0.264,
     maxRatio: 1,
-    minCoverage: 0.85,
     sample: /^2015-03-27T00:00:00,2015-03-27T14:00:00,\d+,[\d.]+,[\d.]+$/m,
   },
   {
-    // Known miss: 7.0% against snaive-week's 6.8% and 84.7% coverage (docs/forecast.md).
+    // Missed both before (7.0% against 6.8%, 84.7% coverage): the issue 14 regression.
     file: "ec2_cpu_utilization_24ae8d.csv",
     columns: { timeColumn: "timestamp", valueColumn: "value" },
     minHistory: 7 * 24,
@@ -73,8 +71,7 @@ const TRACES = [
     origins: 6,
     snaive: 0.068,
     bestReference: 0.068,
-    maxRatio: 1.05,
-    minCoverage: 0.84,
+    maxRatio: 1,
     sample: /^2014-02-22T00:00:00,2014-02-22T14:00:00,[\d.]+,[\d.]+,[\d.]+$/m,
   },
 ];
@@ -84,7 +81,7 @@ describe(
   { skip: !existsSync(DATA) && `no ${DATA}` },
   () => {
     for (const t of TRACES) {
-      test(`${t.file}: ${t.hours} forecast hours, auto <= ${t.maxRatio}x best R, p90 covers ${t.minCoverage * 100}-95%`, async () => {
+      test(`${t.file}: ${t.hours} forecast hours, auto <= ${t.maxRatio}x best R, p90 covers 85-95%`, async () => {
         const dir = await mkdtemp(join(tmpdir(), "strata-backtest-"));
         try {
           const rowsPath = join(dir, "rows.csv");
@@ -105,7 +102,7 @@ describe(
           assert.ok(Math.abs(naive.wmape - t.snaive) < 0.015, `snaive-week ${naive.wmape}`);
           assert.ok(auto.wmape <= t.maxRatio * t.bestReference, `auto wMAPE ${auto.wmape}`);
           assert.ok(
-            auto.p90Coverage >= t.minCoverage && auto.p90Coverage <= 0.95,
+            auto.p90Coverage >= 0.85 && auto.p90Coverage <= 0.95,
             `p90 coverage ${auto.p90Coverage}`,
           );
           const csv = await readFile(rowsPath, "utf8");
@@ -115,6 +112,23 @@ describe(
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
+      });
+      if (t.minHistory === 7 * 24) continue;
+      test(`${t.file} from 7 days of history: auto <= snaive-week, p90 covers 85-95%`, async () => {
+        const r = await backtestTrace({
+          input: join(DATA, t.file),
+          ...t.columns,
+          model: "auto",
+          minHistory: 7 * 24,
+        });
+        const auto = r.scores.find((s) => s.model === "auto");
+        const naive = r.scores.find((s) => s.model === "snaive-week");
+        assert.ok(auto && naive);
+        assert.ok(auto.wmape <= naive.wmape, `auto ${auto.wmape} vs snaive-week ${naive.wmape}`);
+        assert.ok(
+          auto.p90Coverage >= 0.85 && auto.p90Coverage <= 0.95,
+          `p90 coverage ${auto.p90Coverage}`,
+        );
       });
     }
   },

@@ -70,8 +70,8 @@ export interface ForecastView {
   events: EventView[];
   /**
    * How the model did on this app's own recent traffic: its first-day forecasts replayed
-   * from each of the last `days` days (the score `auto` chose by). Absent on forecasts
-   * stored before the score was kept.
+   * from each of the last `days` days (for `auto`, its choice made again at each of them
+   * from the days before). Absent on forecasts stored before the score was kept.
    */
   backtest?: {
     /** sum |forecast - actual| / sum actual over the replayed hours; null without any. */

@@ -34,7 +34,8 @@ import { describeRelease, Fleet } from "../fleet/fleet.js";
 import { FleetOps } from "../fleet/fleet-ops.js";
 import { createRequestCountRecorder } from "./request-counts.js";
 import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
-import { CONTENT_TYPE } from "./metrics/registry.js";
+import { CONTENT_TYPE } from "../lib/metrics/registry.js";
+import { createOpsApi } from "../ops/ops-api.js";
 import { VERSION } from "../lib/version.js";
 import { auditRoutes } from "./routes/audit.js";
 import { forecastRoutes } from "./routes/forecasts.js";
@@ -251,7 +252,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     forecasterScore: (group) =>
       createForecasterScore({ group, store, model: forecastConfig.model }),
   });
+  const ops = createOpsApi({
+    store,
+    fleet,
+    audit,
+    secrets: [adminToken, joinToken],
+    section: config.settings.ops,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+  });
   const extra = [
+    ops.routes,
     scaleRoutes({ scale }),
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
@@ -290,6 +300,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     adminToken,
     audit,
     extra,
+    agentExtra: [ops.agentRoutes],
     open: dashboardPublicRoutes({
       sessions,
       web: createWebFiles(options.webDir),

@@ -130,21 +130,24 @@ export function createTaskHub(options: TaskHubOptions = {}): TaskHub {
       const state = open.get(id);
       if (!state || state.server !== server) return false;
       state.lastHeard = Date.now();
+      const tellDropped = () => {
+        if (state.dropped === 0) return;
+        state.chunks.push({ data: `[strata] ${state.dropped} bytes dropped: read too slowly\n` });
+        state.dropped = 0;
+      };
       if (output.data) {
         if (state.queuedBytes + output.data.length > maxQueued) {
           state.dropped += output.data.length;
         } else {
-          if (state.dropped > 0) {
-            state.chunks.push({
-              data: `[strata] ${state.dropped} bytes dropped: read too slowly\n`,
-            });
-            state.dropped = 0;
-          }
+          tellDropped();
           state.chunks.push({ data: output.data });
           state.queuedBytes += output.data.length;
         }
       }
-      if (output.end) state.chunks.push({ end: output.end });
+      if (output.end) {
+        tellDropped();
+        state.chunks.push({ end: output.end });
+      }
       state.wake();
       return true;
     },

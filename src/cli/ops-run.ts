@@ -106,6 +106,10 @@ export async function runExec(
   } catch (err) {
     if (!signal.aborted) throw err;
   }
+  if (!summary && signal.aborted) {
+    io.err("interrupted: the commands still running are stopped on their servers\n");
+    return EXIT.INTERRUPTED;
+  }
   if (!summary)
     throw new StrataError("unavailable", "[cli] exec: the stream ended without a summary");
   if (options.json) printDocument(io, summary);

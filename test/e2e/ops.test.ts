@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -240,6 +240,22 @@ describe(
       assert.equal(entry.actor, "admin");
       assert.equal(entry.subject, "web");
       assert.deepEqual((entry.detail as { argv: string[] }).argv, ["sh", "-c", script]);
+    });
+
+    test("Ctrl-C on exec stops the command on the servers (exit 130)", async () => {
+      const [name] = [...roots.keys()].sort();
+      // A duration no other process here sleeps for, to find it in ps.
+      const marker = String(200 + Math.floor(Math.random() * 700));
+      const running = () =>
+        execFileSync("ps", ["-eo", "args="], { encoding: "utf8" })
+          .split("\n")
+          .some((line) => line.trim() === `sleep ${marker}`);
+      const exec = spawnCli(["exec", "--group", "web", "--on", name!, "--", "sleep", marker], env);
+      live.push(exec);
+      await waitFor("the command to run on the server", async () => running());
+      exec.child.kill("SIGINT");
+      assert.equal(await exec.exited, EXIT.INTERRUPTED, exec.stderr());
+      await waitFor("the command to be stopped", async () => !running());
     });
 
     test("exec is an admin's: a deployer token gets 403; bad input gets 400 naming the field", async () => {

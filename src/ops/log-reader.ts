@@ -1,3 +1,4 @@
+import { watch, type FSWatcher } from "node:fs";
 import { open, stat } from "node:fs/promises";
 
 /**
@@ -104,13 +105,15 @@ export interface FollowOptions {
 
 /**
  * Follows a log file until `signal` aborts: hands on what is appended, in
- * whole lines. A file that shrank was rotated (copied to `.1`, truncated):
+ * whole lines, woken by the file's change events and polling every `pollMs`. A file that shrank was rotated (copied to `.1`, truncated):
  * the rest of `.1` past the offset comes first, then the new file from 0.
  */
 export async function followFile(options: FollowOptions): Promise<void> {
   const pollMs = options.pollMs ?? 250;
   const maxChunk = options.maxChunk ?? 192 * 1024;
   let offset = options.from;
+  let wake = () => {};
+  const watcher = watchQuietly(options.file, () => wake());
   const wholeLines = (bytes: Buffer) => {
     const text = bytes.toString("utf8");
     return text.endsWith("\n") ? text : `${text}\n`;
@@ -139,12 +142,26 @@ export async function followFile(options: FollowOptions): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, pollMs);
       options.signal.addEventListener("abort", done, { once: true });
+      wake = done;
       function done() {
         clearTimeout(timer);
         options.signal.removeEventListener("abort", done);
+        wake = () => {};
         resolve();
       }
     });
+  }
+  watcher?.close();
+}
+
+/** inotify where it works (a write wakes the follow at once); the poll covers the rest. */
+function watchQuietly(file: string, onChange: () => void): FSWatcher | null {
+  try {
+    const watcher = watch(file, { persistent: false }, onChange);
+    watcher.on("error", () => watcher.close());
+    return watcher;
+  } catch {
+    return null; // not there yet, or no inotify: polling alone
   }
 }
 

@@ -79,6 +79,9 @@ describe(
       assert.notEqual(chatty, original);
       const app = await variantOf(t.dir, { "server.js": chatty });
       await t.client.post("/v1/fleet/up", { group: "web", count: 2 });
+      await waitFor("the agents to join", async () =>
+        (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
+      );
       release = await build(t.client, app, "1.0.0");
       const d = await deployAndWait(t.client, { version: "1.0.0" });
       assert.equal(d.state, "succeeded", d.error ?? "");

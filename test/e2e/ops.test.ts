@@ -300,6 +300,12 @@ describe(
       }
       const agentPath = await call("/v1/agents/tasks", {});
       assert.equal(agentPath.status, 401, "the task channel takes agent tokens only");
+      // The agent token is checked before the body is read: a megabyte without one gets 401, not 413.
+      const big = await call("/v1/agents/tasks/00000000-0000-0000-0000-000000000000/output", {
+        method: "POST",
+        body: JSON.stringify({ data: "x".repeat(1024 * 1024) }),
+      });
+      assert.equal(big.status, 401);
     });
 
     test("every agent serves /metrics: step durations, deploy outcomes, health checks, fetch bytes, app restarts", async () => {

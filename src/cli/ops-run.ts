@@ -1,5 +1,5 @@
 import type { ApiClient } from "./client.js";
-import { StrataError } from "../lib/errors.js";
+import { StrataError, messageOf } from "../lib/errors.js";
 import type { ExecEvent, ExecRequest, ExecServerResult, LogsEvent } from "../wire/ops.js";
 import { EXIT } from "./exit-codes.js";
 import { printJson } from "./output.js";
@@ -146,11 +146,27 @@ function printDocument(io: OpsIo, value: unknown): void {
   else io.out(JSON.stringify(value, null, 2) + "\n");
 }
 
+/** The events of an NDJSON answer; a stream cut short (the control plane went away) is `unavailable`. */
 async function* ndjson<T>(res: Response): AsyncGenerator<T> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
+  const chunks = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await chunks.next();
+    } catch (err) {
+      if ((err as Error).name === "AbortError") throw err;
+      throw new StrataError(
+        "unavailable",
+        `[cli] the control plane's stream broke: ${messageOf(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (next.done) return;
+    buffer += decoder.decode(next.value, { stream: true });
     let nl: number;
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl);

@@ -356,5 +356,19 @@ describe(
       );
       assert.equal((await fetch(url.replace("/metrics", "/other"))).status, 404);
     });
+
+    test("logs --follow says so when the control plane goes away (exit 3), and works after its restart", async () => {
+      const follow = spawnCli(["logs", "--group", "web", "-f", "--lines", "1"], env);
+      live.push(follow);
+      await waitFor("the first lines", async () => follow.stdout().includes("| "));
+      await t.restart();
+      assert.equal(await follow.exited, EXIT.UNAVAILABLE, follow.stderr());
+      assert.match(follow.stderr(), /the control plane's stream broke/);
+      const [again] = await waitFor("the agents to poll the new control plane", async () => {
+        const runs = await runCliBatch([{ args: ["logs", "--group", "web", "--lines", "1"], env }]);
+        return runs[0]!.code === EXIT.OK ? runs : null;
+      });
+      assert.match(again!.stdout, /\| /);
+    });
   },
 );

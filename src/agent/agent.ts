@@ -14,9 +14,9 @@ import { loadAppSpec } from "../runtime/release-app.js";
 import { createSession, type Session } from "./session.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
-import { createLog } from "../lib/log.js";
+import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
 
-export interface AgentConfig {
+export interface AgentConfig extends AgentOpsConfig {
   /** Control plane URL. */
   server: string;
   /** Used when `<root>/agent.json` has no token yet, and after a 401. */
@@ -81,7 +81,8 @@ export async function run(
   deps: AgentDeps = {},
 ): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const log = deps.log ?? createLog({ component: "agent" }).info;
+  const ops = createAgentOps(config);
+  const log = deps.log ?? ops.log;
   const client =
     deps.client ??
     createControlPlaneClient({ server: config.server, ...(config.ca ? { ca: config.ca } : {}) });
@@ -101,6 +102,7 @@ export async function run(
   });
   const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
   if (runAs) agent.runAs = runAs;
+  ops.instrument({ client, session, supervisor });
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
   try {
@@ -108,6 +110,7 @@ export async function run(
     if (!intent) await serveCurrent(agent);
     if (!client.token) await session.retrying("join", session.join);
     beating = heartbeats(agent);
+    ops.start({ ...config, ...agent, token: () => client.token, retrying: session.retrying });
     let handled: number | null = null;
     if (intent) {
       log(`[agent] completing the switch to ${intent.release.id} a killed agent left under way`);
@@ -122,7 +125,7 @@ export async function run(
     signal.removeEventListener("abort", onAbort);
     unwatch();
     await beating;
-    await supervisor.stop();
+    await Promise.all([supervisor.stop(), ops.stop()]);
   }
 }
 

@@ -4,6 +4,7 @@ import { StrataError, messageOf } from "../lib/errors.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
 import { DEFAULT_APP_USER } from "../lib/app-user.js";
 import { run, type AgentConfig } from "./agent.js";
+import { AGENT_OPS_USAGE, agentOpsConfig } from "../ops/agent-ops.js";
 
 /**
  * The agent's own entry: flags, environment and signals, then `run()`. The
@@ -25,6 +26,7 @@ export const AGENT_USAGE = `usage: strata agent --server URL --group G --root DI
                        STRATA_APP_USER; default strata-app, made if missing; root: as the agent)
   --ca-file FILE       CA certificate (PEM) an https control plane must chain to (env STRATA_CA
                        holds the PEM itself; the local provider sets it)
+${AGENT_OPS_USAGE}
   --verbose            print stack traces on errors
   -h, --help           this text
 
@@ -40,6 +42,7 @@ const OPTIONS = {
   "max-unpacked-size": { type: "string" },
   "app-user": { type: "string" },
   "ca-file": { type: "string" },
+  "metrics-address": { type: "string" },
   verbose: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -92,6 +95,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
     ...appUser(values["app-user"] ?? env.STRATA_APP_USER),
     ...caOf(values["ca-file"], env.STRATA_CA),
+    ...agentOpsConfig(values["metrics-address"] ?? env.STRATA_METRICS_ADDRESS),
   };
 }
 

@@ -57,7 +57,12 @@ export class ApiClient {
   async raw(
     method: string,
     path: string,
-    init: { body?: RequestInit["body"]; headers?: Record<string, string>; duplex?: "half" } = {},
+    init: {
+      body?: RequestInit["body"];
+      headers?: Record<string, string>;
+      duplex?: "half";
+      signal?: AbortSignal;
+    } = {},
   ): Promise<Response> {
     let res: Response;
     try {
@@ -66,6 +71,7 @@ export class ApiClient {
         body: init.body ?? null,
         headers: { authorization: `Bearer ${this.#token}`, ...init.headers },
         ...(init.duplex ? { duplex: init.duplex } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
         ...this.#tls,
       } as RequestInit);
     } catch (err) {

@@ -15,6 +15,7 @@ import { registerImageCommands } from "./commands/images.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerInitCommands } from "./commands/init.js";
 import { registerLockCommands } from "./commands/lock.js";
+import { registerOpsCommands } from "./commands/ops.js";
 import { registerForecastCommands } from "./commands/forecast.js";
 import { registerScaleCommands } from "./commands/scale.js";
 import { registerServerCommand } from "./commands/server.js";
@@ -101,6 +102,7 @@ export function buildProgram(): Command {
   registerDeployCommands(program);
   registerDeploymentsCommand(program);
   registerLockCommands(program);
+  registerOpsCommands(program);
   registerHistoryCommands(program);
   registerAuditCommands(program);
   registerImageCommands(program);

@@ -31,6 +31,7 @@ describe("parseAppDefinition", () => {
     assert.equal(def.keepReleases, 5);
     assert.deepEqual(def.env, {});
     assert.equal(def.stopTimeoutMs, 10_000);
+    assert.deepEqual(def.log, { maxBytes: 10 * 1024 * 1024, keep: 3 });
   });
 
   test("reads a full definition and freezes it deeply", () => {
@@ -45,6 +46,7 @@ describe("parseAppDefinition", () => {
         "keep_releases: 2",
         "env: { GREETING: hello }",
         "stop_timeout: 250ms",
+        "log: { max_size: 64KiB, keep: 5 }",
       ].join("\n"),
       SOURCE,
     );
@@ -64,6 +66,7 @@ describe("parseAppDefinition", () => {
     assert.equal(def.keepReleases, 2);
     assert.deepEqual(def.env, { GREETING: "hello" });
     assert.equal(def.stopTimeoutMs, 250);
+    assert.deepEqual(def.log, { maxBytes: 64 * 1024, keep: 5 });
     assert.ok(Object.isFrozen(def) && Object.isFrozen(def.health) && Object.isFrozen(def.hooks));
     assert.ok(Object.isFrozen(def.hooks.on_failure) && Object.isFrozen(def.start));
   });
@@ -110,6 +113,10 @@ describe("parseAppDefinition", () => {
     ["start: x\nenv: { 'A-B': '1' }\n", "env.A-B", /variable name/],
     ["start: x\nkeep_releases: 0\n", "keep_releases", /integer/],
     ["start: x\nstop_timeout: forever\n", "stop_timeout", /duration/],
+    ["start: x\nlog: { max_size: 10 }\n", "log.max_size", /size with a unit/],
+    ["start: x\nlog: { max_size: 10B }\n", "log.max_size", /at least 1KiB/],
+    ["start: x\nlog: { keep: 0 }\n", "log.keep", /integer/],
+    ["start: x\nlog: { max_bytes: 1MiB }\n", "log.max_bytes", /unknown key/],
     ["- start\n", "(document)", /mapping/],
     ["", "(document)", /mapping/],
     ["start: [x\n", "(document)", /invalid YAML/],

@@ -10,6 +10,7 @@ import {
 } from "./mini-fields.js";
 import { parseDocument } from "./parse.js";
 import { kind } from "./problems.js";
+import { parseSize, SIZE_HINT } from "../lib/size.js";
 
 /**
  * An app's `strata.yaml`: how the agent starts, checks and hooks one release.
@@ -30,6 +31,8 @@ export interface AppDefinition {
   readonly env: Readonly<Record<string, string>>;
   /** @default 10000 */
   readonly stopTimeoutMs: number;
+  /** How app.log is rotated on the server. @default { maxBytes: 10 MiB, keep: 3 } */
+  readonly log: { readonly maxBytes: number; readonly keep: number };
 }
 
 export interface HealthDefinition {
@@ -198,6 +201,33 @@ export const appDefinitionSchema = z.pipe(
       description:
         "After SIGTERM, how long the app may take to finish requests in flight before its process group gets SIGKILL.",
     }),
+    log: mapping({
+      max_size: described(
+        z.prefault(
+          z.pipe(
+            z.unknown(),
+            z.transform((value, ctx) => {
+              const bytes = parseSize(value);
+              if (bytes !== null && bytes >= 1024) return bytes;
+              ctx.issues.push({
+                code: "custom",
+                input: value,
+                message: `must be ${SIZE_HINT} (at least 1KiB), got ${kind(value)}`,
+              });
+              return z.NEVER;
+            }),
+          ),
+          "10MiB",
+        ),
+        {
+          type: "size",
+          default: "`10MiB`",
+          description:
+            "Beyond this size (checked every 10 s) `app.log` is copied to `app.log.1` and truncated; older copies shift up.",
+        },
+      ),
+      keep: integer(1, 100, 3, "Rotated copies of `app.log` kept (`app.log.1` is the newest)."),
+    }),
   }),
   z.transform((d): AppDefinition => ({
     start: d.start,
@@ -215,6 +245,7 @@ export const appDefinitionSchema = z.pipe(
     keepReleases: d.keep_releases,
     env: d.env,
     stopTimeoutMs: d.stop_timeout,
+    log: { maxBytes: d.log.max_size, keep: d.log.keep },
   })),
 );
 

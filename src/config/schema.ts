@@ -8,6 +8,7 @@ import { openstackProviderConfigSchema } from "../provider/provider-config.js";
 import { ArtifactsConfigSchema } from "../artifact/artifact-config.js";
 import { CoordinationConfigSchema } from "../coord/coordination-config.js";
 import { StateConfigSchema } from "../store/state-config.js";
+import { opsConfigSchema } from "../ops/ops-config.js";
 import { formatDuration } from "../lib/duration.js";
 import {
   boolean,
@@ -70,6 +71,10 @@ export const SECTIONS = {
     description:
       "release tarballs: `local` (in data_dir) or `{ s3: { endpoint, bucket, region, ... } }`; S3 secrets from the environment or a file (docs/engines.md)",
     default: "`local`",
+  }),
+  ops: opsConfigSchema.optional().meta({
+    description:
+      "`strata logs` and `strata exec`: idle_timeout, max_exec_output (docs/operations.md)",
   }),
 } satisfies SectionRegistry;
 

@@ -22,7 +22,8 @@ import { failpoint } from "./failpoint.js";
 //   switching.json           a switch under way (SwitchIntent), until the release is live or rolled back
 //   agent.json               name + per-agent token (0600)
 //   tmp/                     downloads in progress
-//   app.log                  the app's output
+//   app.log                  the app's output (rotated: app.log.1 ..., runtime/log-rotation.ts)
+//   logs/agent.log           the agent's own log, JSON lines (rotated; `strata logs --agent`)
 
 /** Filesystem-safe folder name of a release id: `sha256:<hex>` -> `sha256-<hex>`. */
 export function releaseDirName(releaseId: string): string {

@@ -29,6 +29,33 @@ describe("supervisor", () => {
   const lines = async (file: string) =>
     (await readFile(join(dir, file), "utf8").catch(() => "")).split("\n").filter(Boolean);
 
+  test("rotates app.log by the release's log: settings and tells listeners of each crash (issue 15)", async () => {
+    const logFile = join(dir, "rotating.log");
+    const supervisor = createSupervisor({
+      logFile,
+      clock: systemClock,
+      restartBaseMs: 20,
+      logCheckMs: 20,
+    });
+    const exits: (number | null)[] = [];
+    supervisor.onExit((exit) => exits.push(exit.code));
+    // Prints 2 KiB, exits 4; the log is checked every 20 ms against max_size 1KiB.
+    const start = `head -c 2048 /dev/zero | tr '\\0' x; echo; exit 4`;
+    await supervisor.start(
+      spec(`start: ${JSON.stringify(start)}\nlog: { max_size: 1KiB, keep: 2 }\n`),
+    );
+    await waitFor("two rotations", async () =>
+      readFile(`${logFile}.2`, "utf8").then(
+        () => true,
+        () => false,
+      ),
+    );
+    await supervisor.stop();
+    assert.ok(exits.length >= 2 && exits.every((code) => code === 4), String(exits));
+    await assert.rejects(readFile(`${logFile}.3`), "keep: 2");
+    assert.match(await readFile(`${logFile}.1`, "utf8"), /x{2048}/);
+  });
+
   test("restarts a crashing app with backoff until it stays up, and stops its group", async () => {
     const supervisor = createSupervisor({
       logFile: join(dir, "app.log"),

@@ -1,18 +1,10 @@
 import { spawn } from "node:child_process";
-import {
-  appendFileSync,
-  closeSync,
-  copyFileSync,
-  openSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from "node:fs";
 import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, groupAlive, killGroup } from "../lib/process.js";
+import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
 
 /** One release to run. */
 export interface AppSpec {
@@ -39,8 +31,8 @@ export interface SupervisorOptions {
   pidFile?: string;
   /** The account the app runs as (the agent runs as root). @default the agent's own */
   runAs?: RunAs;
-  /** Beyond this the log is copied to `<logFile>.1` and truncated (checked every 10 s). @default 10485760 */
-  maxLogBytes?: number;
+  /** How often the log's size is checked against the running app's `log:` rotation. @default 10000 */
+  logCheckMs?: number;
 }
 
 /** Runs at most one app at a time. Calls must not overlap (the agent serializes them). */
@@ -59,6 +51,8 @@ export interface Supervisor {
   readonly pid: number | null;
   /** How the app last ended on its own since `start()` (a crash), null while it never has. */
   readonly lastExit: AppExit | null;
+  /** Adds a listener called each time the app ends on its own, before its restart is scheduled. */
+  onExit(listener: (exit: AppExit) => void): void;
 }
 
 export interface AppExit {
@@ -80,6 +74,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
+  const exitListeners: ((exit: AppExit) => void)[] = [];
 
   const note = (line: string) => {
     try {
@@ -90,12 +85,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   };
   const rotateLog = () => {
     try {
-      if (statSync(logFile).size <= (options.maxLogBytes ?? 10 * 1024 * 1024)) return;
-      // copy + truncate: the app keeps its append-mode descriptor, so its writes land at the new end
-      copyFileSync(logFile, `${logFile}.1`);
-      truncateSync(logFile, 0);
+      rotateIfLarge(logFile, spec?.definition.log ?? DEFAULT_LOG_ROTATION);
     } catch {
-      // no log yet
+      // the root is gone (tests, uninstall)
     }
   };
 
@@ -136,6 +128,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       if (signal.aborted) return;
       if (code !== null || sig !== null) {
         lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
+        for (const listener of exitListeners) listener(lastExit);
       }
       const upMs = clock.now() - startedAt;
       const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
@@ -157,13 +150,16 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     get lastExit() {
       return lastExit;
     },
+    onExit(listener) {
+      exitListeners.push(listener);
+    },
     async start(app) {
       await this.stop();
       spec = app;
       lastExit = null;
       run = new AbortController();
       launch(app, run.signal, base);
-      logTimer = setInterval(rotateLog, 10_000).unref();
+      logTimer = setInterval(rotateLog, options.logCheckMs ?? 10_000).unref();
     },
     async stop() {
       const group = pid;

@@ -30,6 +30,8 @@ export interface ApiDeps {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Further admin routes mounted under /v1 (traffic, forecasts, images). */
   extra?: Hono[];
+  /** Routes under /v1/agents that check an agent's token themselves (ahead of admin auth). */
+  agentExtra?: Hono[];
   /** Routes ahead of admin auth, at the root: the dashboard's files and its sign-in. */
   open?: Hono;
   /** Whether a Cookie header holds a dashboard session; a session may read (GET), never change. */
@@ -48,6 +50,7 @@ export function createApi(deps: ApiDeps): Hono {
   );
 
   app.get("/v1/health", (c) => c.json({ ok: true }));
+  for (const extra of deps.agentExtra ?? []) app.route("/v1/agents", extra);
   app.route("/v1/agents", agentRoutes(deps));
   if (deps.open) app.route("/", deps.open);
 

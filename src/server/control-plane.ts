@@ -25,6 +25,7 @@ import { createEventHub, type EventHub } from "./event-hub.js";
 import { publishAudit, startLiveEvents } from "./live-events.js";
 import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
 import { createRequestCountRecorder } from "./request-counts.js";
+import { createOpsApi } from "../ops/ops-api.js";
 
 export interface ControlPlaneOptions {
   config: ServerConfig;
@@ -154,8 +155,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     images,
     forecasts,
   });
+  const ops = createOpsApi({
+    store,
+    fleet,
+    audit,
+    secrets: [state.adminToken, state.joinToken],
+    section: config.settings.ops,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+  });
   const api = createHttpApi({
     state,
+    routes: { admin: [ops.routes], agent: [ops.agentRoutes] },
     clock,
     audit,
     balancer,

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ApiClient } from "../../src/cli/client.js";
 import { runCliBatch, type CliInvocation } from "../../src/cli/capture.js";
 import { EXIT } from "../../src/cli/exit-codes.js";
-import { parseExposition, total } from "../../src/server/metrics/exposition.js";
+import { parseExposition, total } from "../../src/lib/metrics/exposition.js";
 import { buildProgram, walk } from "../../src/cli/program.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
@@ -363,8 +363,9 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
     const documented = [...walk(buildProgram())]
       .filter((cmd) => cmd.options.some((o) => o.long === "--json"))
       .map(pathOf);
-    // Checked with --json in its own test, which catches a deployment running.
-    const elsewhere = ["deployments cancel"];
+    // Checked with --json in their own tests: cancel catches a deployment running; logs and
+    // exec need servers heartbeating (test/e2e/ops.test.ts).
+    const elsewhere = ["deployments cancel", "logs", "exec"];
     const missing = documented.filter((path) => !(path in runs) && !elsewhere.includes(path));
     assert.deepEqual(missing, [], "each command documenting --json has a run in this test");
 

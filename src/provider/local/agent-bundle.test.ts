@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { bundleAgent } from "./agent-bundle.js";
 
-test("the agent bundle holds no CLI code (issue 7: the agent is standalone)", async () => {
+test("the agent bundle holds no CLI or control-plane code (issue 7: the agent is standalone; issue 15: its /metrics and tasks)", async () => {
   const dir = await mkdtemp(join(tmpdir(), "strata-bundle-"));
   try {
     const { argv, inputs } = await bundleAgent(dir);
@@ -14,9 +14,17 @@ test("the agent bundle holds no CLI code (issue 7: the agent is standalone)", as
       inputs.some((file) => file.endsWith("src/agent/agent.ts")),
       "the agent is in it",
     );
+    assert.ok(
+      inputs.some((file) => file.endsWith("src/ops/agent-tasks.ts")),
+      "its task runner too",
+    );
     assert.deepEqual(
       inputs.filter(
-        (file) => file.includes("src/cli/") || file.includes("node_modules/commander/"),
+        (file) =>
+          file.includes("src/cli/") ||
+          file.includes("src/server/") ||
+          file.includes("node_modules/commander/") ||
+          file.includes("node_modules/hono/"),
       ),
       [],
     );

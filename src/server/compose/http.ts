@@ -16,7 +16,7 @@ import type { ScaleService } from "../../scale/scale-service.js";
 import { createApi } from "../app.js";
 import type { EventHub } from "../event-hub.js";
 import type { ControlPlaneMetrics } from "../metrics/control-plane-metrics.js";
-import { CONTENT_TYPE } from "../metrics/registry.js";
+import { CONTENT_TYPE } from "../../lib/metrics/registry.js";
 import { auditRoutes } from "../routes/audit.js";
 import { dashboardPublicRoutes, dashboardRoutes } from "../routes/dashboard.js";
 import { forecastRoutes } from "../routes/forecasts.js";
@@ -44,6 +44,8 @@ export interface HttpApiOptions {
   metrics: ControlPlaneMetrics;
   /** Folder of the built dashboard. @default dist/web of this package */
   webDir?: string;
+  /** Further routes of other parts: admin ones under /v1, agent ones under /v1/agents. */
+  routes?: { admin?: Hono[]; agent?: Hono[] };
 }
 
 /** The HTTP API with every route mounted, the dashboard's and /metrics included. */
@@ -53,6 +55,7 @@ export function createHttpApi(options: HttpApiOptions): Hono {
   const { dataDir, adminToken, store, coordinator, artifacts } = state;
   const { traffic } = store;
   const extra = [
+    ...(options.routes?.admin ?? []),
     scaleRoutes({ scale }),
     imageRoutes({ images }),
     trafficRoutes({ traffic }),
@@ -91,6 +94,7 @@ export function createHttpApi(options: HttpApiOptions): Hono {
     adminToken,
     audit,
     extra,
+    agentExtra: options.routes?.agent ?? [],
     open: dashboardPublicRoutes({
       sessions,
       web: createWebFiles(options.webDir),

@@ -1,6 +1,6 @@
 import type { Store } from "../../store/store.js";
 import type { AgentReport } from "../../wire/agent.js";
-import { createMetricsRegistry } from "./registry.js";
+import { createMetricsRegistry } from "../../lib/metrics/registry.js";
 
 /** What the control plane measures; each method is fed by one part (see control-plane.ts). */
 export interface ControlPlaneMetrics {

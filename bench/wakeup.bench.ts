@@ -15,7 +15,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -328,6 +328,14 @@ const table = markdownTable(
     ),
   ]),
 );
+const byName = new Map(scenarios.map((s) => [s.name, s]));
+const deploy = byName.get("deploy");
+const baseline = byName.get("set-desired");
+const ratio =
+  deploy && baseline
+    ? `A deploy against the long-poll path alone, in this run: p50 ×${round(deploy.latency_ms.p50 / baseline.latency_ms.p50, 2)}, p99 ×${round(deploy.latency_ms.p99 / baseline.latency_ms.p99, 2)} (what the deployer adds before the first wake-up).`
+    : "";
+const loadAtEnd = round(loadavg()[0] ?? 0, 2);
 const files = await writeReport({
   name: "wakeup",
   title: "Desired-state wake-up latency",
@@ -348,6 +356,11 @@ Round 1 of each change is the first use of its code path since the process start
   all started in one tick, timed from that tick.
 
 ${table}
+
+${ratio}
+The 1-minute load average was ${machine.load_1m} at the start and ${loadAtEnd} at the end, on
+${machine.cpus} cores shared with other jobs (this bench ran under \`nice\`): wall-clock figures
+are upper bounds.
 `,
 });
 log(`wrote ${files.join(", ")}`);

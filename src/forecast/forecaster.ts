@@ -99,6 +99,7 @@ export interface AutoOptions extends ForecasterOptions {
    * What the p90 bound and the backtest score are learnt from. `selection`: the replays of
    * `auto`'s own choice, made again at every replayed origin from the replays before it (so
    * the errors include the noise of choosing, which the chosen model's own replays hide);
+   * `jackknife`: the same, each choice made from every other replayed day (later ones too);
    * `chosen`: the replays of the model finally chosen. @default "selection"
    */
   interval?: "selection" | "jackknife" | "chosen";

@@ -63,16 +63,16 @@ test("bad values name their key", () => {
     /unknown key/,
   );
   refused("coordination: { etcd: { endpoints: [] } }", "coordination.etcd.endpoints", /./);
-  // A bare number fails every form of the section (name or mapping): the section is named.
+  // Regression: a bad value inside the mapping form named only the section (`coordination`).
   refused(
     "coordination: { etcd: { endpoints: ['http://e:2379'], lease_ttl: 10 } }",
-    "coordination",
-    /./,
+    "coordination.etcd.lease_ttl",
+    /expected a duration .*, got 10$/,
   );
   refused(
     "coordination: { etcd: { endpoints: ['http://e:2379'], lease_ttl: 10x } }",
-    "coordination",
-    /./,
+    "coordination.etcd.lease_ttl",
+    /got "10x"$/,
   );
   refused(
     "artifacts: { s3: { endpoint: 'ftp://x', bucket: strata } }",

@@ -14,6 +14,7 @@ import { createSession, type Session } from "./session.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
 import { createLog } from "../lib/log.js";
+import { createAppControl, isAppStopped } from "../runtime/app-control.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -162,7 +163,7 @@ async function openRoot(
 /** Starts what `current` holds, without waiting for the control plane. */
 async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
   const current = await readCurrent(config.root);
-  if (!current) return;
+  if (!current || (await isAppStopped(config.root))) return;
   await loadAppSpec(config.root, current, config.address).then(
     (app) => supervisor.start(app),
     (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
@@ -171,13 +172,15 @@ async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
 
 /** Long-polls the desired state and reconciles each new generation once. */
 async function followDesired(agent: Agent, handledBefore: number | null): Promise<void> {
-  const { config, client, session, signal } = agent;
+  const { config, client, session, signal, supervisor, clock } = agent;
+  const control = createAppControl({ ...config, supervisor, clock, signal, session });
   let after = -1;
   let handled = handledBefore;
   while (!signal.aborted) {
-    const { generation, release, stage } = await session.retrying("desired", () =>
+    const state = await session.retrying("desired", () =>
       client.desired(after, LONG_POLL_SECONDS, signal),
     );
+    const { generation, release, stage } = state;
     after = generation;
     if (generation === handled) continue;
     if (stage && stage.id !== release?.id) {
@@ -188,6 +191,10 @@ async function followDesired(agent: Agent, handledBefore: number | null): Promis
         handled = generation;
         continue;
       }
+    }
+    if (await control.apply(generation, state)) {
+      handled = generation;
+      continue;
     }
     if (!release) {
       const current_release = await readCurrent(config.root);

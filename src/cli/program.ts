@@ -1,6 +1,7 @@
 import { VERSION } from "../lib/version.js";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
+import { registerAppCommands } from "./commands/app.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
@@ -101,6 +102,7 @@ export function buildProgram(): Command {
   registerDeployCommands(program);
   registerDeploymentsCommand(program);
   registerLockCommands(program);
+  registerAppCommands(program);
   registerHistoryCommands(program);
   registerAuditCommands(program);
   registerImageCommands(program);

@@ -14,12 +14,14 @@ export interface Coordinator {
   /**
    * Sets what a server should run, bumps its generation and wakes its watchers.
    * Idempotent for the same release: the generation moves only on a change
-   * unless `force` is set (a retry of the same release). Returns the new state.
+   * unless `force` is set (a retry of the same release) or `run` is given.
+   * `run` changes whether the app runs and asks for a restart; what it leaves
+   * out is kept (a stop stays until a start). Returns the new state.
    */
   setDesired(
     server: string,
     release: DesiredRelease | null,
-    options?: { force?: boolean },
+    options?: { force?: boolean; run?: RunChange },
   ): Promise<DesiredState>;
   /**
    * Sets the release a server should fetch, verify and unpack ahead of a
@@ -37,10 +39,24 @@ export interface Coordinator {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<DesiredState>;
-  /** Takes the named lock for `owner`; null when another owner holds it. Not re-entrant. */
-  tryLock(name: string, owner: string): Promise<Lock | null>;
+  /**
+   * Takes the named lock for `owner`; null when another owner holds it. Not re-entrant.
+   * A `durable` lock (a maintenance window) outlives the process that took it, also a
+   * restart of the control plane, until `releaseLock`; the others lapse with their holder.
+   */
+  tryLock(name: string, owner: string, options?: { durable?: boolean }): Promise<Lock | null>;
   /** Owner of a held lock, or null. */
   lockOwner(name: string): Promise<string | null>;
+  /** Gives up the durable lock `name` if `owner` holds it, from any process. Idempotent. */
+  releaseLock(name: string, owner: string): Promise<void>;
+}
+
+/** A change of whether a server's app runs (`strata app stop|start|restart`). */
+export interface RunChange {
+  /** true: stop the app and keep it stopped; false: run it again. */
+  stopped?: boolean;
+  /** A new restart id: the agent restarts the app once for it. */
+  restart?: string;
 }
 
 export interface Lock {

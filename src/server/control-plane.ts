@@ -40,6 +40,7 @@ import { auditRoutes } from "./routes/audit.js";
 import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
+import { dayTwoRoutes } from "./routes/day-two.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { dashboardPublicRoutes, dashboardRoutes } from "./routes/dashboard.js";
 import { createEventHub, type EventHub } from "./event-hub.js";
@@ -257,6 +258,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
+    dayTwoRoutes({ deployer }),
     dashboardRoutes({
       hub: events,
       store,

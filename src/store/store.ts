@@ -4,6 +4,7 @@ import type { TrafficRepo } from "./traffic-repo.js";
 import type { Release } from "../wire/release.js";
 import type { ServerState } from "../wire/server.js";
 import type {
+  DeploymentKind,
   DeploymentServerState,
   DeploymentState,
   StepReport,
@@ -107,13 +108,23 @@ export interface DesiredRecord {
   generation: number;
   release: string | null;
   stage: string | null;
+  /** The app should not run (`strata app stop`) until started again. */
+  stopped: boolean;
+  /** Id of the last restart asked (`strata app restart`). */
+  restart: string | null;
 }
 
-/** Per-server desired state of the embedded Coordinator. */
+/** The embedded Coordinator's durable state: per-server desired state and durable locks. */
 export interface DesiredRepo {
   get(server: string): Promise<DesiredRecord | null>;
   /** Inserts or replaces the server's record. */
   put(record: DesiredRecord): Promise<void>;
+  /** Records `owner` as the holder of the durable lock `name`; false when someone holds it. Atomic. */
+  insertLock(name: string, owner: string): Promise<boolean>;
+  /** Holder of the durable lock `name`, or null. */
+  lockOwner(name: string): Promise<string | null>;
+  /** Frees the durable lock `name` if `owner` holds it. Idempotent. */
+  deleteLock(name: string, owner: string): Promise<void>;
 }
 
 export interface ServerRepo {
@@ -145,7 +156,7 @@ export interface DeploymentRecord {
   version: string;
   release: string;
   previous_release: string | null;
-  kind: "deploy" | "rollback";
+  kind: DeploymentKind;
   strategy: Strategy;
   batch: string;
   max_failures: number;

@@ -9,7 +9,11 @@ import { ENGINES, engineSkipReason } from "../../lib/engine-tests.js";
 import type { DesiredRelease } from "../../wire/agent.js";
 import { runCoordinatorContract } from "../coordinator.contract.js";
 import { EtcdClient } from "./etcd-client.js";
-import { createEtcdCoordinator, type EtcdCoordinatorOptions } from "./etcd-coordinator.js";
+import {
+  createEtcdCoordinator,
+  type EtcdCoordinator,
+  type EtcdCoordinatorOptions,
+} from "./etcd-coordinator.js";
 
 const endpoints = ENGINES.etcdEndpoints;
 const skip = await engineSkipReason("etcd", () => new EtcdClient({ endpoints }).get("/probe"));
@@ -52,8 +56,18 @@ if (skip) {
 } else {
   runCoordinatorContract("etcd", {
     async create() {
-      const coordinator = await open();
-      return { coordinator, release, close: () => coordinator.close() };
+      const prefix = freshPrefix();
+      const coordinator = await open({ prefix });
+      const reopened: EtcdCoordinator[] = [];
+      const reopen = async () => {
+        const again = await open({ prefix });
+        reopened.push(again);
+        return again;
+      };
+      const close = async () => {
+        await Promise.all([coordinator, ...reopened].map((c) => c.close()));
+      };
+      return { coordinator, release, reopen, close };
     },
   });
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { StrataError, messageOf } from "../../lib/errors.js";
 import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Cluster, Coordinator, LeasedLock } from "../coordinator.js";
+import type { Cluster, Coordinator, LeasedLock, RunChange } from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
 
 export interface EtcdCoordinatorOptions {
@@ -36,7 +36,7 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
     setDesired(
       server: string,
       release: DesiredRelease | null,
-      options?: { force?: boolean },
+      options?: { force?: boolean; run?: RunChange },
     ): Promise<StagedState>;
     watch(
       server: string,
@@ -46,7 +46,11 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
     ): Promise<StagedState>;
     /** Sets the release to fetch and unpack ahead of a switch; see Coordinator.setStage. */
     setStage(server: string, release: DesiredRelease | null): Promise<StagedState>;
-    tryLock(name: string, owner: string): Promise<LeasedLock | null>;
+    tryLock(
+      name: string,
+      owner: string,
+      options?: { durable?: boolean },
+    ): Promise<LeasedLock | null>;
     /** Stops the watch and renewals and gives up held locks and leaderships. Idempotent. */
     close(): Promise<void>;
   };
@@ -92,8 +96,17 @@ export async function createEtcdCoordinator(
 
   const parse = (kv: KeyValue | null): StoredState =>
     kv && kv.value ? (JSON.parse(kv.value) as StoredState) : EMPTY;
-  const view = (state: StoredState): DesiredState =>
-    state.stage ? state : { generation: state.generation, release: state.release };
+  const view = (state: StoredState): DesiredState => ({
+    generation: state.generation,
+    release: state.release,
+    ...(state.stage ? { stage: state.stage } : {}),
+    ...(state.stopped ? { stopped: true } : {}),
+    ...(state.restart ? { restart: state.restart } : {}),
+  });
+  const runOf = (state: StoredState) => ({
+    ...(state.stopped ? { stopped: true } : {}),
+    ...(state.restart ? { restart: state.restart } : {}),
+  });
 
   function onEvents(events: WatchEvent[]): void {
     for (const event of events) {
@@ -339,6 +352,23 @@ export async function createEtcdCoordinator(
     return lock;
   }
 
+  /** Takes `key` with no lease (it outlives this replica): a maintenance window. */
+  async function acquireDurable(
+    key: string,
+    name: string,
+    owner: string,
+  ): Promise<LeasedLock | null> {
+    const taken = await client.txn(
+      [{ key, target: "CREATE", revision: 0 }],
+      [{ put: { key, value: owner } }],
+    );
+    if (!taken.succeeded) return null;
+    const release = async () => {
+      await client.txn([{ key, target: "VALUE", value: owner }], [{ delete: { key } }]);
+    };
+    return { name, owner, lost: new AbortController().signal, release };
+  }
+
   /** Resolves at the next change of `key` (or a resync), or when `signal` aborts. */
   function listen(key: string, signal?: AbortSignal): { changed: Promise<void>; cancel(): void } {
     let cancel = () => {};
@@ -363,10 +393,12 @@ export async function createEtcdCoordinator(
 
     setDesired: (server, release, setOptions = {}) =>
       update(server, (now) => {
-        if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return null;
+        const same = (now.release?.id ?? null) === (release?.id ?? null);
+        if (same && !setOptions.force && !setOptions.run) return null;
         // A stage of the release now desired is no longer ahead of anything.
         const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-        return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
+        const run = runOf({ ...now, ...setOptions.run });
+        return { generation: now.generation + 1, release, ...(stage ? { stage } : {}), ...run };
       }),
 
     setStage: (server, stage) =>
@@ -376,6 +408,7 @@ export async function createEtcdCoordinator(
           generation: now.generation + 1,
           release: now.release,
           ...(stage ? { stage } : {}),
+          ...runOf(now),
         };
       }),
 
@@ -418,7 +451,15 @@ export async function createEtcdCoordinator(
       }
     },
 
-    tryLock: (name, owner) => acquire(`${prefix}/locks/${name}`, name, owner),
+    tryLock: (name, owner, lockOptions = {}) =>
+      lockOptions.durable
+        ? acquireDurable(`${prefix}/locks/${name}`, name, owner)
+        : acquire(`${prefix}/locks/${name}`, name, owner),
+
+    async releaseLock(name, owner) {
+      const key = `${prefix}/locks/${name}`;
+      await client.txn([{ key, target: "VALUE", value: owner }], [{ delete: { key } }]);
+    },
 
     lockOwner: async (name) => (await client.get(`${prefix}/locks/${name}`))?.value ?? null,
 

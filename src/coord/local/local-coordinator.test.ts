@@ -15,11 +15,13 @@ const release = (id: string) => ({
 runCoordinatorContract("local (SQLite + in-memory wake-ups)", {
   async create() {
     const store = createSqliteStore({ path: ":memory:" });
-    const coordinator = createLocalCoordinator({
-      desired: store.desired,
-      describeRelease: async (id) => release(id),
-    });
-    return { coordinator, release, close: () => store.close() };
+    const open = () =>
+      createLocalCoordinator({
+        desired: store.desired,
+        describeRelease: async (id) => release(id),
+      });
+    const coordinator = open();
+    return { coordinator, release, reopen: async () => open(), close: () => store.close() };
   },
 });
 

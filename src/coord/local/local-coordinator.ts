@@ -1,6 +1,6 @@
 import type { DesiredRepo } from "../../store/store.js";
 import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
-import type { Coordinator, Lock } from "../coordinator.js";
+import type { Coordinator, Lock, RunChange } from "../coordinator.js";
 
 export interface LocalCoordinatorOptions {
   /** Where desired state is kept durably (the embedded store's desired_state table). */
@@ -22,8 +22,18 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       record.release ? describeRelease(record.release) : null,
       record.stage ? describeRelease(record.stage) : null,
     ]);
-    return { generation: record.generation, release, ...(stage ? { stage } : {}) };
+    return {
+      generation: record.generation,
+      release,
+      ...(stage ? { stage } : {}),
+      ...runOf(record),
+    };
   }
+
+  const runOf = (r: { stopped?: boolean; restart?: string | null }) => ({
+    ...(r.stopped ? { stopped: true } : {}),
+    ...(r.restart ? { restart: r.restart } : {}),
+  });
 
   /** Hands the new state to every waiter, so that none re-reads the store. */
   function wake(server: string, state: DesiredState): void {
@@ -38,9 +48,17 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     generation: number,
     release: DesiredRelease | null,
     stage: DesiredRelease | null,
+    run: RunChange,
   ): Promise<DesiredState> {
-    await repo.put({ server, generation, release: release?.id ?? null, stage: stage?.id ?? null });
-    const state: DesiredState = { generation, release, ...(stage ? { stage } : {}) };
+    await repo.put({
+      server,
+      generation,
+      release: release?.id ?? null,
+      stage: stage?.id ?? null,
+      stopped: run.stopped ?? false,
+      restart: run.restart ?? null,
+    });
+    const state: DesiredState = { generation, release, ...(stage ? { stage } : {}), ...runOf(run) };
     wake(server, state);
     return state;
   }
@@ -49,15 +67,17 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     desired: current,
     async setDesired(server, release, setOptions = {}) {
       const now = await current(server);
-      if ((now.release?.id ?? null) === (release?.id ?? null) && !setOptions.force) return now;
+      const same = (now.release?.id ?? null) === (release?.id ?? null);
+      if (same && !setOptions.force && !setOptions.run) return now;
       // A stage of the release now desired is no longer ahead of anything.
       const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-      return write(server, now.generation + 1, release, stage);
+      const run = { ...runOf(now), ...setOptions.run };
+      return write(server, now.generation + 1, release, stage, run);
     },
     async setStage(server, stage) {
       const now = await current(server);
       if ((now.stage?.id ?? null) === (stage?.id ?? null)) return now;
-      return write(server, now.generation + 1, now.release, stage);
+      return write(server, now.generation + 1, now.release, stage, now);
     },
     async watch(server, after, timeoutMs, signal) {
       const now = await current(server);
@@ -80,9 +100,16 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       });
       return woken ?? current(server);
     },
-    async tryLock(name, owner) {
+    async tryLock(name, owner, lockOptions = {}) {
+      // Claimed in memory before any await, so two callers in one tick cannot both win.
       if (locks.has(name)) return null;
       locks.set(name, owner);
+      const taken = lockOptions.durable
+        ? await repo.insertLock(name, owner)
+        : (await repo.lockOwner(name)) === null;
+      if (lockOptions.durable || !taken) locks.delete(name);
+      if (!taken) return null;
+      if (lockOptions.durable) return { name, owner, release: () => repo.deleteLock(name, owner) };
       const lock: Lock = {
         name,
         owner,
@@ -92,6 +119,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       };
       return lock;
     },
-    lockOwner: async (name) => locks.get(name) ?? null,
+    lockOwner: async (name) => locks.get(name) ?? (await repo.lockOwner(name)),
+    releaseLock: (name, owner) => repo.deleteLock(name, owner),
   };
 }

@@ -216,10 +216,27 @@ function desiredRepo(db: pg.Pool): DesiredRepo {
         DesiredRecord | undefined) ?? null,
     put: async (r) =>
       void (await db.query(
-        `INSERT INTO desired_state (server, generation, release, stage) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
-        [r.server, r.generation, r.release, r.stage],
+        `INSERT INTO desired_state (server, generation, release, stage, stopped, restart)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release,
+           stage = excluded.stage, stopped = excluded.stopped, restart = excluded.restart`,
+        [r.server, r.generation, r.release, r.stage, r.stopped, r.restart],
       )),
+    insertLock: async (name, owner) =>
+      (
+        await db.query(
+          "INSERT INTO coordinator_locks (name, owner) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+          [name, owner],
+        )
+      ).rowCount === 1,
+    lockOwner: async (name) =>
+      ((await db.query("SELECT owner FROM coordinator_locks WHERE name = $1", [name])).rows[0]
+        ?.owner as string | undefined) ?? null,
+    deleteLock: async (name, owner) =>
+      void (await db.query("DELETE FROM coordinator_locks WHERE name = $1 AND owner = $2", [
+        name,
+        owner,
+      ])),
   };
 }
 

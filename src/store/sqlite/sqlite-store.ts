@@ -288,12 +288,28 @@ function desiredRepo(db: Database): DesiredRepo {
   const get = prepare(db, "SELECT * FROM desired_state WHERE server = ?");
   const put = prepare(
     db,
-    `INSERT INTO desired_state (server, generation, release, stage) VALUES (@server, @generation, @release, @stage)
-     ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
+    `INSERT INTO desired_state (server, generation, release, stage, stopped, restart)
+     VALUES (@server, @generation, @release, @stage, @stopped, @restart)
+     ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release,
+       stage = excluded.stage, stopped = excluded.stopped, restart = excluded.restart`,
   );
+  const insertLock = prepare(
+    db,
+    "INSERT INTO coordinator_locks (name, owner) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+  );
+  const lockOwner = prepare(db, "SELECT owner FROM coordinator_locks WHERE name = ?");
+  const deleteLock = prepare(db, "DELETE FROM coordinator_locks WHERE name = ? AND owner = ?");
   return {
-    get: async (server) => (get.get(server) as DesiredRecord | undefined) ?? null,
-    put: async (record) => void put.run(record),
+    get: async (server) => {
+      const row = get.get(server) as
+        (Omit<DesiredRecord, "stopped"> & { stopped: number }) | undefined;
+      return row ? { ...row, stopped: row.stopped === 1 } : null;
+    },
+    put: async (record) => void put.run({ ...record, stopped: record.stopped ? 1 : 0 }),
+    insertLock: async (name, owner) => insertLock.run(name, owner).changes === 1,
+    lockOwner: async (name) =>
+      (lockOwner.get(name) as { owner: string } | undefined)?.owner ?? null,
+    deleteLock: async (name, owner) => void deleteLock.run(name, owner),
   };
 }
 

@@ -1,0 +1,22 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Deployer } from "../../deploy/deployer.js";
+import { APP_ACTIONS, AppActionRequestSchema } from "../../wire/deployment.js";
+import { groupName } from "../../wire/names.js";
+import { readJson, readParams } from "../validate.js";
+
+const ActionParams = z.strictObject({ group: groupName, action: z.enum(APP_ACTIONS) });
+
+/** Day-two operations on a group's app: restart, stop, start in waves (`strata app`). */
+export function dayTwoRoutes(deps: { deployer: Deployer }): Hono {
+  const { deployer } = deps;
+  const app = new Hono();
+
+  app.post("/groups/:group/app/:action", async (c) => {
+    const { group, action } = readParams(c, ActionParams, `app action`);
+    const body = await readJson(c, AppActionRequestSchema.optional(), `app ${action}`);
+    return c.json(await deployer.operate(group, action, body ?? {}), 202);
+  });
+
+  return app;
+}

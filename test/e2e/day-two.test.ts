@@ -1,0 +1,210 @@
+// Day-two operations (issue 15) through the real control plane and real agent processes:
+// `strata app restart|stop|start` as deployments in waves, a stop that survives an agent
+// restart, maintenance locks that survive a control-plane restart.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { DeploymentView } from "../../src/wire/deployment.js";
+import type { LockStatusView } from "../../src/wire/lock.js";
+import { STOPPED_MARKER } from "../../src/runtime/app-control.js";
+import {
+  EXAMPLE_APP,
+  agentPid,
+  build,
+  deployAndWait,
+  status,
+  waitFor,
+  waitForDeployment,
+  waitForServing,
+  startTestPlane,
+  type TestPlane,
+} from "./harness.js";
+
+const rootOf = (t: TestPlane, server: string) => join(t.plane.dataDir, "servers", server);
+
+/** The app's process id on a server, from the supervisor's pid file; null when none runs. */
+function appPid(t: TestPlane, server: string): number | null {
+  const file = join(rootOf(t, server), "app.pid");
+  return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function act(t: TestPlane, action: string, body: object = {}): Promise<DeploymentView> {
+  const started = await t.client.post<DeploymentView>(`/v1/groups/web/app/${action}`, body);
+  return waitForDeployment(t.client, started.id);
+}
+
+describe("strata app restart|stop|start and maintenance locks", { timeout: 600_000 }, () => {
+  let t: TestPlane;
+  let servers: string[];
+
+  before(async () => {
+    t = await startTestPlane({ apiPrefix: "127.83.1", serverPrefix: "127.83.2" });
+    await t.client.post("/v1/fleet/up", { group: "web", count: 2 });
+    await build(t.client, EXAMPLE_APP, "1.0.0");
+    const first = await deployAndWait(t.client, { version: "1.0.0" });
+    assert.equal(first.state, "succeeded", first.error ?? "");
+    servers = (await waitForServing(t.client, "web", 2, "1.0.0")).servers.map((s) => s.name);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test("restart replaces every app process in waves, drained first, as a deployment of its own kind", async () => {
+    const before = servers.map((s) => appPid(t, s));
+    assert.ok(before.every((pid) => pid !== null));
+    const d = await act(t, "restart", { batch: "1" });
+    assert.equal(d.state, "succeeded", d.error ?? "");
+    assert.equal(d.kind, "restart");
+    assert.equal(d.version, "1.0.0");
+    assert.equal(d.waves, 2, "one server per wave");
+    for (const s of d.servers) {
+      assert.equal(s.state, "succeeded", `${s.name}: ${s.error}`);
+      assert.ok(
+        s.steps.some((step) => step.name === "restart" && step.state === "ok"),
+        `${s.name} restarted: ${JSON.stringify(s.steps)}`,
+      );
+      assert.ok(!s.steps.some((step) => step.name === "fetch"), "nothing fetched");
+    }
+    const after = servers.map((s) => appPid(t, s));
+    for (const [i, pid] of after.entries()) {
+      assert.ok(pid !== null && pid !== before[i], `${servers[i]}: a new app process`);
+    }
+    const { deployments } = await t.client.get<{ deployments: DeploymentView[] }>(
+      "/v1/deployments",
+    );
+    assert.equal(deployments[0]?.id, d.id, "listed among the deployments");
+    const audit = await t.client.get<{ entries: { action: string; subject: string }[] }>(
+      "/v1/audit?limit=200",
+    );
+    const out = audit.entries.filter((e) => e.action === "server.out_of_service");
+    assert.ok(
+      servers.every((name) => out.some((e) => e.subject === name)),
+      "each server left the balancer while it restarted",
+    );
+    assert.ok(audit.entries.some((e) => e.action === "restart.succeeded"));
+    await waitForServing(t.client, "web", 2, "1.0.0");
+  });
+
+  test("a stopped app stays stopped across an agent restart until started; deploys are refused meanwhile", async () => {
+    const pids = servers.map((s) => appPid(t, s)!);
+    const stopped = await act(t, "stop", { batch: "2" });
+    assert.equal(stopped.state, "succeeded", stopped.error ?? "");
+    assert.equal(stopped.kind, "stop");
+    assert.ok(
+      pids.every((pid) => !alive(pid)),
+      "the app processes are gone",
+    );
+    let s = await status(t.client);
+    assert.ok(
+      s.servers.every((x) => !x.in_service),
+      "no stopped server is in service",
+    );
+
+    const victim = servers[0]!;
+    const root = rootOf(t, victim);
+    assert.ok(existsSync(join(root, STOPPED_MARKER)));
+    const agent = agentPid(root);
+    assert.ok(agent);
+    const beatBefore = s.servers.find((x) => x.name === victim)!.last_heartbeat;
+    process.kill(agent, "SIGKILL");
+    // The local provider restarts a crashed agent, as systemd would.
+    const beatOf = async () =>
+      (await status(t.client)).servers.find((x) => x.name === victim)?.last_heartbeat;
+    const firstBeat = await waitFor("the agent to come back and heartbeat", async () => {
+      const pid = agentPid(root);
+      const beat = await beatOf();
+      return pid !== null && pid !== agent && beat !== beatBefore && beat;
+    });
+    // A second heartbeat: the restarted agent has read its desired state by then.
+    await waitFor("another heartbeat of the restarted agent", async () => {
+      const beat = await beatOf();
+      return beat !== firstBeat && beat;
+    });
+    assert.equal(appPid(t, victim), null, "the restarted agent did not start the app");
+    s = await status(t.client);
+    assert.ok(!s.servers.find((x) => x.name === victim)!.in_service);
+
+    const refused = await t.client
+      .post("/v1/deployments", { app: "hello", group: "web", version: "1.0.0" })
+      .then(
+        () => null,
+        (err: Error) => err,
+      );
+    assert.match(String(refused?.message), /stopped.*strata app start --group web/);
+    const restartRefused = await t.client.post("/v1/groups/web/app/restart", {}).then(
+      () => null,
+      (err: Error) => err,
+    );
+    assert.match(String(restartRefused?.message), /stopped/);
+
+    const started = await act(t, "start");
+    assert.equal(started.state, "succeeded", started.error ?? "");
+    await waitForServing(t.client, "web", 2, "1.0.0");
+    assert.ok(servers.every((name) => !existsSync(join(rootOf(t, name), STOPPED_MARKER))));
+  });
+
+  test("bad input: an unknown action, a bad batch and an unknown group are 4xx", async () => {
+    const statusOf = async (path: string, body: unknown) =>
+      (
+        await fetch(t.plane.url + path, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${t.plane.adminToken}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify(body),
+        })
+      ).status;
+    assert.equal(await statusOf("/v1/groups/web/app/reboot", {}), 400);
+    assert.equal(await statusOf("/v1/groups/web/app/restart", { batch: "x" }), 400);
+    assert.equal(await statusOf("/v1/groups/web/app/restart", { nope: 1 }), 400);
+    assert.equal(await statusOf("/v1/groups/nope/app/restart", {}), 404);
+  });
+
+  test("a restart left running by a control-plane restart resumes and finishes", async () => {
+    const started = await t.client.post<DeploymentView>("/v1/groups/web/app/restart", {
+      batch: "1",
+    });
+    await waitFor(
+      "the restart's first wave",
+      async () => {
+        const d = await t.client.get<DeploymentView>(`/v1/deployments/${started.id}`);
+        if (d.state !== "running") throw new Error(`finished (${d.state}) before its first wave`);
+        return d.servers.some((s) => s.state === "draining" || s.state === "deploying");
+      },
+      60_000,
+      5,
+    );
+    await t.restart();
+    const d = await waitForDeployment(t.client, started.id);
+    assert.equal(d.state, "succeeded", d.error ?? "");
+    assert.ok(d.servers.every((s) => s.state === "succeeded"));
+    await waitForServing(t.client, "web", 2, "1.0.0");
+  });
+
+  test("a maintenance lock survives a control-plane restart until released", async () => {
+    await t.client.post("/v1/groups/web/lock", { message: "db migration" });
+    await t.restart();
+    const held = await t.client.get<LockStatusView>("/v1/groups/web/lock");
+    assert.equal(held.lock?.message, "db migration");
+    const refused = await t.client
+      .post("/v1/deployments", { app: "hello", group: "web", version: "1.0.0" })
+      .then(
+        () => null,
+        (err: Error) => err,
+      );
+    assert.match(String(refused?.message), /locked for maintenance/);
+    await t.client.request("DELETE", "/v1/groups/web/lock");
+    assert.equal((await t.client.get<LockStatusView>("/v1/groups/web/lock")).lock, null);
+  });
+});

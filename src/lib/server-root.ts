@@ -23,6 +23,7 @@ import { failpoint } from "./failpoint.js";
 //   agent.json               name + per-agent token (0600)
 //   tmp/                     downloads in progress
 //   app.log                  the app's output
+//   shared/                  files and folders kept across releases (an app's `shared:`), linked into each
 
 /** Filesystem-safe folder name of a release id: `sha256:<hex>` -> `sha256-<hex>`. */
 export function releaseDirName(releaseId: string): string {
@@ -34,6 +35,11 @@ export function releaseDirName(releaseId: string): string {
 
 export function releaseDir(root: string, releaseId: string): string {
   return join(root, "releases", releaseDirName(releaseId));
+}
+
+/** Where an app's `shared:` entries live, across releases. */
+export function sharedDir(root: string): string {
+  return join(root, "shared");
 }
 
 export interface Activation {

@@ -258,7 +258,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
-    dayTwoRoutes({ deployer }),
+    dayTwoRoutes({ deployer, store, clock, heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
     dashboardRoutes({
       hub: events,
       store,

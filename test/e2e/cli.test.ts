@@ -315,6 +315,7 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "app restart": ["app", "restart", "--group", "web", "--json"],
       "app stop": ["app", "stop", "--group", "web", "--yes", "--json"],
       "app start": ["app", "start", "--group", "web", "--batch", "2", "--json"],
+      check: ["check", v3, "--group", "web", "--json"],
       "deployments list": ["deployments", "--json"],
       "deployments show": ["deployments", "show", first.id, "--json"],
       bake: ["bake", "--group", "web", "--json"],

@@ -2,11 +2,14 @@
 // `strata app restart|stop|start` as deployments in waves, a stop that survives an agent
 // restart, maintenance locks that survive a control-plane restart.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { LockStatusView } from "../../src/wire/lock.js";
+import type { PreflightView } from "../../src/wire/day-two.js";
+import { runCliBatch } from "../../src/cli/capture.js";
 import { STOPPED_MARKER } from "../../src/runtime/app-control.js";
 import {
   EXAMPLE_APP,
@@ -14,6 +17,7 @@ import {
   build,
   deployAndWait,
   status,
+  variantOf,
   waitFor,
   waitForDeployment,
   waitForServing,
@@ -190,6 +194,87 @@ describe("strata app restart|stop|start and maintenance locks", { timeout: 600_0
     assert.equal(d.state, "succeeded", d.error ?? "");
     assert.ok(d.servers.every((s) => s.state === "succeeded"));
     await waitForServing(t.client, "web", 2, "1.0.0");
+  });
+
+  test("shared files and folders survive deploys and a rollback", async () => {
+    const yaml = (version: string) =>
+      [
+        "start: node server.js",
+        "port: 8080",
+        "health: { path: /healthz, status: 200, timeout: 2s, retries: 30, interval: 200ms }",
+        "shared: [log/, config/master.key]",
+        `hooks: { before_switch: 'echo ${version} >> log/deploys.txt' }`,
+      ].join("\n") + "\n";
+    for (const version of ["2.0.0", "3.0.0"]) {
+      const dir = await variantOf(t.dir, {
+        "strata.yaml": yaml(version),
+        "message.txt": `release ${version}\n`,
+      });
+      await mkdir(join(dir, "config"));
+      await writeFile(join(dir, "config", "master.key"), `shipped in ${version}\n`);
+      await build(t.client, dir, version);
+    }
+    for (const name of servers) {
+      await mkdir(join(rootOf(t, name), "shared", "config"), { recursive: true });
+      await writeFile(join(rootOf(t, name), "shared", "config", "master.key"), "the real key\n");
+    }
+    for (const version of ["2.0.0", "3.0.0"]) {
+      const d = await deployAndWait(t.client, { version, batch: "2" });
+      assert.equal(d.state, "succeeded", d.error ?? "");
+    }
+    const back = await t.client.post<DeploymentView>("/v1/rollbacks", {
+      app: "hello",
+      group: "web",
+    });
+    const rolled = await waitForDeployment(t.client, back.id);
+    assert.equal(rolled.state, "succeeded", rolled.error ?? "");
+    await waitForServing(t.client, "web", 2, "2.0.0");
+    for (const name of servers) {
+      const root = rootOf(t, name);
+      assert.equal(
+        readFileSync(join(root, "shared", "log", "deploys.txt"), "utf8"),
+        "2.0.0\n3.0.0\n2.0.0\n",
+        `${name}: every release's hook wrote into the one shared log/`,
+      );
+      assert.equal(
+        readFileSync(join(root, "current", "config", "master.key"), "utf8"),
+        "the real key\n",
+      );
+      assert.ok(lstatSync(join(root, "current", "log")).isSymbolicLink());
+    }
+  });
+
+  test("strata check: every check with ok or FAIL and why; exit 1 when one fails", async () => {
+    const env = { STRATA_SERVER: t.plane.url, STRATA_TOKEN: t.plane.adminToken };
+    const wrongPath = await variantOf(t.dir, {
+      "strata.yaml": "start: node server.js\nhealth: { path: /nope, retries: 0 }\n",
+    });
+    const invalid = await variantOf(t.dir, { "strata.yaml": "start: node server.js\nprot: 80\n" });
+    const [good, noGroup, unhealthy, broken] = await runCliBatch(
+      [
+        ["check", EXAMPLE_APP, "--group", "web", "--json"],
+        ["check", EXAMPLE_APP, "--group", "nope"],
+        ["check", wrongPath, "--group", "web"],
+        ["check", invalid, "--group", "web"],
+      ].map((args) => ({ args, env })),
+    );
+    assert.equal(good!.code, 0, good!.stderr + good!.stdout);
+    const view = JSON.parse(good!.stdout) as PreflightView;
+    assert.equal(view.ok, true);
+    for (const name of servers) {
+      assert.ok(view.checks.some((c) => c.name === `${name} reachable` && c.ok));
+      assert.ok(view.checks.some((c) => c.name === `${name} health` && c.ok));
+    }
+    assert.equal(noGroup!.code, 1);
+    assert.match(noGroup!.stdout, /FAIL {2}group nope exists: no such group \(groups: web\)/);
+    assert.equal(unhealthy!.code, 1);
+    assert.match(unhealthy!.stdout, /ok {4}.*strata\.yaml valid/);
+    assert.match(
+      unhealthy!.stdout,
+      /FAIL {2}\S+ health: GET http:\/\/.*\/nope: expected 200, got 404/,
+    );
+    assert.equal(broken!.code, 1);
+    assert.match(broken!.stdout, /FAIL {2}.*strata\.yaml valid: .*prot/);
   });
 
   test("a maintenance lock survives a control-plane restart until released", async () => {

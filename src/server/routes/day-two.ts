@@ -3,12 +3,15 @@ import { z } from "zod";
 import type { Deployer } from "../../deploy/deployer.js";
 import { APP_ACTIONS, AppActionRequestSchema } from "../../wire/deployment.js";
 import { groupName } from "../../wire/names.js";
-import { readJson, readParams } from "../validate.js";
+import { PreflightQuerySchema } from "../../wire/day-two.js";
+import { checkGroup, type PreflightOptions } from "../preflight.js";
+import { readJson, readParams, readQuery } from "../validate.js";
 
+const GroupParams = z.strictObject({ group: groupName });
 const ActionParams = z.strictObject({ group: groupName, action: z.enum(APP_ACTIONS) });
 
 /** Day-two operations on a group's app: restart, stop, start in waves (`strata app`). */
-export function dayTwoRoutes(deps: { deployer: Deployer }): Hono {
+export function dayTwoRoutes(deps: { deployer: Deployer } & PreflightOptions): Hono {
   const { deployer } = deps;
   const app = new Hono();
 
@@ -16,6 +19,13 @@ export function dayTwoRoutes(deps: { deployer: Deployer }): Hono {
     const { group, action } = readParams(c, ActionParams, `app action`);
     const body = await readJson(c, AppActionRequestSchema.optional(), `app ${action}`);
     return c.json(await deployer.operate(group, action, body ?? {}), 202);
+  });
+
+  /** `strata check`: a pre-flight of the group before a deploy. */
+  app.get("/groups/:group/check", async (c) => {
+    const { group } = readParams(c, GroupParams, "check");
+    const health = readQuery(c, PreflightQuerySchema, "check");
+    return c.json(await checkGroup(deps, group, health));
   });
 
   return app;

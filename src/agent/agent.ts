@@ -15,6 +15,7 @@ import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
 import { createLog } from "../lib/log.js";
 import { createAppControl, isAppStopped } from "../runtime/app-control.js";
+import { fetchSecrets } from "../runtime/secrets.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -156,7 +157,9 @@ async function openRoot(
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
   const logFile = join(root, "app.log");
-  const supervisor = createSupervisor({ logFile, pidFile, clock, ...(runAs ? { runAs } : {}) });
+  const secrets = fetchSecrets({ ...config, token: () => client.token });
+  const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
+  const supervisor = createSupervisor(supervisorOptions);
   return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
 }
 

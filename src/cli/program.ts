@@ -3,6 +3,7 @@ import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
 import { registerAppCommands } from "./commands/app.js";
 import { registerCheckCommand } from "./commands/check.js";
+import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
@@ -105,6 +106,7 @@ export function buildProgram(): Command {
   registerLockCommands(program);
   registerAppCommands(program);
   registerCheckCommand(program);
+  registerSecretsCommands(program);
   registerHistoryCommands(program);
   registerAuditCommands(program);
   registerImageCommands(program);

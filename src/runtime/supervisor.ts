@@ -13,6 +13,7 @@ import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, groupAlive, killGroup } from "../lib/process.js";
+import { messageOf } from "../lib/errors.js";
 
 /** One release to run. */
 export interface AppSpec {
@@ -39,6 +40,11 @@ export interface SupervisorOptions {
   pidFile?: string;
   /** The account the app runs as (the agent runs as root). @default the agent's own */
   runAs?: RunAs;
+  /**
+   * The app's secrets, asked at each start() and added to its environment (kept in memory
+   * only). When it fails, the app starts without them and app.log says so (no values).
+   */
+  secrets?: () => Promise<Record<string, string>>;
   /** Beyond this the log is copied to `<logFile>.1` and truncated (checked every 10 s). @default 10485760 */
   maxLogBytes?: number;
 }
@@ -71,6 +77,8 @@ export interface AppExit {
   count: number;
 }
 
+type Env = Record<string, string>;
+
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { clock, logFile } = options;
   const base = options.restartBaseMs ?? 500;
@@ -99,7 +107,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
   };
 
-  function launch(app: AppSpec, signal: AbortSignal, delay: number) {
+  function launch(app: AppSpec, signal: AbortSignal, delay: number, secrets: Env) {
     rotateLog();
     const fd = openSync(logFile, "a");
     const [file, ...args] = app.definition.start;
@@ -107,6 +115,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       cwd: app.dir,
       env: childEnv({
         ...app.definition.env,
+        ...secrets,
         HOST: app.host,
         PORT: String(app.definition.port),
         STRATA_RELEASE_ID: app.releaseId,
@@ -141,7 +150,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
       note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
       clock.sleep(wait, signal).then(
-        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2)),
+        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2), secrets),
         () => undefined,
       );
     });
@@ -158,11 +167,18 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       return lastExit;
     },
     async start(app) {
+      // Asked before the running app stops: the gap between the two stays as short as it was.
+      const secrets = options.secrets
+        ? await options.secrets().catch((err: unknown) => {
+            note(`starting without the app's secrets: ${messageOf(err)}`);
+            return {};
+          })
+        : {};
       await this.stop();
       spec = app;
       lastExit = null;
       run = new AbortController();
-      launch(app, run.signal, base);
+      launch(app, run.signal, base, secrets);
       logTimer = setInterval(rotateLog, 10_000).unref();
     },
     async stop() {

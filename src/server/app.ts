@@ -30,6 +30,8 @@ export interface ApiDeps {
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
   /** Further admin routes mounted under /v1 (traffic, forecasts, images). */
   extra?: Hono[];
+  /** Further agent routes under /v1/agents; each authenticates the agent's token itself. */
+  agentExtra?: Hono[];
   /** Routes ahead of admin auth, at the root: the dashboard's files and its sign-in. */
   open?: Hono;
   /** Whether a Cookie header holds a dashboard session; a session may read (GET), never change. */
@@ -49,6 +51,7 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/v1/health", (c) => c.json({ ok: true }));
   app.route("/v1/agents", agentRoutes(deps));
+  for (const extra of deps.agentExtra ?? []) app.route("/v1/agents", extra);
   if (deps.open) app.route("/", deps.open);
 
   // The bootstrap admin token, then API tokens by role; agents only fetch artifacts with theirs.

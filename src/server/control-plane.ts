@@ -41,6 +41,9 @@ import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
 import { dayTwoRoutes } from "./routes/day-two.js";
+import { agentSecretRoutes, secretRoutes } from "./routes/secrets.js";
+import { ensureSecretBox } from "../secrets/secret-box.js";
+import { createSecretService } from "../secrets/secret-service.js";
 import { trafficRoutes } from "./routes/traffic.js";
 import { dashboardPublicRoutes, dashboardRoutes } from "./routes/dashboard.js";
 import { createEventHub, type EventHub } from "./event-hub.js";
@@ -252,6 +255,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     forecasterScore: (group) =>
       createForecasterScore({ group, store, model: forecastConfig.model }),
   });
+  const box = await ensureSecretBox(join(dataDir, "secrets-key"));
+  const secrets = createSecretService({ store, box, clock, audit });
   const extra = [
     scaleRoutes({ scale }),
     imageRoutes({ images }),
@@ -259,6 +264,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
     dayTwoRoutes({ deployer, store, clock, heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
+    secretRoutes({ secrets }),
     dashboardRoutes({
       hub: events,
       store,
@@ -292,6 +298,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     adminToken,
     audit,
     extra,
+    agentExtra: [agentSecretRoutes({ secrets, fleet })],
     open: dashboardPublicRoutes({
       sessions,
       web: createWebFiles(options.webDir),

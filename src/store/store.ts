@@ -1,5 +1,6 @@
 import type { ForecastRepo } from "./forecast-repo.js";
 import type { ImageRepo } from "./image-repo.js";
+import type { SecretRepo } from "./secret-repo.js";
 import type { TrafficRepo } from "./traffic-repo.js";
 import type { Release } from "../wire/release.js";
 import type { ServerState } from "../wire/server.js";
@@ -28,6 +29,8 @@ export interface Store {
   images: ImageRepo;
   traffic: TrafficRepo;
   forecasts: ForecastRepo;
+  /** Apps' secrets, sealed: the store never holds a value in plaintext. */
+  secrets: SecretRepo;
   /** Closes connections. Called once at shutdown; nothing may be called after. */
   close(): Promise<void>;
 }

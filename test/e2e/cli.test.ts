@@ -305,6 +305,8 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       steps.push(`${new Date(t).toISOString()},${50 + (new Date(t).getUTCHours() % 12) * 10}`);
     await writeFile(fiveMinutes, steps.join("\n") + "\n");
 
+    const secretFile = join(dir, "walk-secret");
+    await writeFile(secretFile, "walk value\n");
     const runs: Record<string, string[]> = {
       status: ["status", "--json"],
       "fleet up": ["fleet", "up", "--group", "web", "--count", "1", "--json"],
@@ -316,6 +318,18 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       "app stop": ["app", "stop", "--group", "web", "--yes", "--json"],
       "app start": ["app", "start", "--group", "web", "--batch", "2", "--json"],
       check: ["check", v3, "--group", "web", "--json"],
+      "secrets set": [
+        "secrets",
+        "set",
+        "WALK",
+        "--app",
+        "hello",
+        "--value-file",
+        secretFile,
+        "--json",
+      ],
+      "secrets list": ["secrets", "list", "--app", "hello", "--json"],
+      "secrets rm": ["secrets", "rm", "WALK", "--app", "hello", "--yes", "--json"],
       "deployments list": ["deployments", "--json"],
       "deployments show": ["deployments", "show", first.id, "--json"],
       bake: ["bake", "--group", "web", "--json"],

@@ -2,13 +2,17 @@
 // `strata app restart|stop|start` as deployments in waves, a stop that survives an agent
 // restart, maintenance locks that survive a control-plane restart.
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { LockStatusView } from "../../src/wire/lock.js";
 import type { PreflightView } from "../../src/wire/day-two.js";
+import type { SecretsView } from "../../src/wire/secrets.js";
 import { runCliBatch } from "../../src/cli/capture.js";
 import { STOPPED_MARKER } from "../../src/runtime/app-control.js";
 import {
@@ -16,6 +20,7 @@ import {
   agentPid,
   build,
   deployAndWait,
+  get,
   status,
   variantOf,
   waitFor,
@@ -24,6 +29,19 @@ import {
   startTestPlane,
   type TestPlane,
 } from "./harness.js";
+
+const STRATA = fileURLToPath(new URL("../../bin/strata.js", import.meta.url));
+
+/** Files under `dir` whose bytes contain `needle` (sockets and the like skipped). */
+function filesContaining(dir: string, needle: Buffer): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if (readFileSync(path).includes(needle)) found.push(path);
+  }
+  return found;
+}
 
 const rootOf = (t: TestPlane, server: string) => join(t.plane.dataDir, "servers", server);
 
@@ -275,6 +293,81 @@ describe("strata app restart|stop|start and maintenance locks", { timeout: 600_0
     );
     assert.equal(broken!.code, 1);
     assert.match(broken!.stdout, /FAIL {2}.*strata\.yaml valid: .*prot/);
+  });
+
+  test("a secret reaches the app's environment and nowhere else in plaintext", async () => {
+    const value = `s3cr3t-${randomBytes(12).toString("hex")}`;
+    const env = { ...process.env, STRATA_SERVER: t.plane.url, STRATA_TOKEN: t.plane.adminToken };
+    // A child process, never a synchronous one: this process serves the control plane.
+    const cli = (args: string[], input = "") =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile(process.execPath, [STRATA, ...args], { env }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        );
+        child.stdin!.end(input);
+      });
+    // From stdin, as `printf %s "$X" | strata secrets set` or a paste would send it.
+    await cli(["secrets", "set", "GREETING", "--app", "hello"], `${value}\n`);
+    const listed = await cli(["secrets", "list", "--app", "hello", "--json"]);
+    assert.deepEqual(
+      (JSON.parse(listed) as SecretsView).secrets.map((x) => x.key),
+      ["GREETING"],
+    );
+    assert.ok(!listed.includes(value));
+
+    const restarted = await act(t, "restart", { batch: "2" });
+    assert.equal(restarted.state, "succeeded", restarted.error ?? "");
+    const s = await waitForServing(t.client, "web", 2);
+    const balancer = s.groups.find((g) => g.name === "web")!.balancer!;
+    const served = JSON.parse((await get(`http://${balancer}/`)).body) as { greeting: string };
+    assert.equal(served.greeting, value, "the app sees the secret in its environment");
+
+    const views = [
+      JSON.stringify(await status(t.client)),
+      JSON.stringify(await t.client.get("/v1/audit?limit=500")),
+      JSON.stringify(await t.client.get("/v1/deployments")),
+      await cli(["status", "--json"]),
+    ];
+    assert.ok(
+      views.every((text) => !text.includes(value)),
+      "not in status, audit or deployments",
+    );
+    const found = filesContaining(t.plane.dataDir, Buffer.from(value));
+    assert.deepEqual(found, [], "no file of the data folder holds the value in plaintext");
+
+    // Bad input and roles: 400 naming the field, 403 for a viewer, 404 for a missing secret.
+    const send = async (method: string, path: string, body?: unknown, token = t.plane.adminToken) =>
+      (
+        await fetch(t.plane.url + path, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+      ).status;
+    assert.equal(await send("PUT", "/v1/apps/hello/secrets/PORT", { value: "1" }), 400);
+    assert.equal(await send("PUT", "/v1/apps/hello/secrets/1BAD", { value: "1" }), 400);
+    assert.equal(await send("PUT", "/v1/apps/hello/secrets/OK", { value: "" }), 400);
+    assert.equal(await send("PUT", "/v1/apps/hello/secrets/OK", { value: "x", extra: 1 }), 400);
+    const viewer = await t.client.post<{ token: string }>("/v1/tokens", {
+      name: "secrets-viewer",
+      role: "viewer",
+    });
+    assert.equal(await send("PUT", "/v1/apps/hello/secrets/OK", { value: "x" }, viewer.token), 403);
+    assert.equal(await send("GET", "/v1/apps/hello/secrets", undefined, viewer.token), 200);
+    assert.equal(await send("GET", "/v1/agents/secrets", undefined, viewer.token), 401);
+    assert.equal(await send("DELETE", "/v1/apps/hello/secrets/NOPE"), 404);
+
+    await cli(["secrets", "rm", "GREETING", "--app", "hello", "--yes"]);
+    assert.deepEqual((await t.client.get<SecretsView>("/v1/apps/hello/secrets")).secrets, []);
+    const audit = await t.client.get<{ entries: { action: string; subject: string }[] }>(
+      "/v1/audit?limit=50",
+    );
+    assert.ok(
+      audit.entries.some((e) => e.action === "secret.set" && e.subject === "hello/GREETING"),
+    );
+    assert.ok(
+      audit.entries.some((e) => e.action === "secret.rm" && e.subject === "hello/GREETING"),
+    );
   });
 
   test("a maintenance lock survives a control-plane restart until released", async () => {

@@ -32,6 +32,7 @@ import {
   type Queryable,
 } from "./sql.js";
 import { createPostgresTrafficRepo } from "./traffic-repo.js";
+import type { SecretRecord, SecretRepo } from "../secret-repo.js";
 
 export interface PostgresStoreOptions {
   /** Connection URL, `postgres://user:password@host:port/database`. */
@@ -85,6 +86,7 @@ export async function createPostgresStore(
     audit: auditRepo(pool),
     tokens: apiTokenRepo(pool),
     desired: desiredRepo(pool),
+    secrets: secretRepo(pool),
     images: createPostgresImageRepo(pool),
     traffic: createPostgresTrafficRepo(pool, { clock: options.clock ?? systemClock }),
     forecasts: createPostgresForecastRepo(pool),
@@ -206,6 +208,25 @@ function serverRepo(db: pg.Pool): ServerRepo {
       (await db.query("SELECT address FROM servers WHERE state != 'terminated'")).rows.map(
         (r) => r.address as string,
       ),
+  };
+}
+
+function secretRepo(db: pg.Pool): SecretRepo {
+  return {
+    put: async (r) =>
+      void (await db.query(
+        `INSERT INTO secrets (app, key, sealed, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (app, key) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+        [r.app, r.key, r.sealed, r.updated_at],
+      )),
+    delete: async (app, key) =>
+      (await db.query("DELETE FROM secrets WHERE app = $1 AND key = $2", [app, key])).rowCount ===
+      1,
+    list: async (app) =>
+      (await db.query("SELECT * FROM secrets WHERE app = $1 ORDER BY key", [app]))
+        .rows as SecretRecord[],
+    deleteApp: async (app) =>
+      (await db.query("DELETE FROM secrets WHERE app = $1", [app])).rowCount ?? 0,
   };
 }
 

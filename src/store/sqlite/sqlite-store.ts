@@ -25,6 +25,7 @@ import { createSqliteForecastRepo } from "./forecast-repo.js";
 import { createSqliteImageRepo } from "./image-repo.js";
 import { migrate } from "./migrate.js";
 import { createSqliteTrafficRepo } from "./traffic-repo.js";
+import type { SecretRecord, SecretRepo } from "../secret-repo.js";
 
 export interface SqliteStoreOptions {
   /** Database file, or ":memory:". */
@@ -49,6 +50,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
     deployments: deploymentRepo(db),
     audit: auditRepo(db),
     desired: desiredRepo(db),
+    secrets: secretRepo(db),
     tokens: apiTokenRepo(db),
     images: createSqliteImageRepo(db),
     traffic: createSqliteTrafficRepo(db, { clock: options.clock ?? systemClock }),
@@ -310,6 +312,23 @@ function desiredRepo(db: Database): DesiredRepo {
     lockOwner: async (name) =>
       (lockOwner.get(name) as { owner: string } | undefined)?.owner ?? null,
     deleteLock: async (name, owner) => void deleteLock.run(name, owner),
+  };
+}
+
+function secretRepo(db: Database): SecretRepo {
+  const put = prepare(
+    db,
+    `INSERT INTO secrets (app, key, sealed, updated_at) VALUES (@app, @key, @sealed, @updated_at)
+     ON CONFLICT (app, key) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+  );
+  const remove = prepare(db, "DELETE FROM secrets WHERE app = ? AND key = ?");
+  const list = prepare(db, "SELECT * FROM secrets WHERE app = ? ORDER BY key");
+  const removeApp = prepare(db, "DELETE FROM secrets WHERE app = ?");
+  return {
+    put: async (record) => void put.run(record),
+    delete: async (app, key) => remove.run(app, key).changes === 1,
+    list: async (app) => list.all(app) as SecretRecord[],
+    deleteApp: async (app) => removeApp.run(app).changes,
   };
 }
 

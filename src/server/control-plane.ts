@@ -41,6 +41,7 @@ import { forecastRoutes } from "./routes/forecasts.js";
 import { imageRoutes } from "./routes/images.js";
 import { operationRoutes } from "./routes/operations.js";
 import { dayTwoRoutes } from "./routes/day-two.js";
+import { createRemoval } from "./removal.js";
 import { agentSecretRoutes, secretRoutes } from "./routes/secrets.js";
 import { ensureSecretBox } from "../secrets/secret-box.js";
 import { createSecretService } from "../secrets/secret-service.js";
@@ -263,7 +264,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     trafficRoutes({ traffic }),
     forecastRoutes({ forecasts }),
     operationRoutes({ deployer }),
-    dayTwoRoutes({ deployer, store, clock, heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
+    dayTwoRoutes({
+      ...{ deployer, store, clock, heartbeatTimeoutMs: config.heartbeatTimeoutMs },
+      removal: createRemoval({ store, coordinator, artifacts, balancer, fleetOps, audit }),
+    }),
     secretRoutes({ secrets }),
     dashboardRoutes({
       hub: events,

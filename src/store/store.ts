@@ -41,6 +41,8 @@ export interface ReleaseRepo {
   get(app: string, version: string): Promise<Release | null>;
   getById(id: string): Promise<Release | null>;
   list(app?: string): Promise<Release[]>;
+  /** Forgets app@version (`strata release rm`; the caller checks it is unused). Idempotent. */
+  delete(app: string, version: string): Promise<void>;
 }
 
 export interface GroupRecord {
@@ -58,6 +60,8 @@ export interface GroupRepo {
   get(name: string): Promise<GroupRecord | null>;
   list(): Promise<GroupRecord[]>;
   update(name: string, patch: Partial<Omit<GroupRecord, "name">>): Promise<void>;
+  /** Forgets the group (`strata group rm`; its servers are gone first). Idempotent. */
+  delete(name: string): Promise<void>;
 }
 
 export interface ServerRecord {

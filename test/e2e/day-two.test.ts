@@ -14,6 +14,8 @@ import type { LockStatusView } from "../../src/wire/lock.js";
 import type { PreflightView } from "../../src/wire/day-two.js";
 import type { SecretsView } from "../../src/wire/secrets.js";
 import { runCliBatch } from "../../src/cli/capture.js";
+import { buildRelease } from "../../src/cli/commands/build.js";
+import type { StatusView } from "../../src/wire/server.js";
 import { STOPPED_MARKER } from "../../src/runtime/app-control.js";
 import {
   EXAMPLE_APP,
@@ -384,5 +386,64 @@ describe("strata app restart|stop|start and maintenance locks", { timeout: 600_0
     assert.match(String(refused?.message), /locked for maintenance/);
     await t.client.request("DELETE", "/v1/groups/web/lock");
     assert.equal((await t.client.get<LockStatusView>("/v1/groups/web/lock")).lock, null);
+  });
+
+  test("removing things: never a release in use, a group only without servers unless --force, an app no group runs", async () => {
+    const env = { STRATA_SERVER: t.plane.url, STRATA_TOKEN: t.plane.adminToken };
+    const status = async (method: string, path: string) =>
+      (
+        await fetch(t.plane.url + path, {
+          method,
+          headers: { authorization: `Bearer ${t.plane.adminToken}` },
+        })
+      ).status;
+    const unused = await variantOf(t.dir, { "message.txt": "never deployed\n" });
+    const spare = await build(t.client, unused, "9.0.0");
+    const otherApp = await variantOf(t.dir, { "message.txt": "another app\n" });
+    await buildRelease(t.client, otherApp, "other", "1.0.0");
+    const [running, rollbackTarget, removed, groupRefused, groupForced, appRefused, appRemoved] =
+      await runCliBatch(
+        [
+          ["release", "rm", "hello@2.0.0", "--yes"],
+          ["release", "rm", "hello@3.0.0", "--yes"],
+          ["release", "rm", spare.id, "--yes", "--json"],
+          ["group", "rm", "web", "--yes"],
+          ["group", "rm", "web", "--force", "--yes", "--json"],
+          ["app", "rm", "hello", "--yes"],
+          ["app", "rm", "other", "--yes", "--json"],
+        ].map((args) => ({ args, env })),
+      );
+    assert.equal(running!.code, 1);
+    assert.match(running!.stderr, /hello@2\.0\.0 runs on web-/);
+    assert.equal(rollbackTarget!.code, 1);
+    assert.match(rollbackTarget!.stderr, /rollback target of group web/);
+    assert.equal(removed!.code, 0, removed!.stderr);
+    assert.equal(await status("GET", `/v1/releases/${spare.id}/artifact`), 404, "artifact gone");
+    assert.equal(groupRefused!.code, 1);
+    assert.match(groupRefused!.stderr, /servers run \(web-.*\); --force terminates them/);
+    assert.equal(groupForced!.code, 0, groupForced!.stderr);
+    assert.equal(
+      (JSON.parse(groupForced!.stdout) as { terminated: string[] }).terminated.length,
+      2,
+    );
+    const s = await t.client.get<StatusView>("/v1/status");
+    assert.deepEqual(s.groups, [], "the group is gone");
+    assert.ok(s.servers.every((x) => x.group !== "web"));
+    assert.equal(await t.plane.store.images.channel("web:current"), null, "its channel is gone");
+    assert.equal(await t.plane.balancer.members("web").then((m) => m.length), 0);
+    assert.equal(appRefused!.code, 1, "hello's releases are bases of images");
+    assert.match(appRefused!.stderr, /app rm: hello@.* is the base of image/);
+    assert.equal(appRemoved!.code, 0, appRemoved!.stderr);
+    assert.deepEqual((JSON.parse(appRemoved!.stdout) as { releases: string[] }).releases, [
+      "other@1.0.0",
+    ]);
+    assert.equal(await status("DELETE", "/v1/apps/other"), 404);
+    assert.equal(await status("DELETE", "/v1/groups/web"), 404);
+    const audit = await t.client.get<{ entries: { action: string }[] }>("/v1/audit?limit=50");
+    for (const action of ["release.rm", "group.rm", "app.rm"])
+      assert.ok(
+        audit.entries.some((e) => e.action === action),
+        action,
+      );
   });
 });

@@ -4,6 +4,7 @@ import { createClient } from "../client.js";
 import { reportDeployment } from "../deployments.js";
 import { wholeNumber } from "../flags.js";
 import { confirm, type OutputOptions } from "../output.js";
+import { registerRemoveCommands } from "./remove.js";
 
 interface AppActionOptions extends OutputOptions {
   group: string;
@@ -24,7 +25,10 @@ const WHAT: Record<AppAction, string> = {
 export function registerAppCommands(program: Command): void {
   const app = program
     .command("app")
-    .description("the app on a group's servers without a new release: restart, stop, start");
+    .description(
+      "the app on a group's servers without a new release: restart, stop, start; remove an app",
+    );
+  registerRemoveCommands(program, app);
   for (const action of APP_ACTIONS) {
     const cmd = app
       .command(action)

@@ -109,6 +109,8 @@ function releaseRepo(db: pg.Pool): ReleaseRepo {
   const byVersion = (app: string, version: string) =>
     one<Release>(db, "SELECT * FROM releases WHERE app = $1 AND version = $2", [app, version]);
   return {
+    delete: async (app, version) =>
+      void (await db.query("DELETE FROM releases WHERE app = $1 AND version = $2", [app, version])),
     async insert(release) {
       await db.query(
         `INSERT INTO releases (id, app, version, size, file_count, created_at)
@@ -145,6 +147,7 @@ function groupRepo(db: pg.Pool): GroupRepo {
   const get = (name: string) =>
     one<GroupRecord>(db, "SELECT * FROM groups WHERE name = $1", [name]);
   return {
+    delete: async (name) => void (await db.query("DELETE FROM groups WHERE name = $1", [name])),
     async ensure(name) {
       await db.query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT DO NOTHING", [name]);
       return (await get(name))!;

@@ -119,12 +119,15 @@ function releaseRepo(db: Database): ReleaseRepo {
       (app
         ? prepare(db, "SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC").all(app)
         : prepare(db, "SELECT * FROM releases ORDER BY created_at DESC").all()) as Release[],
+    delete: async (app, version) =>
+      void prepare(db, "DELETE FROM releases WHERE app = ? AND version = ?").run(app, version),
   };
 }
 
 function groupRepo(db: Database): GroupRepo {
   const get = prepare(db, "SELECT * FROM groups WHERE name = ?");
   return {
+    delete: async (name) => void prepare(db, "DELETE FROM groups WHERE name = ?").run(name),
     ensure: async (name) => {
       prepare(db, "INSERT OR IGNORE INTO groups (name) VALUES (?)").run(name);
       return get.get(name) as GroupRecord;

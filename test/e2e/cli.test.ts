@@ -377,6 +377,7 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       // Last: it takes the servers away.
       "fleet down": ["fleet", "down", "--group", "web", "--json"],
       "build another app": ["build", v3, "--app", "walk", "--version", "1.0.0", "--json"],
+      "build its next version": ["build", v3, "--app", "walk", "--version", "1.1.0", "--json"],
       "release rm": ["release", "rm", "walk@1.0.0", "--yes", "--json"],
       "app rm": ["app", "rm", "walk", "--yes", "--json"],
       "group rm": ["group", "rm", "web", "--yes", "--json"],

@@ -126,7 +126,10 @@ export function createAppControl(options: AppControlOptions): AppControl {
         });
         return true;
       }
-      if (!first && restart !== null && restart !== previousRestart) {
+      // Started at boot before the agent could fetch its secrets (a server from an image
+      // that has not joined yet): restarted once the control plane answers.
+      const needsSecrets = supervisor.secretsMissing && supervisor.current?.releaseId === releaseId;
+      if (needsSecrets || (!first && restart !== null && restart !== previousRestart)) {
         await run(generation, releaseId, "restart", () => startCurrent(releaseId));
         return true;
       }

@@ -63,6 +63,8 @@ export interface Supervisor {
   readonly current: AppSpec | null;
   /** The app's process id while it runs. */
   readonly pid: number | null;
+  /** Whether the running app was started without its secrets (they could not be fetched). */
+  readonly secretsMissing: boolean;
   /** How the app last ended on its own since `start()` (a crash), null while it never has. */
   readonly lastExit: AppExit | null;
 }
@@ -85,6 +87,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let spec: AppSpec | null = null;
   let pid: number | null = null;
   let lastExit: AppExit | null = null;
+  let secretsMissing = false;
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
@@ -166,14 +169,20 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     get lastExit() {
       return lastExit;
     },
+    get secretsMissing() {
+      return secretsMissing;
+    },
     async start(app) {
       // Asked before the running app stops: the gap between the two stays as short as it was.
+      let missing = false;
       const secrets = options.secrets
         ? await options.secrets().catch((err: unknown) => {
             note(`starting without the app's secrets: ${messageOf(err)}`);
+            missing = true;
             return {};
           })
         : {};
+      secretsMissing = missing;
       await this.stop();
       spec = app;
       lastExit = null;

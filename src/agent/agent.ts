@@ -15,6 +15,8 @@ import { createSession, type Session } from "./session.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
 import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
+import { createAppControl, isAppStopped } from "../runtime/app-control.js";
+import { fetchSecrets } from "../runtime/secrets.js";
 
 export interface AgentConfig extends AgentOpsConfig {
   /** Control plane URL. */
@@ -156,14 +158,16 @@ async function openRoot(
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
   const logFile = join(root, "app.log");
-  const supervisor = createSupervisor({ logFile, pidFile, clock, ...(runAs ? { runAs } : {}) });
+  const secrets = fetchSecrets({ ...config, token: () => client.token });
+  const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
+  const supervisor = createSupervisor(supervisorOptions);
   return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
 }
 
 /** Starts what `current` holds, without waiting for the control plane. */
 async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
   const current = await readCurrent(config.root);
-  if (!current) return;
+  if (!current || (await isAppStopped(config.root))) return;
   await loadAppSpec(config.root, current, config.address).then(
     (app) => supervisor.start(app),
     (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
@@ -172,13 +176,15 @@ async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
 
 /** Long-polls the desired state and reconciles each new generation once. */
 async function followDesired(agent: Agent, handledBefore: number | null): Promise<void> {
-  const { config, client, session, signal } = agent;
+  const { config, client, session, signal, supervisor, clock } = agent;
+  const control = createAppControl({ ...config, supervisor, clock, signal, session });
   let after = -1;
   let handled = handledBefore;
   while (!signal.aborted) {
-    const { generation, release, stage } = await session.retrying("desired", () =>
+    const state = await session.retrying("desired", () =>
       client.desired(after, LONG_POLL_SECONDS, signal),
     );
+    const { generation, release, stage } = state;
     after = generation;
     if (generation === handled) continue;
     if (stage && stage.id !== release?.id) {
@@ -189,6 +195,10 @@ async function followDesired(agent: Agent, handledBefore: number | null): Promis
         handled = generation;
         continue;
       }
+    }
+    if (await control.apply(generation, state)) {
+      handled = generation;
+      continue;
     }
     if (!release) {
       const current_release = await readCurrent(config.root);

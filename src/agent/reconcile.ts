@@ -11,6 +11,7 @@ import { verifyReleaseSignature } from "../artifact/signing.js";
 import { checkHealth } from "../runtime/health.js";
 import { explainUnhealthy, loadAppSpec, loadDefinition } from "../runtime/release-app.js";
 import { runHook } from "../runtime/hooks.js";
+import { linkShared } from "../runtime/shared-files.js";
 import type { AppSpec, Supervisor } from "../runtime/supervisor.js";
 import {
   clearCurrent,
@@ -292,6 +293,8 @@ async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<Ap
     definition = await loadDefinition(root, release.id);
     return `start ${JSON.stringify(definition.start)}, port ${definition.port}`;
   });
+  const { shared } = definition!;
+  if (shared.length) await steps.run("shared", () => linkShared(root, dir, shared, options.runAs));
   return definition!;
 }
 

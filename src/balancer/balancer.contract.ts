@@ -11,7 +11,8 @@ export type BalancerCase =
   | "removeMember takes a member out and is idempotent"
   | "groups keep their own members"
   | "concurrent changes to one pool all land"
-  | "a group without a pool has no members and removing from it resolves";
+  | "a group without a pool has no members and removing from it resolves"
+  | "removePool takes the listener and its members away and is idempotent";
 
 export interface BalancerContractOptions {
   /** Names the suite when an implementation runs it in several configurations. @default "Balancer contract" */
@@ -91,6 +92,22 @@ export function runBalancerContract(options: BalancerContractOptions): void {
         balancer.addMember(group(), { id: "web-4", address: at(5), port: 8080 }),
       ]);
       assert.deepEqual(await ids(balancer, group()), ["web-2", "web-3", "web-4"]);
+    },
+    "removePool takes the listener and its members away and is idempotent": async ({
+      balancer,
+      group,
+    }) => {
+      await balancer.ensurePool(group("gone"));
+      await balancer.ensurePool(group("kept"));
+      await balancer.addMember(group("gone"), { id: "web-1", address: at(2), port: 8080 });
+      await balancer.addMember(group("kept"), { id: "web-2", address: at(3), port: 8080 });
+      await balancer.removePool(group("gone"));
+      await balancer.removePool(group("gone"));
+      await balancer.removePool(group("never"));
+      assert.deepEqual(await balancer.members(group("gone")), []);
+      assert.deepEqual(await ids(balancer, group("kept")), ["web-2"]);
+      const again = await balancer.ensurePool(group("gone"));
+      assert.ok(again.port > 0, "a removed group can have a listener again");
     },
     "a group without a pool has no members and removing from it resolves": async ({
       balancer,

@@ -17,6 +17,11 @@ export interface Balancer {
    * in-flight requests finished or `drainMs` passed. Idempotent.
    */
   removeMember(group: string, id: string, options?: { drainMs?: number }): Promise<void>;
+  /**
+   * Removes the group's listener with its members (`strata group rm`, after its servers
+   * are gone); its counts of the minute in progress are reported first. Idempotent.
+   */
+  removePool(group: string): Promise<void>;
   /** Members currently in service. */
   members(group: string): Promise<MemberSpec[]>;
   /**

@@ -1,6 +1,9 @@
 import { VERSION } from "../lib/version.js";
 import { Command, Help, Option } from "commander";
 import { registerAgentCommand } from "./commands/agent.js";
+import { registerAppCommands } from "./commands/app.js";
+import { registerCheckCommand } from "./commands/check.js";
+import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
@@ -103,6 +106,9 @@ export function buildProgram(): Command {
   registerDeploymentsCommand(program);
   registerLockCommands(program);
   registerOpsCommands(program);
+  registerAppCommands(program);
+  registerCheckCommand(program);
+  registerSecretsCommands(program);
   registerHistoryCommands(program);
   registerAuditCommands(program);
   registerImageCommands(program);

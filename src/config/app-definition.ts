@@ -11,6 +11,7 @@ import {
 import { parseDocument } from "./parse.js";
 import { kind } from "./problems.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
+import { sharedPathProblem } from "../runtime/shared-files.js";
 
 /**
  * An app's `strata.yaml`: how the agent starts, checks and hooks one release.
@@ -33,6 +34,8 @@ export interface AppDefinition {
   readonly stopTimeoutMs: number;
   /** How app.log is rotated on the server. @default { maxBytes: 10 MiB, keep: 3 } */
   readonly log: { readonly maxBytes: number; readonly keep: number };
+  /** Paths kept across releases in the server root's `shared/`, linked into each release. @default [] */
+  readonly shared: readonly string[];
 }
 
 export interface HealthDefinition {
@@ -122,6 +125,13 @@ const envName = z.string().check(
   }),
 );
 
+const sharedPath = z.string({ error: (i) => `must be a path string, got ${kind(i.input)}` }).check(
+  z.superRefine((path: string, ctx) => {
+    const problem = sharedPathProblem(path);
+    if (problem) ctx.addIssue({ code: "custom", message: `${path} ${problem}`, input: path });
+  }),
+);
+
 const healthPathError = (issue: { input?: unknown }) =>
   `must be a path starting with "/", got ${kind(issue.input)}`;
 
@@ -195,6 +205,21 @@ export const appDefinitionSchema = z.pipe(
           "Extra environment of the app and its hooks. Values must be strings (quote numbers). `HOST`, `PORT` and `STRATA_*` are reserved.",
       },
     ),
+    shared: described(
+      z.pipe(
+        absentIfNull(),
+        z.prefault(
+          z.array(sharedPath, { error: (i) => `must be a list of paths, got ${kind(i.input)}` }),
+          [],
+        ),
+      ),
+      {
+        type: "list of relative paths",
+        default: "`[]`",
+        description:
+          "Files and folders (a trailing `/`) kept across releases, like Capistrano's linked_files and linked_dirs: they live in the server root's `shared/` and are linked into each release before its hooks run, e.g. `[log/, tmp/uploads/, config/master.key]`. Relative to the release, no `..`.",
+      },
+    ),
     stop_timeout: duration({
       fallback: "10s",
       bareUnit: "ms",
@@ -246,6 +271,7 @@ export const appDefinitionSchema = z.pipe(
     env: d.env,
     stopTimeoutMs: d.stop_timeout,
     log: { maxBytes: d.log.max_size, keep: d.log.keep },
+    shared: d.shared,
   })),
 );
 

@@ -16,6 +16,8 @@ export interface CoordinatorContractOptions {
     /** Membership of both, where it is a Cluster's (several replicas). */
     cluster?: { self: Cluster; peer: Cluster };
     release: (id: string) => DesiredRelease;
+    /** Another coordinator over the same durable state, as after a control-plane restart. */
+    reopen: () => Promise<Coordinator>;
     close(): Promise<void>;
   }>;
   /** Tests to skip, each with the reason. */
@@ -225,6 +227,43 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       last();
       assert.equal(after, 1);
       assert.equal(seen.length, 3 * subscribers.length, "none after unsubscribing");
+      await close();
+    });
+
+    it("a stop is kept across releases until a start; a restart id is carried once asked", async () => {
+      const { coordinator, release, close } = await options.create();
+      await coordinator.setDesired("a", release(R1));
+      const stopped = await coordinator.setDesired("a", release(R1), { run: { stopped: true } });
+      assert.equal(stopped.generation, 2, "a run change moves the generation");
+      assert.equal(stopped.stopped, true);
+      const moved = await coordinator.setDesired("a", release(R2));
+      assert.equal(moved.stopped, true, "a new release leaves a stop in place");
+      const restarted = await coordinator.setDesired("a", release(R2), { run: { restart: "d-9" } });
+      assert.equal(restarted.restart, "d-9");
+      assert.equal(restarted.stopped, true);
+      const started = await coordinator.setDesired("a", release(R2), { run: { stopped: false } });
+      assert.equal(started.stopped ?? false, false);
+      assert.equal((await coordinator.desired("a")).restart, "d-9");
+      await coordinator.setStage("a", release(R1));
+      assert.equal((await coordinator.desired("a")).restart, "d-9", "a stage keeps the run state");
+      await close();
+    });
+
+    it("a durable lock outlives the coordinator that took it until releaseLock", async () => {
+      const { coordinator, reopen, close } = await options.create();
+      const lock = await coordinator.tryLock("maintenance/web", "m-1", { durable: true });
+      assert.ok(lock);
+      assert.equal(await coordinator.tryLock("maintenance/web", "m-2", { durable: true }), null);
+      assert.equal(await coordinator.tryLock("maintenance/web", "m-3"), null);
+      const after = await reopen();
+      assert.equal(await after.lockOwner("maintenance/web"), "m-1", "still held after a restart");
+      assert.equal(await after.tryLock("maintenance/web", "m-2", { durable: true }), null);
+      await after.releaseLock("maintenance/web", "m-2");
+      assert.equal(await after.lockOwner("maintenance/web"), "m-1", "only its owner frees it");
+      await after.releaseLock("maintenance/web", "m-1");
+      await after.releaseLock("maintenance/web", "m-1");
+      assert.equal(await coordinator.lockOwner("maintenance/web"), null);
+      assert.ok(await coordinator.tryLock("maintenance/web", "m-2", { durable: true }));
       await close();
     });
   });

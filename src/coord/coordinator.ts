@@ -14,12 +14,14 @@ export interface Coordinator {
   /**
    * Sets what a server should run, bumps its generation and wakes its watchers.
    * Idempotent for the same release: the generation moves only on a change
-   * unless `force` is set (a retry of the same release). Returns the new state.
+   * unless `force` is set (a retry of the same release) or `run` is given.
+   * `run` changes whether the app runs and asks for a restart; what it leaves
+   * out is kept (a stop stays until a start). Returns the new state.
    */
   setDesired(
     server: string,
     release: DesiredRelease | null,
-    options?: { force?: boolean },
+    options?: { force?: boolean; run?: RunChange },
   ): Promise<DesiredState>;
   /**
    * Sets the release a server should fetch, verify and unpack ahead of a
@@ -35,7 +37,7 @@ export interface Coordinator {
   setDesiredMany(
     servers: string[],
     release: DesiredRelease | null,
-    options?: { force?: boolean },
+    options?: { force?: boolean; run?: RunChange },
   ): Promise<DesiredState[]>;
   /** `setStage` of one release for many servers as one batch, like `setDesiredMany`. */
   setStageMany(servers: string[], release: DesiredRelease | null): Promise<DesiredState[]>;
@@ -49,8 +51,12 @@ export interface Coordinator {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<DesiredState>;
-  /** Takes the named lock for `owner`; null when another owner holds it. Not re-entrant. */
-  tryLock(name: string, owner: string): Promise<Lock | null>;
+  /**
+   * Takes the named lock for `owner`; null when another owner holds it. Not re-entrant.
+   * A `durable` lock (a maintenance window) outlives the process that took it, also a
+   * restart of the control plane, until `releaseLock`; the others lapse with their holder.
+   */
+  tryLock(name: string, owner: string, options?: { durable?: boolean }): Promise<Lock | null>;
   /** Owner of a held lock, or null. */
   lockOwner(name: string): Promise<string | null>;
   /**
@@ -67,6 +73,16 @@ export interface Coordinator {
    * Returns how to stop. Called once per replica, by the fleet at its start.
    */
   subscribeReports(listener: ReportListener): () => void;
+  /** Gives up the durable lock `name` if `owner` holds it, from any process. Idempotent. */
+  releaseLock(name: string, owner: string): Promise<void>;
+}
+
+/** A change of whether a server's app runs (`strata app stop|start|restart`). */
+export interface RunChange {
+  /** true: stop the app and keep it stopped; false: run it again. */
+  stopped?: boolean;
+  /** A new restart id: the agent restarts the app once for it. */
+  restart?: string;
 }
 
 export type ReportListener = (server: string, report: AgentReport) => void;
@@ -75,19 +91,32 @@ export type ReportListener = (server: string, report: AgentReport) => void;
 export function nextDesired(
   now: DesiredState,
   release: DesiredRelease | null,
-  force = false,
+  options: { force?: boolean; run?: RunChange } = {},
 ): DesiredState | null {
-  if ((now.release?.id ?? null) === (release?.id ?? null) && !force) return null;
+  const same = (now.release?.id ?? null) === (release?.id ?? null);
+  if (same && !options.force && !options.run) return null;
   // A stage of the release now desired is no longer ahead of anything.
   const stage = now.stage && now.stage.id !== release?.id ? now.stage : null;
-  return { generation: now.generation + 1, release, ...(stage ? { stage } : {}) };
+  const run = runOf({ ...runOf(now), ...options.run });
+  return { generation: now.generation + 1, release, ...(stage ? { stage } : {}), ...run };
 }
 
 /** The rule of `setStage`: the next state, or null when that stage is set already. */
 export function nextStage(now: DesiredState, stage: DesiredRelease | null): DesiredState | null {
   if ((now.stage?.id ?? null) === (stage?.id ?? null)) return null;
-  return { generation: now.generation + 1, release: now.release, ...(stage ? { stage } : {}) };
+  return {
+    generation: now.generation + 1,
+    release: now.release,
+    ...(stage ? { stage } : {}),
+    ...runOf(now),
+  };
 }
+
+/** Whether the app runs, as a state carries it: absent keys for the defaults (running, no restart). */
+export const runOf = (r: { stopped?: boolean; restart?: string | null }): RunChange => ({
+  ...(r.stopped ? { stopped: true } : {}),
+  ...(r.restart ? { restart: r.restart } : {}),
+});
 
 export interface Lock {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Coordinator, Lock } from "../coord/coordinator.js";
+import type { Coordinator, Lock, RunChange } from "../coord/coordinator.js";
 import type { Clock } from "../lib/clock.js";
 import { isoTime } from "../lib/clock.js";
 import { StrataError } from "../lib/errors.js";
@@ -14,13 +14,17 @@ import type {
 import type { AgentReport, DesiredRelease, DesiredState } from "../wire/agent.js";
 import type { GroupLock } from "../wire/lock.js";
 import type { Release } from "../wire/release.js";
-import type {
-  DeployRequest,
-  DeploymentEvent,
-  DeploymentServerState,
-  DeploymentView,
-  RollbackRequest,
-  Strategy,
+import {
+  APP_ACTIONS,
+  type AppAction,
+  type AppActionRequest,
+  type DeployRequest,
+  type DeploymentEvent,
+  type DeploymentKind,
+  type DeploymentServerState,
+  type DeploymentView,
+  type RollbackRequest,
+  type Strategy,
 } from "../wire/deployment.js";
 import { batchSize, planWaves, STRATEGIES } from "./plan.js";
 
@@ -68,8 +72,6 @@ export class Deployer {
   readonly #running = new Map<string, Promise<void>>();
   /** Deployments asked to stop after their current wave. */
   readonly #cancelled = new Set<string>();
-  /** Maintenance locks held through the API, by group. */
-  readonly #maintenance = new Map<string, Lock>();
 
   /** The wave waiting on each server's reports: one lookup per report, however large the wave. */
   readonly #awaiting = new Map<string, (report: AgentReport) => void>();
@@ -148,6 +150,13 @@ export class Deployer {
         `[deploy] group ${req.group} runs app ${group.app}, not ${req.app}`,
       );
     }
+    // A new release would start a stopped app behind the stop's back.
+    if ((req.kind ?? "deploy") !== "start" && (await this.#stopped(req.group))) {
+      throw new StrataError(
+        "conflict",
+        `[deploy] the app of group ${req.group} is stopped; \`strata app start --group ${req.group}\` first`,
+      );
+    }
     return { strategy, batch, maxFailures, release, group };
   }
 
@@ -224,6 +233,31 @@ export class Deployer {
     });
   }
 
+  /**
+   * Restarts, stops or starts the app on a group's servers without a new release: a
+   * deployment of kind `action` on the release the group runs, in waves, each drained
+   * from the balancer first, resumed after a restart like any deployment.
+   */
+  async operate(group: string, action: AppAction, req: AppActionRequest): Promise<DeploymentView> {
+    const { store } = this.#o;
+    const record = await store.groups.get(group);
+    if (!record) throw new StrataError("not_found", `[deploy] no group ${group}`);
+    const release = record.desired_release
+      ? await store.releases.getById(record.desired_release)
+      : null;
+    if (!record.app || !release) {
+      throw new StrataError("conflict", `[deploy] nothing is deployed to group ${group} yet`);
+    }
+    return this.start({ ...req, app: record.app, version: release.version, group, kind: action });
+  }
+
+  /** Whether any server of the group is asked to keep its app stopped. */
+  async #stopped(group: string): Promise<boolean> {
+    const servers = await this.#o.store.servers.list(group);
+    const states = await Promise.all(servers.map((s) => this.#o.coordinator.desired(s.name)));
+    return states.some((s) => s.stopped === true);
+  }
+
   /** Deploys the previous (or named) release again, as a deployment of kind `rollback`. */
   async rollback(req: RollbackRequest & Partial<DeployRequest>): Promise<DeploymentView> {
     const { store } = this.#o;
@@ -260,10 +294,15 @@ export class Deployer {
     return view;
   }
 
-  /** A maintenance window: deployments to the group are refused until unlock. Held in the Coordinator. */
+  /**
+   * A maintenance window: deployments to the group are refused until unlock. A durable
+   * lock in the Coordinator: it outlives a restart of the control plane.
+   */
   async lock(group: string, message: string): Promise<GroupLock> {
     const owner = JSON.stringify({ message, since: isoTime(this.#o.clock.now()) });
-    const lock = await this.#o.coordinator.tryLock(`maintenance/${group}`, owner);
+    const lock = await this.#o.coordinator.tryLock(`maintenance/${group}`, owner, {
+      durable: true,
+    });
     if (!lock) {
       const held = (await this.lockStatus(group))!;
       throw new StrataError(
@@ -271,16 +310,15 @@ export class Deployer {
         `[deploy] group ${group} is locked already since ${held.since}: ${held.message}`,
       );
     }
-    this.#maintenance.set(group, lock);
     await this.#o.audit("lock.acquire", group, { message });
     return (await this.lockStatus(group))!;
   }
 
   async unlock(group: string): Promise<void> {
-    const lock = this.#maintenance.get(group);
-    if (!lock) throw new StrataError("not_found", `[deploy] group ${group} is not locked`);
-    await lock.release();
-    this.#maintenance.delete(group);
+    const name = `maintenance/${group}`;
+    const owner = await this.#o.coordinator.lockOwner(name);
+    if (!owner) throw new StrataError("not_found", `[deploy] group ${group} is not locked`);
+    await this.#o.coordinator.releaseLock(name, owner);
     await this.#o.audit("lock.release", group, {});
   }
 
@@ -424,6 +462,7 @@ export class Deployer {
     const toStage = rows.filter(
       (r) =>
         this.#o.stageFirst !== false &&
+        !isAppAction(d.kind) &&
         r.wave > 0 &&
         (r.state === "pending" || r.state === "staging"),
     );
@@ -486,7 +525,12 @@ export class Deployer {
           ? group.previous_release
           : (group?.desired_release ?? null),
     });
-    await coordinator.setDesiredMany(names(rows.filter((r) => r.wave === 0)), target);
+    const run = runChangeOf(d);
+    await coordinator.setDesiredMany(
+      names(rows.filter((r) => r.wave === 0)),
+      target,
+      run ? { run } : {},
+    );
     // Servers that joined during the deployment (a scale-out) got the release desired when
     // they joined; the desired state, not the waves, brings them along: out of the balancer
     // first, back in once their agent reports the new release healthy.
@@ -494,11 +538,11 @@ export class Deployer {
     const late: string[] = [];
     for (const s of await store.servers.list(d.group)) {
       if (planned.has(s.name)) continue;
-      if ((await coordinator.desired(s.name)).release?.id !== d.release) late.push(s.name);
+      if (run || (await coordinator.desired(s.name)).release?.id !== d.release) late.push(s.name);
     }
     if (late.length > 0) {
       await this.#o.fleet.holdOut(late);
-      await coordinator.setDesiredMany(late, target);
+      await coordinator.setDesiredMany(late, target, run ? { run } : {});
       await this.#o.fleet.letIn(late);
     }
     await this.#clearStages(rows);
@@ -508,7 +552,7 @@ export class Deployer {
       "succeeded",
       failures > 0 ? `${failures} server(s) failed within --max-failures ${d.max_failures}` : null,
     );
-    this.#o.onSucceeded?.((await store.deployments.get(d.id))!);
+    if (!run) this.#o.onSucceeded?.((await store.deployments.get(d.id))!);
   }
 
   /** Servers the deployment never reached, after it stopped: say so rather than leave them pending. */
@@ -539,6 +583,11 @@ export class Deployer {
   ): Promise<void> {
     const { coordinator, fleet, store } = this.#o;
     await this.#skipRest(d, rows, "not deployed: an earlier wave failed");
+    if (isAppAction(d.kind)) {
+      // Nothing to roll back: the release never changed. What ran stays as it ended.
+      await fleet.letIn(names(rows));
+      return this.#finish(d, "failed", error);
+    }
     const previous = d.previous_release ? await fleet.describe(d.previous_release) : null;
     const touched = rows.filter((r) =>
       ["draining", "deploying", "succeeded", "failed", "rolling_back"].includes(r.state),
@@ -598,7 +647,13 @@ export class Deployer {
       servers,
       track,
       (r) => r.phase === "converged",
-      () => this.#o.coordinator.setDesiredMany(servers, target, { force: true }),
+      () => {
+        const run = runChangeOf(d);
+        return this.#o.coordinator.setDesiredMany(servers, target, {
+          force: true,
+          ...(run ? { run } : {}),
+        });
+      },
     );
   }
 
@@ -731,6 +786,17 @@ function viewOf(d: DeploymentRecord, servers: DeploymentServerRecord[]): Deploym
       steps: s.steps,
     })),
   };
+}
+
+const isAppAction = (kind: DeploymentKind): kind is AppAction =>
+  (APP_ACTIONS as readonly string[]).includes(kind);
+
+/** What a deployment of an app action asks of each server's app; undefined for a release change. */
+function runChangeOf(d: DeploymentRecord): RunChange | undefined {
+  if (d.kind === "restart") return { restart: d.id };
+  if (d.kind === "stop") return { stopped: true };
+  if (d.kind === "start") return { stopped: false };
+  return undefined;
 }
 
 const isSwitch = (s: { name: string; state: string }) => s.name === "switch" && s.state === "ok";

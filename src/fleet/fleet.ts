@@ -443,7 +443,7 @@ export class Fleet {
 
   /**
    * Puts a server in or takes it out of its group's balancer: in service means
-   * healthy, on its desired release, heartbeating and not held out.
+   * healthy, on its desired release, heartbeating, not stopped and not held out.
    */
   sync(name: string): Promise<void> {
     const previous = this.#syncing.get(name) ?? Promise.resolve();
@@ -465,6 +465,7 @@ export class Fleet {
       server.app_port !== null &&
       server.current_release !== null &&
       server.current_release === (desired.release?.id ?? null) &&
+      desired.stopped !== true &&
       !this.#heldOut.has(name);
     const member = { id: name, address: server.address, port: server.app_port! };
     if (serve && !server.in_service) {

@@ -24,6 +24,7 @@ import { failpoint } from "./failpoint.js";
 //   tmp/                     downloads in progress
 //   app.log                  the app's output (rotated: app.log.1 ..., runtime/log-rotation.ts)
 //   logs/agent.log           the agent's own log, JSON lines (rotated; `strata logs --agent`)
+//   shared/                  files and folders kept across releases (an app's `shared:`), linked into each
 
 /** Filesystem-safe folder name of a release id: `sha256:<hex>` -> `sha256-<hex>`. */
 export function releaseDirName(releaseId: string): string {
@@ -35,6 +36,11 @@ export function releaseDirName(releaseId: string): string {
 
 export function releaseDir(root: string, releaseId: string): string {
   return join(root, "releases", releaseDirName(releaseId));
+}
+
+/** Where an app's `shared:` entries live, across releases. */
+export function sharedDir(root: string): string {
+  return join(root, "shared");
 }
 
 export interface Activation {

@@ -5,6 +5,7 @@ import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, groupAlive, killGroup } from "../lib/process.js";
 import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
+import { messageOf } from "../lib/errors.js";
 
 /** One release to run. */
 export interface AppSpec {
@@ -33,6 +34,11 @@ export interface SupervisorOptions {
   runAs?: RunAs;
   /** How often the log's size is checked against the running app's `log:` rotation. @default 10000 */
   logCheckMs?: number;
+  /**
+   * The app's secrets, asked at each start() and added to its environment (kept in memory
+   * only). When it fails, the app starts without them and app.log says so (no values).
+   */
+  secrets?: () => Promise<Record<string, string>>;
 }
 
 /** Runs at most one app at a time. Calls must not overlap (the agent serializes them). */
@@ -49,6 +55,8 @@ export interface Supervisor {
   readonly current: AppSpec | null;
   /** The app's process id while it runs. */
   readonly pid: number | null;
+  /** Whether the running app was started without its secrets (they could not be fetched). */
+  readonly secretsMissing: boolean;
   /** How the app last ended on its own since `start()` (a crash), null while it never has. */
   readonly lastExit: AppExit | null;
   /** Adds a listener called each time the app ends on its own, before its restart is scheduled. */
@@ -65,12 +73,15 @@ export interface AppExit {
   count: number;
 }
 
+type Env = Record<string, string>;
+
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { clock, logFile } = options;
   const base = options.restartBaseMs ?? 500;
   let spec: AppSpec | null = null;
   let pid: number | null = null;
   let lastExit: AppExit | null = null;
+  let secretsMissing = false;
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
@@ -91,7 +102,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
   };
 
-  function launch(app: AppSpec, signal: AbortSignal, delay: number) {
+  function launch(app: AppSpec, signal: AbortSignal, delay: number, secrets: Env) {
     rotateLog();
     const fd = openSync(logFile, "a");
     const [file, ...args] = app.definition.start;
@@ -99,6 +110,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       cwd: app.dir,
       env: childEnv({
         ...app.definition.env,
+        ...secrets,
         HOST: app.host,
         PORT: String(app.definition.port),
         STRATA_RELEASE_ID: app.releaseId,
@@ -134,7 +146,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
       note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
       clock.sleep(wait, signal).then(
-        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2)),
+        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2), secrets),
         () => undefined,
       );
     });
@@ -153,12 +165,25 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     onExit(listener) {
       exitListeners.push(listener);
     },
+    get secretsMissing() {
+      return secretsMissing;
+    },
     async start(app) {
+      // Asked before the running app stops: the gap between the two stays as short as it was.
+      let missing = false;
+      const secrets = options.secrets
+        ? await options.secrets().catch((err: unknown) => {
+            note(`starting without the app's secrets: ${messageOf(err)}`);
+            missing = true;
+            return {};
+          })
+        : {};
+      secretsMissing = missing;
       await this.stop();
       spec = app;
       lastExit = null;
       run = new AbortController();
-      launch(app, run.signal, base);
+      launch(app, run.signal, base, secrets);
       logTimer = setInterval(rotateLog, options.logCheckMs ?? 10_000).unref();
     },
     async stop() {

@@ -25,6 +25,8 @@ const DEPLOYER_WRITES = [
   /^POST \/v1\/deployments$/,
   /^POST \/v1\/rollbacks$/,
   /^POST \/v1\/images\/bakes$/,
+  // Restarting or starting the app is part of shipping it; stopping it is an admin's call.
+  /^POST \/v1\/groups\/[^/]+\/app\/(restart|start)$/,
 ];
 
 export function allowed(role: Role, method: string, path: string): boolean {

@@ -52,6 +52,7 @@ export function createApi(deps: ApiDeps): Hono {
   app.get("/v1/health", (c) => c.json({ ok: true }));
   for (const extra of deps.agentExtra ?? []) app.route("/v1/agents", extra);
   app.route("/v1/agents", agentRoutes(deps));
+  for (const extra of deps.agentExtra ?? []) app.route("/v1/agents", extra);
   if (deps.open) app.route("/", deps.open);
 
   // The bootstrap admin token, then API tokens by role; agents only fetch artifacts with theirs.

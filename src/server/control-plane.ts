@@ -21,6 +21,11 @@ import { closeHttp, createHttpApi, listenApi, prepareTls } from "./compose/http.
 import { createPlanning, createScaling, startSchedulers } from "./compose/schedulers.js";
 import { openState } from "./compose/state.js";
 import { parseEngines } from "./engines.js";
+import { dayTwoRoutes } from "./routes/day-two.js";
+import { createRemoval } from "./removal.js";
+import { agentSecretRoutes, secretRoutes } from "./routes/secrets.js";
+import { ensureSecretBox } from "../secrets/secret-box.js";
+import { createSecretService } from "../secrets/secret-service.js";
 import { createEventHub, type EventHub } from "./event-hub.js";
 import { publishAudit, startLiveEvents } from "./live-events.js";
 import { createControlPlaneMetrics } from "./metrics/control-plane-metrics.js";
@@ -155,6 +160,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     images,
     forecasts,
   });
+  const box = await ensureSecretBox(join(dataDir, "secrets-key"));
+  const secrets = createSecretService({ store, box, clock, audit });
+  const dayTwo = dayTwoRoutes({
+    ...{ deployer, store, clock, heartbeatTimeoutMs: config.heartbeatTimeoutMs },
+    removal: createRemoval({
+      store,
+      coordinator: state.coordinator,
+      artifacts: state.artifacts,
+      balancer,
+      fleetOps,
+      audit,
+    }),
+  });
   const ops = createOpsApi({
     store,
     fleet,
@@ -165,7 +183,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   const api = createHttpApi({
     state,
-    routes: { admin: [ops.routes], agent: [ops.agentRoutes] },
+    routes: {
+      admin: [ops.routes, dayTwo, secretRoutes({ secrets })],
+      agent: [ops.agentRoutes, agentSecretRoutes({ secrets, fleet })],
+    },
     clock,
     audit,
     balancer,

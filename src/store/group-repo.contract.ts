@@ -48,6 +48,17 @@ export function runGroupRepoContract(options: GroupRepoContractOptions): void {
       await repo.update("web", {});
       assert.equal((await repo.get("web"))?.desired_release, R2);
     },
+    "delete forgets the group; deleting again is no error": async (repo) => {
+      await repo.ensure("web");
+      await repo.ensure("api");
+      await repo.delete("web");
+      await repo.delete("web");
+      assert.equal(await repo.get("web"), null);
+      assert.deepEqual(
+        (await repo.list()).map((g) => g.name),
+        ["api"],
+      );
+    },
     "list is ordered by name": async (repo) => {
       for (const name of ["web", "api", "batch"]) await repo.ensure(name);
       assert.deepEqual(

@@ -139,6 +139,10 @@ export function runImageRepoContract(options: ImageRepoContractOptions): void {
         (await repo.channels()).map((c) => c.name),
         ["api:current", "web:current"],
       );
+      await repo.deleteChannel("web:current");
+      await repo.deleteChannel("web:current");
+      assert.equal(await repo.channel("web:current"), null);
+      assert.equal((await repo.channels()).length, 1);
     },
     "an unknown state is refused": async (repo) => {
       await assert.rejects(repo.insert(image("img-x", { state: "deleted" as never })));

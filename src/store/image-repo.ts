@@ -93,4 +93,6 @@ export interface ImageRepo {
   channels(): Promise<ChannelRecord[]>;
   /** Points the channel at `image` (creating it). Idempotent. */
   setChannel(name: string, image: string, at: number): Promise<void>;
+  /** Removes the channel (its group is removed). Idempotent. */
+  deleteChannel(name: string): Promise<void>;
 }

@@ -57,6 +57,14 @@ export function runReleaseRepoContract(options: ReleaseRepoContractOptions): voi
       assert.equal((await repo.list()).length, 3);
       assert.equal((await repo.getById(release("hello", "1.0", "a").id))?.version, "1.0");
     },
+    "delete forgets one app@version only; again is no error": async (repo) => {
+      await repo.insert(release("hello", "1.0", "a", 0));
+      await repo.insert(release("hello", "1.1", "a", 1));
+      await repo.delete("hello", "1.0");
+      await repo.delete("hello", "1.0");
+      assert.equal(await repo.get("hello", "1.0"), null);
+      assert.equal((await repo.getById(release("hello", "1.1", "a").id))?.version, "1.1");
+    },
     "list is newest first, optionally of one app": async (repo) => {
       await repo.insert(release("hello", "1.0", "a", 0));
       await repo.insert(release("other", "1.0", "b", 1));

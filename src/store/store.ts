@@ -1,9 +1,11 @@
 import type { ForecastRepo } from "./forecast-repo.js";
 import type { ImageRepo } from "./image-repo.js";
+import type { SecretRepo } from "./secret-repo.js";
 import type { TrafficRepo } from "./traffic-repo.js";
 import type { Release } from "../wire/release.js";
 import type { ServerState } from "../wire/server.js";
 import type {
+  DeploymentKind,
   DeploymentServerState,
   DeploymentState,
   StepReport,
@@ -27,6 +29,8 @@ export interface Store {
   images: ImageRepo;
   traffic: TrafficRepo;
   forecasts: ForecastRepo;
+  /** Apps' secrets, sealed: the store never holds a value in plaintext. */
+  secrets: SecretRepo;
   /** Closes connections. Called once at shutdown; nothing may be called after. */
   close(): Promise<void>;
 }
@@ -37,6 +41,8 @@ export interface ReleaseRepo {
   get(app: string, version: string): Promise<Release | null>;
   getById(id: string): Promise<Release | null>;
   list(app?: string): Promise<Release[]>;
+  /** Forgets app@version (`strata release rm`; the caller checks it is unused). Idempotent. */
+  delete(app: string, version: string): Promise<void>;
 }
 
 export interface GroupRecord {
@@ -54,6 +60,8 @@ export interface GroupRepo {
   get(name: string): Promise<GroupRecord | null>;
   list(): Promise<GroupRecord[]>;
   update(name: string, patch: Partial<Omit<GroupRecord, "name">>): Promise<void>;
+  /** Forgets the group (`strata group rm`; its servers are gone first). Idempotent. */
+  delete(name: string): Promise<void>;
 }
 
 export interface ServerRecord {
@@ -116,9 +124,13 @@ export interface DesiredRecord {
   generation: number;
   release: string | null;
   stage: string | null;
+  /** The app should not run (`strata app stop`) until started again. */
+  stopped: boolean;
+  /** Id of the last restart asked (`strata app restart`). */
+  restart: string | null;
 }
 
-/** Per-server desired state of the embedded Coordinator. */
+/** The embedded Coordinator's durable state: per-server desired state and durable locks. */
 export interface DesiredRepo {
   get(server: string): Promise<DesiredRecord | null>;
   /** The records of those of `servers` that have one, in any order. One query. */
@@ -127,6 +139,12 @@ export interface DesiredRepo {
   put(record: DesiredRecord): Promise<void>;
   /** Inserts or replaces each record, all in one transaction (a deploy's wave set-up). */
   putMany(records: DesiredRecord[]): Promise<void>;
+  /** Records `owner` as the holder of the durable lock `name`; false when someone holds it. Atomic. */
+  insertLock(name: string, owner: string): Promise<boolean>;
+  /** Holder of the durable lock `name`, or null. */
+  lockOwner(name: string): Promise<string | null>;
+  /** Frees the durable lock `name` if `owner` holds it. Idempotent. */
+  deleteLock(name: string, owner: string): Promise<void>;
 }
 
 export interface ServerRepo {
@@ -159,7 +177,7 @@ export interface DeploymentRecord {
   version: string;
   release: string;
   previous_release: string | null;
-  kind: "deploy" | "rollback";
+  kind: DeploymentKind;
   strategy: Strategy;
   batch: string;
   max_failures: number;

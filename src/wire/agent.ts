@@ -40,6 +40,10 @@ export interface DesiredState {
    * the out-of-service window is only switch + restart + health check.
    */
   stage?: DesiredRelease | null;
+  /** The app must not run (`strata app stop`): the agent stops it, also after its own restart. */
+  stopped?: boolean;
+  /** Id of the last restart asked (`strata app restart`): a new one restarts the app once. */
+  restart?: string;
 }
 
 /** Output and errors an agent sends are bounded (hooks keep their last 64 KiB). */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { DeploymentKind } from "./deployment.js";
 import type { ForecastView } from "./forecast.js";
 
 /**
@@ -80,7 +81,7 @@ export interface TimelineView {
   deployments: {
     id: string;
     version: string;
-    kind: "deploy" | "rollback";
+    kind: DeploymentKind;
     state: "running" | "succeeded" | "failed" | "rolled_back";
     from: number;
     to: number | null;

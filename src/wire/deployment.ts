@@ -29,8 +29,17 @@ export const DeployRequestSchema = z.strictObject({
 });
 export type DeployRequest = z.infer<typeof DeployRequestSchema> & {
   /** Why: `rollback` deployments are recorded as such in the audit log. */
-  kind?: "deploy" | "rollback";
+  kind?: DeploymentKind;
 };
+
+/** `restart`, `stop`, `start`: the app's process on the release it runs (`strata app`), in waves. */
+export const APP_ACTIONS = ["restart", "stop", "start"] as const;
+export type AppAction = (typeof APP_ACTIONS)[number];
+export type DeploymentKind = "deploy" | "rollback" | AppAction;
+
+/** Body of `POST /v1/groups/:group/app/:action`. */
+export const AppActionRequestSchema = z.strictObject(waveOptions);
+export type AppActionRequest = z.infer<typeof AppActionRequestSchema>;
 
 /** Body of `POST /v1/rollbacks`. */
 export const RollbackRequestSchema = z.strictObject({
@@ -87,7 +96,7 @@ export interface DeploymentView {
   version: string;
   release: string;
   previous_release: string | null;
-  kind: "deploy" | "rollback";
+  kind: DeploymentKind;
   strategy: Strategy;
   state: DeploymentState;
   error: string | null;

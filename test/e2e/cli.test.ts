@@ -305,6 +305,8 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       steps.push(`${new Date(t).toISOString()},${50 + (new Date(t).getUTCHours() % 12) * 10}`);
     await writeFile(fiveMinutes, steps.join("\n") + "\n");
 
+    const secretFile = join(dir, "walk-secret");
+    await writeFile(secretFile, "walk value\n");
     const runs: Record<string, string[]> = {
       status: ["status", "--json"],
       "fleet up": ["fleet", "up", "--group", "web", "--count", "1", "--json"],
@@ -312,6 +314,22 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       build: ["build", v3, "--app", "hello", "--version", "3.0.0", "--json"],
       deploy: ["deploy", "hello@2.0.0", "--group", "web", "--json"],
       rollback: ["rollback", "hello", "--group", "web", "--json"],
+      "app restart": ["app", "restart", "--group", "web", "--json"],
+      "app stop": ["app", "stop", "--group", "web", "--yes", "--json"],
+      "app start": ["app", "start", "--group", "web", "--batch", "2", "--json"],
+      check: ["check", v3, "--group", "web", "--json"],
+      "secrets set": [
+        "secrets",
+        "set",
+        "WALK",
+        "--app",
+        "hello",
+        "--value-file",
+        secretFile,
+        "--json",
+      ],
+      "secrets list": ["secrets", "list", "--app", "hello", "--json"],
+      "secrets rm": ["secrets", "rm", "WALK", "--app", "hello", "--yes", "--json"],
       "deployments list": ["deployments", "--json"],
       "deployments show": ["deployments", "show", first.id, "--json"],
       bake: ["bake", "--group", "web", "--json"],
@@ -359,6 +377,11 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       dashboard: ["dashboard", "--json"],
       // Last: it takes the servers away.
       "fleet down": ["fleet", "down", "--group", "web", "--json"],
+      "build another app": ["build", v3, "--app", "walk", "--version", "1.0.0", "--json"],
+      "build its next version": ["build", v3, "--app", "walk", "--version", "1.1.0", "--json"],
+      "release rm": ["release", "rm", "walk@1.0.0", "--yes", "--json"],
+      "app rm": ["app", "rm", "walk", "--yes", "--json"],
+      "group rm": ["group", "rm", "web", "--yes", "--json"],
     };
     const documented = [...walk(buildProgram())]
       .filter((cmd) => cmd.options.some((o) => o.long === "--json"))

@@ -81,6 +81,7 @@ export async function createDaemonBalancer(
       (await call<{ totals: Record<string, Record<string, number>> }>("GET", "/totals")).totals,
     ensurePool: (group, poolOptions = {}) =>
       call<PoolInfo>("PUT", `/pools/${enc(group)}`, { port: poolOptions.port ?? 0 }),
+    removePool: async (group) => void (await call("DELETE", `/pools/${enc(group)}`)),
     addMember: async (group, member) =>
       void (await call("PUT", `/pools/${enc(group)}/members/${enc(member.id)}`, {
         address: member.address,

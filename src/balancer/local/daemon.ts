@@ -102,6 +102,10 @@ export async function runBalancerDaemon(options: BalancerDaemonOptions): Promise
       setImmediate(() => shutdown());
       return { ok: true };
     }
+    if (parts[0] === "pools" && parts.length === 2 && req.method === "DELETE") {
+      await balancer.removePool(group());
+      return { ok: true };
+    }
     if (parts[0] === "pools" && parts.length === 2 && req.method === "PUT") {
       const { port: wish } = await body(PoolBody);
       return balancer.ensurePool(group(), { port: wish ?? 0 });

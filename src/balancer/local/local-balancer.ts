@@ -183,6 +183,14 @@ export function createLocalBalancer(
         });
       });
     },
+    async removePool(group) {
+      const pool = pools.get(group);
+      if (!pool) return;
+      pools.delete(group);
+      if (pool.counts) options.onCounts?.({ group, ...pool.counts });
+      pool.server.closeAllConnections();
+      await new Promise<void>((resolve) => pool.server.close(() => resolve()));
+    },
     members: async (group) =>
       (pools.get(group)?.members ?? []).map(({ id, address, port }) => ({ id, address, port })),
     async close() {

@@ -334,6 +334,21 @@ export function createOctaviaBalancer(options: OctaviaBalancerOptions): Balancer
         }),
       );
     },
+    async removePool(group) {
+      const pool = pools.get(group)?.pool ?? (await findPool(group));
+      if (!pool) return;
+      await change(() =>
+        client.request("load-balancer", "DELETE", `/lbaas/pools/${pool.id}`, { accept: [404] }),
+      );
+      for (const listener of pool.listeners) {
+        await change(() =>
+          client.request("load-balancer", "DELETE", `/lbaas/listeners/${listener.id}`, {
+            accept: [404],
+          }),
+        );
+      }
+      pools.delete(group);
+    },
     async members(group): Promise<MemberSpec[]> {
       const pool = pools.get(group)?.pool ?? (await findPool(group));
       if (!pool) return [];

@@ -9,7 +9,11 @@ import { ENGINES, engineSkipReason } from "../../lib/engine-tests.js";
 import type { DesiredRelease } from "../../wire/agent.js";
 import { runCoordinatorContract } from "../coordinator.contract.js";
 import { EtcdClient } from "./etcd-client.js";
-import { createEtcdCoordinator, type EtcdCoordinatorOptions } from "./etcd-coordinator.js";
+import {
+  createEtcdCoordinator,
+  type EtcdCoordinator,
+  type EtcdCoordinatorOptions,
+} from "./etcd-coordinator.js";
 
 const endpoints = ENGINES.etcdEndpoints;
 const skip = await engineSkipReason("etcd", () => new EtcdClient({ endpoints }).get("/probe"));
@@ -54,12 +58,20 @@ if (skip) {
     async create() {
       const prefix = freshPrefix();
       const [coordinator, peer] = await Promise.all([open({ prefix }), open({ prefix })]);
+      const reopened: EtcdCoordinator[] = [];
+      const reopen = async () => {
+        const again = await open({ prefix });
+        reopened.push(again);
+        return again;
+      };
       return {
         coordinator,
         peer,
         cluster: { self: coordinator, peer },
         release,
-        close: async () => void (await Promise.all([coordinator.close(), peer.close()])),
+        reopen,
+        close: async () =>
+          void (await Promise.all([coordinator, peer, ...reopened].map((c) => c.close()))),
       };
     },
   });

@@ -9,6 +9,7 @@ import {
   type Coordinator,
   type LeasedLock,
   type ReportListener,
+  type RunChange,
 } from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
 
@@ -43,7 +44,7 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
     setDesired(
       server: string,
       release: DesiredRelease | null,
-      options?: { force?: boolean },
+      options?: { force?: boolean; run?: RunChange },
     ): Promise<StagedState>;
     watch(
       server: string,
@@ -53,7 +54,11 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
     ): Promise<StagedState>;
     /** Sets the release to fetch and unpack ahead of a switch; see Coordinator.setStage. */
     setStage(server: string, release: DesiredRelease | null): Promise<StagedState>;
-    tryLock(name: string, owner: string): Promise<LeasedLock | null>;
+    tryLock(
+      name: string,
+      owner: string,
+      options?: { durable?: boolean },
+    ): Promise<LeasedLock | null>;
     /** Stops the watch and renewals and gives up held locks and leaderships. Idempotent. */
     close(): Promise<void>;
   };
@@ -109,8 +114,13 @@ export async function createEtcdCoordinator(
 
   const parse = (kv: KeyValue | null): StoredState =>
     kv && kv.value ? (JSON.parse(kv.value) as StoredState) : EMPTY;
-  const view = (state: StoredState): DesiredState =>
-    state.stage ? state : { generation: state.generation, release: state.release };
+  const view = (state: StoredState): DesiredState => ({
+    generation: state.generation,
+    release: state.release,
+    ...(state.stage ? { stage: state.stage } : {}),
+    ...(state.stopped ? { stopped: true } : {}),
+    ...(state.restart ? { restart: state.restart } : {}),
+  });
 
   function onEvents(events: WatchEvent[]): void {
     for (const event of events) {
@@ -447,6 +457,23 @@ export async function createEtcdCoordinator(
     return lock;
   }
 
+  /** Takes `key` with no lease (it outlives this replica): a maintenance window. */
+  async function acquireDurable(
+    key: string,
+    name: string,
+    owner: string,
+  ): Promise<LeasedLock | null> {
+    const taken = await client.txn(
+      [{ key, target: "CREATE", revision: 0 }],
+      [{ put: { key, value: owner } }],
+    );
+    if (!taken.succeeded) return null;
+    const release = async () => {
+      await client.txn([{ key, target: "VALUE", value: owner }], [{ delete: { key } }]);
+    };
+    return { name, owner, lost: new AbortController().signal, release };
+  }
+
   /** Resolves at the next change of `key` (or a resync), or when `signal` aborts. */
   function listen(key: string, signal?: AbortSignal): { changed: Promise<void>; cancel(): void } {
     let cancel = () => {};
@@ -470,14 +497,14 @@ export async function createEtcdCoordinator(
     desired: async (server) => view((await read(server)).state),
 
     setDesired: (server, release, setOptions = {}) =>
-      update(server, (now) => nextDesired(now, release, setOptions.force)),
+      update(server, (now) => nextDesired(now, release, setOptions)),
 
     setStage: (server, stage) => update(server, (now) => nextStage(now, stage)),
 
     async setDesiredMany(servers, release, setOptions = {}) {
       await learn(servers);
       return Promise.all(
-        servers.map((s) => update(s, (now) => nextDesired(now, release, setOptions.force))),
+        servers.map((s) => update(s, (now) => nextDesired(now, release, setOptions))),
       );
     },
 
@@ -529,7 +556,15 @@ export async function createEtcdCoordinator(
       }
     },
 
-    tryLock: (name, owner) => acquire(`${prefix}/locks/${name}`, name, owner),
+    tryLock: (name, owner, lockOptions = {}) =>
+      lockOptions.durable
+        ? acquireDurable(`${prefix}/locks/${name}`, name, owner)
+        : acquire(`${prefix}/locks/${name}`, name, owner),
+
+    async releaseLock(name, owner) {
+      const key = `${prefix}/locks/${name}`;
+      await client.txn([{ key, target: "VALUE", value: owner }], [{ delete: { key } }]);
+    },
 
     lockOwner: async (name) => (await client.get(`${prefix}/locks/${name}`))?.value ?? null,
 

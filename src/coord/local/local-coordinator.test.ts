@@ -15,11 +15,19 @@ const release = (id: string) => ({
 runCoordinatorContract("local (SQLite + in-memory wake-ups)", {
   async create() {
     const store = createSqliteStore({ path: ":memory:" });
-    const coordinator = createLocalCoordinator({
-      desired: store.desired,
-      describeRelease: async (id) => release(id),
-    });
-    return { coordinator, peer: coordinator, release, close: () => store.close() };
+    const open = () =>
+      createLocalCoordinator({
+        desired: store.desired,
+        describeRelease: async (id) => release(id),
+      });
+    const coordinator = open();
+    return {
+      coordinator,
+      peer: coordinator,
+      release,
+      reopen: async () => open(),
+      close: () => store.close(),
+    };
   },
   skip: {
     "a member renewed on either replica stays alive past its lease, and lapses untouched":

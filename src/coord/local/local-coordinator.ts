@@ -3,6 +3,7 @@ import type { DesiredRelease, DesiredState } from "../../wire/agent.js";
 import {
   nextDesired,
   nextStage,
+  runOf,
   type Coordinator,
   type Lock,
   type ReportListener,
@@ -29,7 +30,12 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       record.release ? describeRelease(record.release) : null,
       record.stage ? describeRelease(record.stage) : null,
     ]);
-    return { generation: record.generation, release, ...(stage ? { stage } : {}) };
+    return {
+      generation: record.generation,
+      release,
+      ...(stage ? { stage } : {}),
+      ...runOf(record),
+    };
   }
 
   /** Hands the new state to every waiter, so that none re-reads the store. */
@@ -45,6 +51,8 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     generation: state.generation,
     release: state.release?.id ?? null,
     stage: state.stage?.id ?? null,
+    stopped: state.stopped ?? false,
+    restart: state.restart ?? null,
   });
 
   async function write(server: string, state: DesiredState): Promise<DesiredState> {
@@ -74,7 +82,12 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
         describe(record.release),
         describe(record.stage),
       ]);
-      states.set(server, { generation: record.generation, release, ...(stage ? { stage } : {}) });
+      states.set(server, {
+        generation: record.generation,
+        release,
+        ...(stage ? { stage } : {}),
+        ...runOf(record),
+      });
     }
     return states;
   }
@@ -98,11 +111,11 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
   return {
     desired: current,
     setDesiredMany: (servers, release, setOptions = {}) =>
-      writeMany(servers, (now) => nextDesired(now, release, setOptions.force)),
+      writeMany(servers, (now) => nextDesired(now, release, setOptions)),
     setStageMany: (servers, stage) => writeMany(servers, (now) => nextStage(now, stage)),
     async setDesired(server, release, setOptions = {}) {
       const now = await current(server);
-      const next = nextDesired(now, release, setOptions.force);
+      const next = nextDesired(now, release, setOptions);
       return next ? write(server, next) : now;
     },
     async setStage(server, stage) {
@@ -131,9 +144,16 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       });
       return woken ?? current(server);
     },
-    async tryLock(name, owner) {
+    async tryLock(name, owner, lockOptions = {}) {
+      // Claimed in memory before any await, so two callers in one tick cannot both win.
       if (locks.has(name)) return null;
       locks.set(name, owner);
+      const taken = lockOptions.durable
+        ? await repo.insertLock(name, owner)
+        : (await repo.lockOwner(name)) === null;
+      if (lockOptions.durable || !taken) locks.delete(name);
+      if (!taken) return null;
+      if (lockOptions.durable) return { name, owner, release: () => repo.deleteLock(name, owner) };
       const lock: Lock = {
         name,
         owner,
@@ -143,7 +163,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       };
       return lock;
     },
-    lockOwner: async (name) => locks.get(name) ?? null,
+    lockOwner: async (name) => locks.get(name) ?? (await repo.lockOwner(name)),
     async publishReport(server, report) {
       for (const listener of [...reportListeners]) listener(server, report);
     },
@@ -151,5 +171,6 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       reportListeners.add(listener);
       return () => void reportListeners.delete(listener);
     },
+    releaseLock: (name, owner) => repo.deleteLock(name, owner),
   };
 }

@@ -117,5 +117,8 @@ export function createPostgresImageRepo(db: pg.Pool): ImageRepo {
         [name, image, at],
       );
     },
+    async deleteChannel(name) {
+      await db.query("DELETE FROM image_channels WHERE name = $1", [name]);
+    },
   };
 }

@@ -12,6 +12,7 @@ import { runGroupRepoContract } from "../group-repo.contract.js";
 import { runImageRepoContract } from "../image-repo.contract.js";
 import { runReleaseRepoContract } from "../release-repo.contract.js";
 import { runServerRepoContract } from "../server-repo.contract.js";
+import { runSecretRepoContract } from "../secret-repo.contract.js";
 import type { Store } from "../store.js";
 import { runTrafficRepoContract } from "../traffic-repo.contract.js";
 import { createPostgresStore, redact } from "./postgres-store.js";
@@ -48,6 +49,7 @@ if (skip) {
 } else {
   runReleaseRepoContract({ create: contract("releases") });
   runGroupRepoContract({ create: contract("groups") });
+  runSecretRepoContract({ create: contract("secrets") });
   runServerRepoContract({ create: contract("servers") });
   runDeploymentRepoContract({ create: contract("deployments") });
   runDesiredRepoContract({ create: contract("desired") });

@@ -32,6 +32,7 @@ import {
   type Queryable,
 } from "./sql.js";
 import { createPostgresTrafficRepo } from "./traffic-repo.js";
+import type { SecretRecord, SecretRepo } from "../secret-repo.js";
 
 export interface PostgresStoreOptions {
   /** Connection URL, `postgres://user:password@host:port/database`. */
@@ -85,6 +86,7 @@ export async function createPostgresStore(
     audit: auditRepo(pool),
     tokens: apiTokenRepo(pool),
     desired: desiredRepo(pool),
+    secrets: secretRepo(pool),
     images: createPostgresImageRepo(pool),
     traffic: createPostgresTrafficRepo(pool, { clock: options.clock ?? systemClock }),
     forecasts: createPostgresForecastRepo(pool),
@@ -107,6 +109,8 @@ function releaseRepo(db: pg.Pool): ReleaseRepo {
   const byVersion = (app: string, version: string) =>
     one<Release>(db, "SELECT * FROM releases WHERE app = $1 AND version = $2", [app, version]);
   return {
+    delete: async (app, version) =>
+      void (await db.query("DELETE FROM releases WHERE app = $1 AND version = $2", [app, version])),
     async insert(release) {
       await db.query(
         `INSERT INTO releases (id, app, version, size, file_count, created_at)
@@ -143,6 +147,7 @@ function groupRepo(db: pg.Pool): GroupRepo {
   const get = (name: string) =>
     one<GroupRecord>(db, "SELECT * FROM groups WHERE name = $1", [name]);
   return {
+    delete: async (name) => void (await db.query("DELETE FROM groups WHERE name = $1", [name])),
     async ensure(name) {
       await db.query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT DO NOTHING", [name]);
       return (await get(name))!;
@@ -215,6 +220,25 @@ function serverRepo(db: pg.Pool): ServerRepo {
   };
 }
 
+function secretRepo(db: pg.Pool): SecretRepo {
+  return {
+    put: async (r) =>
+      void (await db.query(
+        `INSERT INTO secrets (app, key, sealed, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (app, key) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+        [r.app, r.key, r.sealed, r.updated_at],
+      )),
+    delete: async (app, key) =>
+      (await db.query("DELETE FROM secrets WHERE app = $1 AND key = $2", [app, key])).rowCount ===
+      1,
+    list: async (app) =>
+      (await db.query("SELECT * FROM secrets WHERE app = $1 ORDER BY key", [app]))
+        .rows as SecretRecord[],
+    deleteApp: async (app) =>
+      (await db.query("DELETE FROM secrets WHERE app = $1", [app])).rowCount ?? 0,
+  };
+}
+
 function desiredRepo(db: pg.Pool): DesiredRepo {
   return {
     get: async (server) =>
@@ -225,22 +249,42 @@ function desiredRepo(db: pg.Pool): DesiredRepo {
         .rows as DesiredRecord[],
     put: async (r) =>
       void (await db.query(
-        `INSERT INTO desired_state (server, generation, release, stage) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
-        [r.server, r.generation, r.release, r.stage],
+        `INSERT INTO desired_state (server, generation, release, stage, stopped, restart)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release,
+           stage = excluded.stage, stopped = excluded.stopped, restart = excluded.restart`,
+        [r.server, r.generation, r.release, r.stage, r.stopped, r.restart],
       )),
     putMany: async (records) =>
       void (await db.query(
-        `INSERT INTO desired_state (server, generation, release, stage)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
-         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
+        `INSERT INTO desired_state (server, generation, release, stage, stopped, restart)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::text[])
+         ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release,
+           stage = excluded.stage, stopped = excluded.stopped, restart = excluded.restart`,
         [
           records.map((r) => r.server),
           records.map((r) => r.generation),
           records.map((r) => r.release),
           records.map((r) => r.stage),
+          records.map((r) => r.stopped),
+          records.map((r) => r.restart),
         ],
       )),
+    insertLock: async (name, owner) =>
+      (
+        await db.query(
+          "INSERT INTO coordinator_locks (name, owner) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+          [name, owner],
+        )
+      ).rowCount === 1,
+    lockOwner: async (name) =>
+      ((await db.query("SELECT owner FROM coordinator_locks WHERE name = $1", [name])).rows[0]
+        ?.owner as string | undefined) ?? null,
+    deleteLock: async (name, owner) =>
+      void (await db.query("DELETE FROM coordinator_locks WHERE name = $1 AND owner = $2", [
+        name,
+        owner,
+      ])),
   };
 }
 

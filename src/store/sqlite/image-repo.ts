@@ -153,5 +153,8 @@ export function createSqliteImageRepo(db: Database): ImageRepo {
     setChannel: async (name, image, at) => {
       upsertChannel.run(name, image, at);
     },
+    deleteChannel: async (name) => {
+      db.prepare("DELETE FROM image_channels WHERE name = ?").run(name);
+    },
   };
 }

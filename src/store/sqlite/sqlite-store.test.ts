@@ -11,6 +11,7 @@ import { runGroupRepoContract } from "../group-repo.contract.js";
 import { runImageRepoContract } from "../image-repo.contract.js";
 import { runReleaseRepoContract } from "../release-repo.contract.js";
 import { runServerRepoContract } from "../server-repo.contract.js";
+import { runSecretRepoContract } from "../secret-repo.contract.js";
 import type { Store } from "../store.js";
 import { migrate } from "./migrate.js";
 import { createSqliteStore } from "./sqlite-store.js";
@@ -28,6 +29,7 @@ runServerRepoContract({ create: contract("servers") });
 runDeploymentRepoContract({ create: contract("deployments") });
 runDesiredRepoContract({ create: contract("desired") });
 runImageRepoContract({ create: contract("images") });
+runSecretRepoContract({ create: contract("secrets") });
 runAuditRepoContract({
   create: async () => {
     const store = createSqliteStore({ path: ":memory:" });

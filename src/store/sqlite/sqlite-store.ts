@@ -25,6 +25,7 @@ import { createSqliteForecastRepo } from "./forecast-repo.js";
 import { createSqliteImageRepo } from "./image-repo.js";
 import { migrate } from "./migrate.js";
 import { createSqliteTrafficRepo } from "./traffic-repo.js";
+import type { SecretRecord, SecretRepo } from "../secret-repo.js";
 
 export interface SqliteStoreOptions {
   /** Database file, or ":memory:". */
@@ -49,6 +50,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store & { db: Da
     deployments: deploymentRepo(db),
     audit: auditRepo(db),
     desired: desiredRepo(db),
+    secrets: secretRepo(db),
     tokens: apiTokenRepo(db),
     images: createSqliteImageRepo(db),
     traffic: createSqliteTrafficRepo(db, { clock: options.clock ?? systemClock }),
@@ -117,12 +119,15 @@ function releaseRepo(db: Database): ReleaseRepo {
       (app
         ? prepare(db, "SELECT * FROM releases WHERE app = ? ORDER BY created_at DESC").all(app)
         : prepare(db, "SELECT * FROM releases ORDER BY created_at DESC").all()) as Release[],
+    delete: async (app, version) =>
+      void prepare(db, "DELETE FROM releases WHERE app = ? AND version = ?").run(app, version),
   };
 }
 
 function groupRepo(db: Database): GroupRepo {
   const get = prepare(db, "SELECT * FROM groups WHERE name = ?");
   return {
+    delete: async (name) => void prepare(db, "DELETE FROM groups WHERE name = ?").run(name),
     ensure: async (name) => {
       prepare(db, "INSERT OR IGNORE INTO groups (name) VALUES (?)").run(name);
       return get.get(name) as GroupRecord;
@@ -293,26 +298,61 @@ function desiredRepo(db: Database): DesiredRepo {
   const get = prepare(db, "SELECT * FROM desired_state WHERE server = ?");
   const put = prepare(
     db,
-    `INSERT INTO desired_state (server, generation, release, stage) VALUES (@server, @generation, @release, @stage)
-     ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release, stage = excluded.stage`,
+    `INSERT INTO desired_state (server, generation, release, stage, stopped, restart)
+     VALUES (@server, @generation, @release, @stage, @stopped, @restart)
+     ON CONFLICT (server) DO UPDATE SET generation = excluded.generation, release = excluded.release,
+       stage = excluded.stage, stopped = excluded.stopped, restart = excluded.restart`,
   );
+  const insertLock = prepare(
+    db,
+    "INSERT INTO coordinator_locks (name, owner) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+  );
+  const lockOwner = prepare(db, "SELECT owner FROM coordinator_locks WHERE name = ?");
+  const deleteLock = prepare(db, "DELETE FROM coordinator_locks WHERE name = ? AND owner = ?");
+  type Row = Omit<DesiredRecord, "stopped"> & { stopped: number };
+  const fromRow = (row: Row): DesiredRecord => ({ ...row, stopped: row.stopped === 1 });
+  const toRow = (record: DesiredRecord) => ({ ...record, stopped: record.stopped ? 1 : 0 });
   const putAll = db.transaction((records: DesiredRecord[]) => {
-    for (const record of records) put.run(record);
+    for (const record of records) put.run(toRow(record));
   });
   return {
-    get: async (server) => (get.get(server) as DesiredRecord | undefined) ?? null,
+    get: async (server) => {
+      const row = get.get(server) as Row | undefined;
+      return row ? fromRow(row) : null;
+    },
     async getMany(servers) {
       const found: DesiredRecord[] = [];
       // SQLite binds at most 32,766 parameters per statement.
       for (let i = 0; i < servers.length; i += 10_000) {
         const part = servers.slice(i, i + 10_000);
         const sql = `SELECT * FROM desired_state WHERE server IN (${part.map(() => "?").join(",")})`;
-        found.push(...(db.prepare(sql).all(...part) as DesiredRecord[]));
+        found.push(...(db.prepare(sql).all(...part) as Row[]).map(fromRow));
       }
       return found;
     },
-    put: async (record) => void put.run(record),
+    put: async (record) => void put.run(toRow(record)),
     putMany: async (records) => void putAll(records),
+    insertLock: async (name, owner) => insertLock.run(name, owner).changes === 1,
+    lockOwner: async (name) =>
+      (lockOwner.get(name) as { owner: string } | undefined)?.owner ?? null,
+    deleteLock: async (name, owner) => void deleteLock.run(name, owner),
+  };
+}
+
+function secretRepo(db: Database): SecretRepo {
+  const put = prepare(
+    db,
+    `INSERT INTO secrets (app, key, sealed, updated_at) VALUES (@app, @key, @sealed, @updated_at)
+     ON CONFLICT (app, key) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`,
+  );
+  const remove = prepare(db, "DELETE FROM secrets WHERE app = ? AND key = ?");
+  const list = prepare(db, "SELECT * FROM secrets WHERE app = ? ORDER BY key");
+  const removeApp = prepare(db, "DELETE FROM secrets WHERE app = ?");
+  return {
+    put: async (record) => void put.run(record),
+    delete: async (app, key) => remove.run(app, key).changes === 1,
+    list: async (app) => list.all(app) as SecretRecord[],
+    deleteApp: async (app) => removeApp.run(app).changes,
   };
 }
 

@@ -14,6 +14,7 @@ import { createSession, type Session } from "./session.js";
 import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
 import { stopOrphan } from "../lib/process.js";
 import { createLog } from "../lib/log.js";
+import { createAgentReleaseBuilder, type CasReleaseBuilder } from "../cas/release-builder.js";
 
 export interface AgentConfig {
   /** Control plane URL. */
@@ -66,6 +67,7 @@ interface Agent {
   /** The release staged last, kept on disk until it is switched to. */
   staged?: string;
   runAs?: RunAs;
+  cas?: CasReleaseBuilder;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function run(
   });
   const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
   if (runAs) agent.runAs = runAs;
+  agent.cas = createAgentReleaseBuilder({ ...agent, fetchTarball: artifactFetcher(agent) });
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
   try {
@@ -235,6 +238,7 @@ async function reconcileOnce(
       ...(agent.staged ? { protect: [agent.staged] } : {}),
       ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
       ...(agent.runAs ? { runAs: agent.runAs } : {}),
+      ...(agent.cas ? { build: agent.cas.build } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;
@@ -261,7 +265,8 @@ function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
 }
 
 /** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
-async function heartbeats({ config, client, supervisor, clock, signal }: Agent): Promise<void> {
+async function heartbeats(agent: Agent): Promise<void> {
+  const { config, client, supervisor, clock, signal, cas } = agent;
   while (!signal.aborted) {
     const app = supervisor.current;
     const healthy =
@@ -271,6 +276,7 @@ async function heartbeats({ config, client, supervisor, clock, signal }: Agent):
       current_release: app?.releaseId ?? (await readCurrent(config.root)),
       app_healthy: healthy,
       app_port: app?.definition.port ?? null,
+      ...(cas ? { store_bytes: cas.store.usage.bytes } : {}),
     };
     await client.heartbeat(beat, signal).catch(() => undefined); // 401s are handled by the desired loop
     await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);

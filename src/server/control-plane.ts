@@ -296,6 +296,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       tokenFile: join(dataDir, "admin-token"),
     }),
     readSession: (cookie) => sessions.valid(cookie),
+    signer,
   });
   const live = startLiveEvents({ hub: events, store, deployer });
   late.live = live;

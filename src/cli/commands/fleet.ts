@@ -85,7 +85,7 @@ export function registerStatusCommand(program: Command): void {
 export function statusTable(status: StatusView, now = Date.now()): string {
   const servers = [...status.servers].sort((a, b) => naturalCompare(a.name, b.name));
   return table(
-    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "HEARTBEAT"],
+    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "HEARTBEAT", "STORE"],
     servers.map((s) => [
       s.name,
       s.group,
@@ -94,8 +94,21 @@ export function statusTable(status: StatusView, now = Date.now()): string {
       s.version,
       s.in_service ? "yes" : "no",
       s.last_heartbeat ? `${age(now - Date.parse(s.last_heartbeat))} ago` : null,
+      s.store_bytes ? formatBytes(s.store_bytes) : null,
     ]),
   );
+}
+
+/** `512 B`, `3.4 MB`: decimal units, one decimal. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** `web-6` before `web-10`. */

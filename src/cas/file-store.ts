@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
+import { lstat, readdir, readFile, rm, writeFile, rename, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+/**
+ * A server's content-addressed file store, `<root>/store/`: every file
+ * content a release of this server holds, once per (sha256, exec bit), as a
+ * read-only file owned by the agent. Releases are built from it
+ * (materialise.ts); the manifests of the releases built are kept beside it,
+ * and collect() drops what no release on disk names.
+ */
+export interface FileStore {
+  readonly dir: string;
+  /** Path of a blob. Pure. */
+  path(sha256: string, mode: 0o644 | 0o755): string;
+  /** Whether a blob is stored. Synchronous: called once per file of a manifest. */
+  has(sha256: string, mode: 0o644 | 0o755): boolean;
+  /**
+   * Stores verified bytes as a blob (0444, or 0555 for an exec file): written
+   * beside it, then renamed, so a reader never sees half a blob. Idempotent.
+   */
+  write(sha256: string, mode: 0o644 | 0o755, data: Uint8Array): void;
+  /** Makes the blob of the other exec bit from one stored (a copy: modes live on inodes). */
+  copyMode(sha256: string, from: 0o644 | 0o755): void;
+  /** Keeps the manifest of release `id` (hex) while its folder exists. */
+  keepManifest(hex: string, bytes: Buffer): Promise<void>;
+  /**
+   * Removes every blob that no kept manifest of a release still on disk
+   * (`liveReleases`: hex ids) names, and the manifests of releases gone.
+   * Returns what remains. Not concurrent with a materialise.
+   */
+  collect(liveReleases: Set<string>): Promise<StoreUsage>;
+  /** Bytes and blobs stored, as of the last collect() or write. */
+  readonly usage: StoreUsage;
+}
+
+export interface StoreUsage {
+  bytes: number;
+  blobs: number;
+}
+
+const WRITE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export function createFileStore(root: string): FileStore {
+  const dir = join(root, "store");
+  const blobs = join(dir, "blobs");
+  const manifests = join(dir, "manifests");
+  const tmp = join(dir, "tmp");
+  const usage: StoreUsage = { bytes: 0, blobs: 0 };
+  const made = new Set<string>();
+  let prepared = false;
+  const prepare = () => {
+    if (prepared) return;
+    mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    mkdirSync(manifests, { recursive: true, mode: 0o700 });
+    prepared = true;
+  };
+  const path = (sha256: string, mode: 0o644 | 0o755) =>
+    join(blobs, sha256.slice(0, 2), mode === 0o755 ? `${sha256}.x` : sha256);
+  const place = (temp: string, sha256: string, mode: 0o644 | 0o755) => {
+    const fan = join(blobs, sha256.slice(0, 2));
+    if (!made.has(fan)) {
+      // A hard link needs no path to the store: the app user never enters it.
+      mkdirSync(fan, { recursive: true, mode: 0o700 });
+      made.add(fan);
+    }
+    renameSync(temp, path(sha256, mode));
+  };
+
+  return {
+    dir,
+    path,
+    has: (sha256, mode) => existsSync(path(sha256, mode)),
+    write(sha256, mode, data) {
+      prepare();
+      const temp = join(tmp, randomBytes(8).toString("hex"));
+      const fd = openSync(temp, WRITE_FLAGS, 0o600);
+      try {
+        for (let written = 0; written < data.length;) {
+          written += writeSync(fd, data, written);
+        }
+        fchmodSync(fd, mode === 0o755 ? 0o555 : 0o444);
+      } finally {
+        closeSync(fd);
+      }
+      place(temp, sha256, mode);
+      usage.bytes += data.length;
+      usage.blobs++;
+    },
+    copyMode(sha256, from) {
+      prepare();
+      const to = from === 0o755 ? 0o644 : 0o755;
+      const temp = join(tmp, randomBytes(8).toString("hex"));
+      copyFileSync(path(sha256, from), temp, constants.COPYFILE_FICLONE);
+      fchmodOf(temp, to === 0o755 ? 0o555 : 0o444);
+      place(temp, sha256, to);
+      usage.blobs++;
+    },
+    async keepManifest(hex, bytes) {
+      prepare();
+      const temp = join(tmp, `${hex}.manifest`);
+      await writeFile(temp, bytes, { mode: 0o600 });
+      await rename(temp, join(manifests, hex));
+    },
+    async collect(liveReleases) {
+      prepare();
+      const wanted = new Set<string>();
+      for (const name of await readdir(manifests)) {
+        if (!liveReleases.has(name)) {
+          await rm(join(manifests, name), { force: true });
+          continue;
+        }
+        const text = await readFile(join(manifests, name), "utf8");
+        for (const line of text.split("\n")) {
+          if (!line.startsWith('["f"')) continue;
+          const [, , mode, , sha256] = JSON.parse(line) as [string, string, string, number, string];
+          wanted.add(mode === "0755" ? `${sha256}.x` : sha256);
+        }
+      }
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { mode: 0o700 });
+      let bytes = 0;
+      let count = 0;
+      const fans = await readdir(blobs).catch(() => [] as string[]);
+      for (const fan of fans) {
+        for (const name of await readdir(join(blobs, fan))) {
+          const file = join(blobs, fan, name);
+          if (!wanted.has(name)) {
+            await rm(file, { force: true });
+            continue;
+          }
+          bytes += (await lstat(file)).size;
+          count++;
+        }
+      }
+      usage.bytes = bytes;
+      usage.blobs = count;
+      return { ...usage };
+    },
+    get usage() {
+      return { ...usage };
+    },
+  };
+}
+
+function fchmodOf(file: string, mode: number): void {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}

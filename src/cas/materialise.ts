@@ -68,6 +68,7 @@ export async function materialise(options: MaterialiseOptions): Promise<Material
     dirname(target),
     `.${basename(target)}.partial-${randomBytes(6).toString("hex")}`,
   );
+  mkdirSync(dirname(target), { recursive: true });
   mkdirSync(staging, { mode: 0o755 });
   try {
     const result = build(staging, options);

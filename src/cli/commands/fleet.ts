@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { StrataError } from "../../lib/errors.js";
 import type { StatusView } from "../../wire/server.js";
 import { createClient } from "../client.js";
+import { formatBytes } from "./build.js";
 import { wholeNumber } from "../flags.js";
 import { confirm, printJson, table, type OutputOptions } from "../output.js";
 
@@ -85,7 +86,7 @@ export function registerStatusCommand(program: Command): void {
 export function statusTable(status: StatusView, now = Date.now()): string {
   const servers = [...status.servers].sort((a, b) => naturalCompare(a.name, b.name));
   return table(
-    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "HEARTBEAT", "STORE"],
+    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "STORE", "HEARTBEAT"],
     servers.map((s) => [
       s.name,
       s.group,
@@ -93,22 +94,10 @@ export function statusTable(status: StatusView, now = Date.now()): string {
       s.state,
       s.version,
       s.in_service ? "yes" : "no",
-      s.last_heartbeat ? `${age(now - Date.parse(s.last_heartbeat))} ago` : null,
       s.store_bytes ? formatBytes(s.store_bytes) : null,
+      s.last_heartbeat ? `${age(now - Date.parse(s.last_heartbeat))} ago` : null,
     ]),
   );
-}
-
-/** `512 B`, `3.4 MB`: decimal units, one decimal. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** `web-6` before `web-10`. */

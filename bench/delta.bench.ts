@@ -21,7 +21,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { localArtifactPath } from "../src/artifact/local/local-store.js";
@@ -65,6 +65,7 @@ interface Sample {
 }
 
 const work = await mkdtemp(join("/tmp", "strata-bench-delta-"));
+await chmod(work, 0o711); // the Capistrano hosts' users live below it
 const samples: Record<string, Sample[]> = {};
 let plane: BenchPlane | null = null;
 let version = 0;
@@ -177,6 +178,12 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
         .find((line) => line.includes(release.id) && line.includes("distinct files fetched")) ?? "",
     );
     bytes.push(said ? Number(said[1]) : release.size);
+    if (name === names[0]) {
+      for (const line of log.toString().split("\n")) {
+        if (line.includes('"component":"cas"'))
+          process.stderr.write(`  ${name}: ${JSON.parse(line).msg}\n`);
+      }
+    }
   }
   return {
     wall_s: wall,
@@ -200,9 +207,9 @@ async function capistranoDeploy(dir: string, count: number): Promise<Sample> {
   const name = `r${version++}`;
   const before = sshdPids().reduce((sum, pid) => sum + cpuOf(pid, true), 0);
   const started = process.hrtime.bigint();
-  const run = spawnSync("cap", ["bench", "bench:push"], {
+  const run = spawnSync("cap", ["bench", "strata_bench:push"], {
     cwd: join(capWork, "project"),
-    env: { ...process.env, HOSTS: String(count), TARBALL: tarball, RELEASE: name },
+    env: { ...process.env, BENCH_HOSTS: String(count), TARBALL: tarball, RELEASE: name },
     encoding: "utf8",
   });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;

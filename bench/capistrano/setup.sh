@@ -8,7 +8,8 @@
 #   bench/capistrano/setup.sh stop <work-dir>
 #
 # start prints one line per host: "<address> <user> <deploy_to>". Needs root.
-# Push with: cd <work-dir>/project && HOSTS=<n> TARBALL=<file> RELEASE=<name> cap bench bench:push
+# (not HOSTS: Capistrano reads that as a host filter). Push with:
+#   cd <work-dir>/project && BENCH_HOSTS=<n> TARBALL=<file> RELEASE=<name> cap bench strata_bench:push
 # Defaults: prefix 127.81.100 (hosts 17.. on the next /24), port 18122.
 set -eu
 
@@ -37,9 +38,14 @@ third=${prefix##*.}
 if ! command -v cap >/dev/null || [ ! -x /usr/sbin/sshd ]; then
   apt-get install -y -qq capistrano openssh-server >/dev/null
 fi
-mkdir -p "$work/keys" /run/sshd
-[ -f "$work/keys/client" ] || ssh-keygen -q -t ed25519 -N "" -f "$work/keys/client"
-[ -f "$work/keys/host" ] || ssh-keygen -q -t ed25519 -N "" -f "$work/keys/host"
+mkdir -p "$work/keys" "$work/home" /run/sshd
+# sshd reads authorized_keys as the user, who must reach its home (parents of <work-dir> too).
+chmod 711 "$work" "$work/home"
+# ECDSA keys, the client's in PEM: Debian's net-ssh has no ed25519 without extra
+# gems and cannot load an OpenSSH-format RSA key under OpenSSL 3; SSHKit then
+# connects to nothing and says nothing.
+[ -f "$work/keys/client" ] || ssh-keygen -q -m PEM -t ecdsa -b 256 -N "" -f "$work/keys/client"
+[ -f "$work/keys/host" ] || ssh-keygen -q -t ecdsa -b 256 -N "" -f "$work/keys/host"
 
 address_of() { # host number (1-based) -> address
   n=$1
@@ -51,6 +57,7 @@ while [ "$i" -le "$hosts" ]; do
   user="stcap$i"
   home="$work/home/$user"
   id "$user" >/dev/null 2>&1 || useradd --home-dir "$home" --no-create-home --shell /bin/sh "$user"
+  usermod --home "$home" --password '*' "$user" # sshd without PAM refuses a locked ("!") account
   mkdir -p "$home/.ssh" "$home/app/releases"
   cp "$work/keys/client.pub" "$home/.ssh/authorized_keys"
   chown -R "$user:$user" "$home"
@@ -93,7 +100,10 @@ done
 mkdir -p "$work/project/config/deploy"
 cat >"$work/project/Capfile" <<'EOF'
 require "capistrano/setup"
-namespace :bench do
+require "capistrano/deploy" # the stage tasks name deploy's; its SCM is never used here
+require "capistrano/scm/git"
+install_plugin Capistrano::SCM::Git, load_hooks: false
+namespace :strata_bench do
   desc "Push the prebuilt tarball to every host, unpack it and switch to it"
   task :push do
     tarball = ENV.fetch("TARBALL")
@@ -104,7 +114,7 @@ namespace :bench do
       execute :mkdir, "-p", release
       execute :tar, "-xzf", "#{release}.tar.gz", "-C", release
       execute :rm, "-f", "#{release}.tar.gz"
-      execute :ln, "-sfn", release, "#{fetch(:deploy_to)}/current.next"
+      execute :ln, "-sfn", "releases/#{stamp}", "#{fetch(:deploy_to)}/current.next"
       execute :mv, "-T", "#{fetch(:deploy_to)}/current.next", "#{fetch(:deploy_to)}/current"
       execute :touch, "#{release}/restart.txt"
     end
@@ -122,7 +132,7 @@ EOF
     i=$((i + 1))
   done
   echo "]"
-  echo "hosts.first(Integer(ENV.fetch(\"HOSTS\", hosts.size.to_s))).each do |address, user|"
+  echo "hosts.first(Integer(ENV.fetch(\"BENCH_HOSTS\", hosts.size.to_s))).each do |address, user|"
   echo "  server address, user: user, roles: %w[app]"
   echo "end"
   echo "set :deploy_to, \"app\""

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiClient } from "../../src/cli/client.js";
@@ -31,6 +31,7 @@ export interface BenchPlane {
 /** Starts a real control plane in this process on loopback addresses; its agents are real processes. */
 export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<BenchPlane> {
   const dir = await mkdtemp(join(tmpdir(), options.tempPrefix ?? "strata-bench-"));
+  await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = options.apiPrefix ?? randomLoopbackPrefix();
   const yaml = [
     `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,

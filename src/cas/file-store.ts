@@ -10,7 +10,7 @@ import {
   renameSync,
   writeSync,
 } from "node:fs";
-import { lstat, readdir, readFile, rm, writeFile, rename, mkdir } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile, rename, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -60,6 +60,8 @@ export function createFileStore(root: string): FileStore {
   const tmp = join(dir, "tmp");
   const usage: StoreUsage = { bytes: 0, blobs: 0 };
   const made = new Set<string>();
+  const tempPrefix = `${process.pid}-${randomBytes(4).toString("hex")}-`;
+  let temps = 0;
   let prepared = false;
   const prepare = () => {
     if (prepared) return;
@@ -85,13 +87,13 @@ export function createFileStore(root: string): FileStore {
     has: (sha256, mode) => existsSync(path(sha256, mode)),
     write(sha256, mode, data) {
       prepare();
-      const temp = join(tmp, randomBytes(8).toString("hex"));
-      const fd = openSync(temp, WRITE_FLAGS, 0o600);
+      const temp = join(tmp, `${tempPrefix}${++temps}`);
+      // Created read-only: the mode applies to later opens, not to this descriptor.
+      const fd = openSync(temp, WRITE_FLAGS, mode === 0o755 ? 0o555 : 0o444);
       try {
         for (let written = 0; written < data.length;) {
           written += writeSync(fd, data, written);
         }
-        fchmodSync(fd, mode === 0o755 ? 0o555 : 0o444);
       } finally {
         closeSync(fd);
       }
@@ -116,7 +118,8 @@ export function createFileStore(root: string): FileStore {
     },
     async collect(liveReleases) {
       prepare();
-      const wanted = new Set<string>();
+      // Sizes come from the manifests: no stat of every blob.
+      const wanted = new Map<string, number>();
       for (const name of await readdir(manifests)) {
         if (!liveReleases.has(name)) {
           await rm(join(manifests, name), { force: true });
@@ -125,8 +128,14 @@ export function createFileStore(root: string): FileStore {
         const text = await readFile(join(manifests, name), "utf8");
         for (const line of text.split("\n")) {
           if (!line.startsWith('["f"')) continue;
-          const [, , mode, , sha256] = JSON.parse(line) as [string, string, string, number, string];
-          wanted.add(mode === "0755" ? `${sha256}.x` : sha256);
+          const [, , mode, size, sha256] = JSON.parse(line) as [
+            string,
+            string,
+            string,
+            number,
+            string,
+          ];
+          wanted.set(mode === "0755" ? `${sha256}.x` : sha256, size);
         }
       }
       await rm(tmp, { recursive: true, force: true });
@@ -136,12 +145,12 @@ export function createFileStore(root: string): FileStore {
       const fans = await readdir(blobs).catch(() => [] as string[]);
       for (const fan of fans) {
         for (const name of await readdir(join(blobs, fan))) {
-          const file = join(blobs, fan, name);
-          if (!wanted.has(name)) {
-            await rm(file, { force: true });
+          const size = wanted.get(name);
+          if (size === undefined) {
+            await rm(join(blobs, fan, name), { force: true });
             continue;
           }
-          bytes += (await lstat(file)).size;
+          bytes += size;
           count++;
         }
       }

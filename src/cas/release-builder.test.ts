@@ -4,7 +4,9 @@ import { lstat, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { releaseDirName } from "../lib/server-root.js";
+import { createHash } from "node:crypto";
 import {
+  EXAMPLE_APP,
   build,
   deployAndWait,
   startTestPlane,
@@ -132,8 +134,15 @@ describe(
       const v3 = await build(t.client, dir, "3.0.0");
       const d = await deployAndWait(t.client, { version: "3.0.0" });
       assert.equal(d.state, "succeeded", d.error ?? "");
-      const kept = await readdir(join(root, "store", "manifests"));
-      assert.ok(!kept.includes(ids[0]!.slice("sha256:".length)), "v1's manifest is gone");
+      // The store is collected after the build, off the deploy's path.
+      await waitFor("v1's manifest to leave the store", async () =>
+        (await readdir(join(root, "store", "manifests"))).includes(ids[0]!.slice(7)) ? null : true,
+      );
+      const message = await readFile(join(EXAMPLE_APP, "message.txt"));
+      const hex = createHash("sha256").update(message).digest("hex");
+      await assert.rejects(lstat(join(root, "store", "blobs", hex.slice(0, 2), hex)), {
+        code: "ENOENT",
+      });
       assert.match((await built(root, v3.id)).fetch, /^2 of \d+ distinct files fetched/);
     });
   },

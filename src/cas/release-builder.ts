@@ -71,7 +71,8 @@ class Transient extends Error {}
  * manifest says which files the release holds, one pack request fetches the
  * contents the store lacks (each verified against its sha256 as it streams),
  * and the folder is made of links to, or copies of, the store's blobs. The
- * store is collected before each build: blobs no release on disk names go.
+ * store is collected after each build, off the deploy's path (the next build
+ * waits for it): blobs no release on disk names go.
  */
 export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasReleaseBuilder {
   const store = createFileStore(options.root);
@@ -234,25 +235,34 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     return { asked, downloaded, files: all.size };
   };
 
-  const build: ReleaseBuilder = async (release, dir, run, signal) => {
-    const key = options.releaseKey();
-    const releases = join(options.root, "releases");
+  const releases = join(options.root, "releases");
+  /** The collection after the last build: off the deploy's path, awaited by the next build. */
+  let collecting: Promise<unknown> = Promise.resolve();
+  const collect = async () => {
     const live = new Set((await readdir(releases).catch(() => [] as string[])).map(hexOfDir));
     await store.collect(live);
+  };
+
+  const build: ReleaseBuilder = async (release, dir, run, signal) => {
+    const key = options.releaseKey();
+    await collecting;
     let manifest: Awaited<ReturnType<typeof fetchManifest>> = null;
     const tarball = join(options.root, "tmp", `${releaseDirName(release.id)}.tar`);
     try {
       await run("fetch", async () => {
+        const started = options.clock.now();
         manifest = key ? await fetchManifest(release, key, signal) : null;
         if (!manifest) {
           await mkdir(join(options.root, "tmp"), { recursive: true });
           await options.fetchTarball(release, tarball, signal);
           return `${release.size} bytes, checksum verified (whole tarball: no file manifest)`;
         }
+        const listed = options.clock.now();
         const got = await fillStore(release, manifest.entries, signal);
         const bytes = manifest.downloaded + got.downloaded;
         const summary = `${got.asked} of ${got.files} distinct files fetched, ${bytes} bytes, each checksum verified`;
-        options.log?.(`[cas] ${release.id}: ${summary}`);
+        const took = `manifest ${listed - started} ms, pack ${options.clock.now() - listed} ms`;
+        options.log?.(`[cas] ${release.id}: ${summary} (${took})`);
         return summary;
       });
       await run("extract", async () => {
@@ -262,6 +272,7 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           if (options.runAs) await giveTree(dir, options.runAs);
           return `${count} files, ${bytes} bytes`;
         }
+        const started = options.clock.now();
         const made = await materialise({
           store,
           entries: found.entries,
@@ -272,11 +283,14 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
         });
         await store.keepManifest(hexOfDir(releaseDirName(release.id)), found.bytes);
         const summary = `${made.files} files, ${made.bytes} bytes from the store (${made.linked} linked, ${made.copied} copied)`;
-        options.log?.(`[cas] ${release.id}: ${summary}`);
+        options.log?.(`[cas] ${release.id}: ${summary} (${options.clock.now() - started} ms)`);
         return summary;
       });
     } finally {
       await rm(tarball, { force: true });
+      collecting = collect().catch((err: unknown) => {
+        options.log?.(`[cas] collecting the store: ${messageOf(err)}`);
+      });
     }
   };
 

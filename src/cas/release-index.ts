@@ -13,6 +13,12 @@ export type ReleaseIndex = Record<string, BlobLocation>;
 
 /** Bytes of a file's head deflated to judge whether it compresses at all. */
 const SAMPLE_BYTES = 16 * 1024;
+/**
+ * Smaller files are stored raw: an agent pays ~80 µs to set up each inflate
+ * (measured: 9,000 small text files took 0.8 s to inflate one by one, more
+ * than hashing all 53 MB of the release), while their bytes are few.
+ */
+const MIN_DEFLATE_BYTES = 4 * 1024;
 
 export interface IndexedRelease {
   /** The manifest as packed (the tarball's MANIFEST_FILE member). */
@@ -88,7 +94,7 @@ export function createReleaseIndexer(): {
 }
 
 function compress(content: Buffer): { bytes: Buffer; raw: boolean } {
-  if (content.length === 0) return { bytes: content, raw: true };
+  if (content.length < MIN_DEFLATE_BYTES) return { bytes: content, raw: true };
   const sample = content.subarray(0, SAMPLE_BYTES);
   if (deflateRawSync(sample, { level: 1 }).length >= sample.length * 0.95) {
     return { bytes: content, raw: true };

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { lstat, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { lstat, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { localArtifactPath } from "../artifact/local/local-store.js";
 import { releaseDirName } from "../lib/server-root.js";
 import { createHash } from "node:crypto";
 import {
@@ -144,6 +145,19 @@ describe(
         code: "ENOENT",
       });
       assert.match((await built(root, v3.id)).fetch, /^2 of \d+ distinct files fetched/);
+    });
+
+    test("a release without a file manifest is fetched and extracted whole, as before", async () => {
+      const dir = await variantOf(t.dir, { "message.txt": "version four\n" });
+      const v4 = await build(t.client, dir, "4.0.0");
+      // As a release uploaded by an older strata: no manifest beside the tarball.
+      const tarball = localArtifactPath(join(t.plane.dataDir, "artifacts"), v4.id);
+      await rm(tarball.replace(/\.tar\.gz$/, ".manifest"));
+      const d = await deployAndWait(t.client, { version: "4.0.0" });
+      assert.equal(d.state, "succeeded", d.error ?? "");
+      const served = await readFile(join(root, "releases", releaseDirName(v4.id), "message.txt"));
+      assert.equal(served.toString(), "version four\n");
+      assert.equal((await built(root, v4.id)).fetch, "", "not built from the store");
     });
   },
 );

@@ -7,6 +7,7 @@ import {
   fchmodSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   writeSync,
 } from "node:fs";
@@ -69,8 +70,23 @@ export function createFileStore(root: string): FileStore {
     mkdirSync(manifests, { recursive: true, mode: 0o700 });
     prepared = true;
   };
+  const nameOf = (sha256: string, mode: 0o644 | 0o755) => (mode === 0o755 ? `${sha256}.x` : sha256);
   const path = (sha256: string, mode: 0o644 | 0o755) =>
-    join(blobs, sha256.slice(0, 2), mode === 0o755 ? `${sha256}.x` : sha256);
+    join(blobs, sha256.slice(0, 2), nameOf(sha256, mode));
+  /**
+   * The blob names stored, read once from the fan-out folders (a few hundred
+   * readdirs instead of a stat per file of every manifest), then kept current:
+   * the agent is the store's only writer.
+   */
+  let known: Set<string> | null = null;
+  const names = () => {
+    if (known) return known;
+    known = new Set();
+    for (const fan of existsSync(blobs) ? readdirSync(blobs) : []) {
+      for (const name of readdirSync(join(blobs, fan))) known.add(name);
+    }
+    return known;
+  };
   const place = (temp: string, sha256: string, mode: 0o644 | 0o755) => {
     const fan = join(blobs, sha256.slice(0, 2));
     if (!made.has(fan)) {
@@ -79,12 +95,13 @@ export function createFileStore(root: string): FileStore {
       made.add(fan);
     }
     renameSync(temp, path(sha256, mode));
+    names().add(nameOf(sha256, mode));
   };
 
   return {
     dir,
     path,
-    has: (sha256, mode) => existsSync(path(sha256, mode)),
+    has: (sha256, mode) => names().has(nameOf(sha256, mode)),
     write(sha256, mode, data) {
       prepare();
       const temp = join(tmp, `${tempPrefix}${++temps}`);
@@ -148,6 +165,7 @@ export function createFileStore(root: string): FileStore {
           const size = wanted.get(name);
           if (size === undefined) {
             await rm(join(blobs, fan, name), { force: true });
+            known?.delete(name);
             continue;
           }
           bytes += size;

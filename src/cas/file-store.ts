@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   constants,
   copyFileSync,
   existsSync,
   fchmodSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -32,6 +34,14 @@ export interface FileStore {
    * beside it, then renamed, so a reader never sees half a blob. Idempotent.
    */
   write(sha256: string, mode: 0o644 | 0o755, data: Uint8Array): void;
+  /**
+   * Takes a file of a release extracted from its verified tarball into the
+   * store: `link` makes it read-only and links it in (the release and the
+   * store then share the read-only inode), `copy` stores a copy. A blob
+   * stored already is kept. The file's content must be `sha256` (the tarball's
+   * checksum vouches for it).
+   */
+  adopt(sha256: string, mode: 0o644 | 0o755, file: string, how: "link" | "copy"): void;
   /** Makes the blob of the other exec bit from one stored (a copy: modes live on inodes). */
   copyMode(sha256: string, from: 0o644 | 0o755): void;
   /** Keeps the manifest of release `id` (hex) while its folder exists. */
@@ -116,6 +126,27 @@ export function createFileStore(root: string): FileStore {
       }
       place(temp, sha256, mode);
       usage.bytes += data.length;
+      usage.blobs++;
+    },
+    adopt(sha256, mode, file, how) {
+      if (names().has(nameOf(sha256, mode))) return;
+      prepare();
+      const readOnly = mode === 0o755 ? 0o555 : 0o444;
+      if (how === "link") {
+        chmodSync(file, readOnly);
+        const fan = join(blobs, sha256.slice(0, 2));
+        if (!made.has(fan)) {
+          mkdirSync(fan, { recursive: true, mode: 0o700 });
+          made.add(fan);
+        }
+        linkSync(file, path(sha256, mode));
+        names().add(nameOf(sha256, mode));
+      } else {
+        const temp = join(tmp, `${tempPrefix}${++temps}`);
+        copyFileSync(file, temp, constants.COPYFILE_FICLONE);
+        chmodSync(temp, readOnly);
+        place(temp, sha256, mode);
+      }
       usage.blobs++;
     },
     copyMode(sha256, from) {

@@ -150,3 +150,22 @@ async function exists(path: string): Promise<boolean> {
     throw err;
   }
 }
+
+/**
+ * Hands the folders, symlinks and manifest of a release extracted from its
+ * tarball to the app's account, as materialise() does; files stay the agent's
+ * (read-only links into the store) unless they are copies.
+ */
+export function ownRelease(
+  root: string,
+  entries: ManifestEntry[],
+  runAs: RunAs,
+  files: FileMode,
+): void {
+  lchownSync(root, runAs.uid, runAs.gid);
+  lchownSync(join(root, MANIFEST_FILE), runAs.uid, runAs.gid);
+  for (const entry of entries) {
+    if (entry.kind === "file" && files === "link") continue;
+    lchownSync(join(root, ...entry.path.split("/")), runAs.uid, runAs.gid);
+  }
+}

@@ -32,8 +32,8 @@ async function built(root: string, release: string): Promise<{ fetch: string; ex
     .filter((line) => line.component === "cas" && line.msg?.startsWith(`${release}: `))
     .map((line) => line.msg!.slice(release.length + 2));
   return {
-    fetch: lines.find((line) => line.includes("distinct files fetched")) ?? "",
-    extract: lines.find((line) => line.includes("from the store")) ?? "",
+    fetch: lines.find((line) => / fetched, |whole tarball/.test(line)) ?? "",
+    extract: lines.find((line) => /(from|added to) the store/.test(line)) ?? "",
   };
 }
 
@@ -60,19 +60,20 @@ describe(
       await t?.close();
     });
 
-    test("a first deploy fetches every file through one pack request and builds the folder from the store", async () => {
+    test("a first deploy, with nothing in the store, fetches the tarball and adds its files to the store", async () => {
       ids.push((await build(t.client, await variantOf(t.dir, {}), "1.0.0")).id);
       const d = await deployAndWait(t.client, { version: "1.0.0" });
       assert.equal(d.state, "succeeded", d.error ?? "");
       const steps = await built(root, ids[0]!);
-      const fetched = /^(\d+) of (\d+) distinct files fetched/.exec(steps.fetch ?? "");
-      assert.ok(fetched, `fetch: ${steps.fetch}`);
-      assert.equal(fetched[1], fetched[2]);
-      assert.match(steps.extract ?? "", /from the store \(\d+ linked, 0 copied\)/);
+      assert.match(steps.fetch, /whole tarball: the store lacks 100% of the release/);
+      assert.match(steps.extract, /extracted, added to the store/);
       const dir = join(root, "releases", releaseDirName(ids[0]!));
       assert.ok(
         (await readFile(join(dir, MANIFEST_FILE), "utf8")).startsWith("strata-manifest-v1"),
       );
+      const file = await lstat(join(dir, "server.js"));
+      assert.equal(file.nlink, 2, "the release's file is the store's blob");
+      assert.equal(file.mode & 0o777, 0o444);
     });
 
     test("an everyday deploy fetches only the changed file", async () => {

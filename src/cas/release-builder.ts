@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
 import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
@@ -12,8 +12,8 @@ import { releaseDirName } from "../lib/server-root.js";
 import { tlsOptions } from "../lib/tls-fetch.js";
 import type { DesiredRelease } from "../wire/agent.js";
 import { createFileStore, type FileStore, type StoreUsage } from "./file-store.js";
-import { manifestDigest, parseManifest, type ManifestEntry } from "./manifest.js";
-import { materialise, type FileMode } from "./materialise.js";
+import { MANIFEST_FILE, manifestDigest, parseManifest, type ManifestEntry } from "./manifest.js";
+import { materialise, ownRelease, type FileMode } from "./materialise.js";
 import { readFrames } from "./pack-stream.js";
 
 /** Runs one reported step of a reconcile (the agent's Steps.run). */
@@ -61,6 +61,13 @@ export interface CasReleaseBuilder {
 
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 const DEFAULT_MAX_ENTRIES = 200_000;
+/**
+ * Share of a release's file bytes missing from the store above which the
+ * tarball is fetched instead of a pack: a full deploy then costs what it did
+ * before the store (one gunzip stream, no per-file hashing: the tarball's
+ * checksum covers every file and the manifest), and its files join the store.
+ */
+const WHOLE_TARBALL_SHARE = 0.5;
 /** Largest gzip'd manifest accepted (10,000 files take ~0.5 MB). */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
@@ -145,6 +152,18 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     const signature = res.headers.get("x-strata-manifest-signature") ?? undefined;
     verifyManifestSignature(release.id, manifestDigest(bytes), signature, key);
     return { bytes, entries: parseManifest(bytes, limits), downloaded: body.length };
+  };
+
+  /** File bytes of the release, and those the store holds in neither mode. */
+  const missingBytes = (entries: ManifestEntry[]) => {
+    let missing = 0;
+    let total = 0;
+    for (const entry of entries) {
+      if (entry.kind !== "file") continue;
+      total += entry.size;
+      if (!store.has(entry.sha256, 0o644) && !store.has(entry.sha256, 0o755)) missing += entry.size;
+    }
+    return { missing, total };
   };
 
   /** Fetches what the store lacks in one pack request (retried: each try asks for what is still missing). */
@@ -247,6 +266,7 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     const key = options.releaseKey();
     await collecting;
     let manifest: Awaited<ReturnType<typeof fetchManifest>> = null;
+    let whole = false;
     const tarball = join(options.root, "tmp", `${releaseDirName(release.id)}.tar`);
     try {
       await run("fetch", async () => {
@@ -258,6 +278,17 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           return `${release.size} bytes, checksum verified (whole tarball: no file manifest)`;
         }
         const listed = options.clock.now();
+        const { missing, total } = missingBytes(manifest.entries);
+        if (missing > total * WHOLE_TARBALL_SHARE) {
+          whole = true;
+          await mkdir(join(options.root, "tmp"), { recursive: true });
+          await options.fetchTarball(release, tarball, signal);
+          const share = Math.round((missing / Math.max(1, total)) * 100);
+          const summary = `${release.size} bytes, checksum verified (whole tarball: the store lacks ${share}% of the release)`;
+          const took = `manifest ${listed - started} ms, tarball ${options.clock.now() - listed} ms`;
+          options.log?.(`[cas] ${release.id}: ${summary} (${took})`);
+          return summary;
+        }
         const got = await fillStore(release, manifest.entries, signal);
         const bytes = manifest.downloaded + got.downloaded;
         const summary = `${got.asked} of ${got.files} distinct files fetched, ${bytes} bytes, each checksum verified`;
@@ -273,6 +304,26 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           return `${count} files, ${bytes} bytes`;
         }
         const started = options.clock.now();
+        if (whole) {
+          const { files: count, bytes } = await extractArchive(tarball, dir, options.extract);
+          const extracted = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
+          if (!extracted?.equals(found.bytes)) {
+            await rm(dir, { recursive: true, force: true });
+            throw new StrataError(
+              "unsafe_archive",
+              `[agent] extract: ${release.id}: its ${MANIFEST_FILE} is not the signed manifest`,
+            );
+          }
+          for (const entry of found.entries) {
+            if (entry.kind !== "file") continue;
+            store.adopt(entry.sha256, entry.mode, join(dir, ...entry.path.split("/")), files);
+          }
+          if (options.runAs) ownRelease(dir, found.entries, options.runAs, files);
+          await store.keepManifest(hexOfDir(releaseDirName(release.id)), found.bytes);
+          const summary = `${count} files, ${bytes} bytes extracted, added to the store`;
+          options.log?.(`[cas] ${release.id}: ${summary} (${options.clock.now() - started} ms)`);
+          return summary;
+        }
         const made = await materialise({
           store,
           entries: found.entries,

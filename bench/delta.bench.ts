@@ -231,52 +231,8 @@ async function capistranoDeploy(dir: string, count: number): Promise<Sample> {
   };
 }
 
-const record = (variant: Variant, count: number, sample: Sample) => {
-  (samples[`${variant} | ${count}`] ??= []).push(sample);
-  process.stderr.write(
-    `${variant} N=${count}: ${round(sample.wall_s, 2)} s, ${sample.bytes_per_server} B/server, ` +
-      `${round(sample.cpu_s_per_server, 2)} CPU s/server\n`,
-  );
-};
-
-try {
-  const hosts = Math.max(...COUNTS);
-  const cap = spawnSync(setup, ["start", capWork, String(hosts), CAP_PREFIX], { encoding: "utf8" });
-  if (cap.status !== 0) throw new Error(`capistrano setup: ${cap.stderr}`);
-  plane = await startBenchPlane({
-    tempPrefix: "strata-bench-delta-plane-",
-    apiPrefix: "127.81.1",
-    serverPrefix: "127.81.2",
-    yaml: ["heartbeat_interval: 1s", "deploy: { server_timeout: 900s, drain_timeout: 5s }"],
-  });
-  const b = plane;
-  let tree = 0;
-  const freshTree = async () => {
-    const dir = join(work, `tree-${tree}`);
-    await generateAppTree(dir, { files: FILES, seed: `delta-${tree++}` });
-    return dir;
-  };
-  let current = await freshTree();
-  await b.client.post("/v1/fleet/up", { group: "web", count: COUNTS[0]! });
-  await strataDeploy(b, current, COUNTS[0]!);
-  for (let run = 0; run < RUNS; run++) {
-    for (const count of COUNTS) {
-      await b.client.post("/v1/fleet/scale", { group: "web", count });
-      await serving(b, count, `1.${version - 1}.0`);
-      const previous = current;
-      current = await freshTree();
-      await rm(previous, { recursive: true, force: true });
-      record("strata full", count, await strataDeploy(b, current, count));
-      await changeFiles(current, CHANGED, CHANGED_BYTES);
-      record("strata everyday", count, await strataDeploy(b, current, count));
-      record("capistrano", count, await capistranoDeploy(current, count));
-      const old = await freshTree();
-      record("strata whole tarball (before)", count, await strataDeploy(b, old, count, true));
-      await rm(current, { recursive: true, force: true });
-      current = old;
-    }
-  }
-
+/** Writes the report from the samples so far (after every N of every run: a cut-short run still reports). */
+async function report(done: string): Promise<void> {
   const med = (variant: Variant, count: number, pick: (s: Sample) => number) =>
     median((samples[`${variant} | ${count}`] ?? []).map(pick));
   const rows = COUNTS.flatMap((count) =>
@@ -312,7 +268,7 @@ try {
       samples,
     },
     markdown: [
-      `An app of ${FILES} files (~53 MiB, a ~15 MB tarball; bench/lib/app-tree.ts). ${RUNS} runs, the`,
+      `Done: ${done}. An app of ${FILES} files (~53 MiB; bench/lib/app-tree.ts). ${RUNS} runs, the`,
       "variants interleaved in each run at each N; medians. strata deploys all at once after staging",
       "(fetch and prepare before any server leaves the balancer). *full*: every file's content new;",
       `*everyday*: ${CHANGED} files (1%) rewritten, ~${CHANGED_BYTES / 1024} KiB of new content;`,
@@ -340,6 +296,65 @@ try {
     ].join("\n"),
   });
   process.stderr.write(`wrote ${paths.join(", ")}\n`);
+}
+
+const record = (variant: Variant, count: number, sample: Sample) => {
+  (samples[`${variant} | ${count}`] ??= []).push(sample);
+  process.stderr.write(
+    `${variant} N=${count}: ${round(sample.wall_s, 2)} s, ${sample.bytes_per_server} B/server, ` +
+      `${round(sample.cpu_s_per_server, 2)} CPU s/server\n`,
+  );
+};
+
+const onSignal = (signal: NodeJS.Signals) => {
+  process.stderr.write(`bench: ${signal}, stopping the control plane and sshd\n`);
+  void (async () => {
+    await plane?.close().catch(() => undefined);
+    spawnSync(setup, ["stop", capWork]);
+    await rm(work, { recursive: true, force: true });
+    process.exit(130);
+  })();
+};
+process.once("SIGINT", onSignal);
+process.once("SIGTERM", onSignal);
+try {
+  const hosts = Math.max(...COUNTS);
+  const cap = spawnSync(setup, ["start", capWork, String(hosts), CAP_PREFIX], { encoding: "utf8" });
+  if (cap.status !== 0) throw new Error(`capistrano setup: ${cap.stderr}`);
+  plane = await startBenchPlane({
+    tempPrefix: "strata-bench-delta-plane-",
+    apiPrefix: "127.81.1",
+    serverPrefix: "127.81.2",
+    yaml: ["heartbeat_interval: 1s", "deploy: { server_timeout: 900s, drain_timeout: 5s }"],
+  });
+  const b = plane;
+  let tree = 0;
+  const freshTree = async () => {
+    const dir = join(work, `tree-${tree}`);
+    await generateAppTree(dir, { files: FILES, seed: `delta-${tree++}` });
+    return dir;
+  };
+  let current = await freshTree();
+  await b.client.post("/v1/fleet/up", { group: "web", count: COUNTS[0]! });
+  await strataDeploy(b, current, COUNTS[0]!);
+  for (let run = 0; run < RUNS; run++) {
+    for (const count of COUNTS) {
+      await b.client.post("/v1/fleet/scale", { group: "web", count });
+      await serving(b, count, `1.${version - 1}.0`);
+      const previous = current;
+      current = await freshTree();
+      await rm(previous, { recursive: true, force: true });
+      record("strata full", count, await strataDeploy(b, current, count));
+      await changeFiles(current, CHANGED, CHANGED_BYTES);
+      record("strata everyday", count, await strataDeploy(b, current, count));
+      record("capistrano", count, await capistranoDeploy(current, count));
+      const old = await freshTree();
+      record("strata whole tarball (before)", count, await strataDeploy(b, old, count, true));
+      await rm(current, { recursive: true, force: true });
+      current = old;
+      await report(`run ${run + 1} of ${RUNS}, N = ${count}`);
+    }
+  }
 } finally {
   await plane?.close();
   spawnSync(setup, ["stop", capWork]);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiClient } from "../../src/cli/client.js";
@@ -13,6 +13,10 @@ export interface BenchPlaneOptions {
   tempPrefix?: string;
   /** Passed to the control plane. @default true */
   stageFirst?: boolean;
+  /** `127.a.b` of the API and the balancer (on `.1`). @default random */
+  apiPrefix?: string;
+  /** `127.a.b` of the servers. @default random */
+  serverPrefix?: string;
 }
 
 export interface BenchPlane {
@@ -27,9 +31,10 @@ export interface BenchPlane {
 /** Starts a real control plane in this process on loopback addresses; its agents are real processes. */
 export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<BenchPlane> {
   const dir = await mkdtemp(join(tmpdir(), options.tempPrefix ?? "strata-bench-"));
-  const api = randomLoopbackPrefix();
+  await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
+  const api = options.apiPrefix ?? randomLoopbackPrefix();
   const yaml = [
-    `provider: { local: { address_prefix: "${randomLoopbackPrefix()}" } }`,
+    `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
     `balancer: { host: "${api}.1" }`,
     ...(options.yaml ?? []),
   ].join("\n");

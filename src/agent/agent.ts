@@ -17,6 +17,7 @@ import { stopOrphan } from "../lib/process.js";
 import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
 import { createAppControl, isAppStopped } from "../runtime/app-control.js";
 import { fetchSecrets } from "../runtime/secrets.js";
+import { createAgentReleaseBuilder, type CasReleaseBuilder } from "../cas/release-builder.js";
 
 export interface AgentConfig extends AgentOpsConfig {
   /** Control plane URL. */
@@ -69,6 +70,7 @@ interface Agent {
   /** The release staged last, kept on disk until it is switched to. */
   staged?: string;
   runAs?: RunAs;
+  cas?: CasReleaseBuilder;
 }
 
 /**
@@ -105,6 +107,7 @@ export async function run(
   const agent: Agent = { config, client, session, supervisor, clock, log, signal: stop.signal };
   if (runAs) agent.runAs = runAs;
   ops.instrument({ client, session, supervisor });
+  agent.cas = createAgentReleaseBuilder({ ...agent, fetchTarball: artifactFetcher(agent) });
   const unwatch = config.exitWithParent ? watchParent(() => stop.abort(), log) : () => {};
   let beating = Promise.resolve();
   try {
@@ -246,6 +249,7 @@ async function reconcileOnce(
       ...(agent.staged ? { protect: [agent.staged] } : {}),
       ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
       ...(agent.runAs ? { runAs: agent.runAs } : {}),
+      ...(agent.cas ? { build: agent.cas.build } : {}),
     });
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;
@@ -272,7 +276,8 @@ function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
 }
 
 /** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
-async function heartbeats({ config, client, session, supervisor, clock, log, signal }: Agent) {
+async function heartbeats(agent: Agent): Promise<void> {
+  const { config, client, session, supervisor, clock, log, signal, cas } = agent;
   while (!signal.aborted) {
     const app = supervisor.current;
     const healthy =
@@ -282,6 +287,7 @@ async function heartbeats({ config, client, session, supervisor, clock, log, sig
       current_release: app?.releaseId ?? (await readCurrent(config.root)),
       app_healthy: healthy,
       app_port: app?.definition.port ?? null,
+      ...(cas ? { store_bytes: cas.store.usage.bytes } : {}),
     };
     const answer = await client.heartbeat(beat, signal).catch(() => undefined); // 401s: the desired loop
     if (answer?.rotate_token) await session.rotateToken().catch((err) => log(messageOf(err)));

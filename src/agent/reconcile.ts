@@ -26,6 +26,7 @@ import {
   type SwitchIntent,
 } from "../lib/server-root.js";
 import { failpoint } from "../lib/failpoint.js";
+import type { ReleaseBuilder } from "../cas/release-builder.js";
 
 /** Downloads the verified artifact of `release` to `dest`. */
 export type ArtifactFetcher = (
@@ -56,6 +57,8 @@ export interface ReconcileOptions {
   releaseKey?: string;
   /** The account hooks run as, owner of the release folders (the agent runs as root). */
   runAs?: RunAs;
+  /** Builds a release from the server's file store (src/cas/) instead of fetching and extracting it. */
+  build?: ReleaseBuilder;
 }
 
 /**
@@ -270,6 +273,8 @@ async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<Ap
   if (await exists(dir)) {
     steps.record("fetch", "skipped", "release already on disk");
     steps.record("extract", "skipped", "release already on disk");
+  } else if (options.build) {
+    await options.build(release, dir, (name, work) => steps.run(name, work), signal);
   } else {
     await mkdir(join(root, "tmp"), { recursive: true });
     const tarball = join(root, "tmp", `${releaseDirName(release.id)}.tar`);
@@ -287,7 +292,7 @@ async function prepare(options: ReconcileOptions & { steps: Steps }): Promise<Ap
       await rm(tarball, { force: true });
     }
   }
-  if (options.runAs) await giveTree(dir, options.runAs);
+  if (options.runAs && !options.build) await giveTree(dir, options.runAs);
   let definition: AppDefinition | undefined;
   await steps.run("validate", async () => {
     definition = await loadDefinition(root, release.id);

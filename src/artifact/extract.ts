@@ -128,6 +128,21 @@ export async function extractArchive(
   }
 }
 
+/**
+ * Sees every accepted entry of a verified archive, in archive order, with
+ * each file's data (for the release index, src/cas/release-index.ts).
+ * `end` runs after the whole archive is accepted; what it throws rejects it.
+ */
+export interface ArchiveVisitor {
+  directory(path: string): void;
+  symlink(path: string, target: string): void;
+  /** A hard link to an earlier file. */
+  hardLink(path: string, target: string): void;
+  /** A regular file of `size` bytes; `data` receives them in order, then `done`. */
+  file(path: string, mode: number, size: number): { data(chunk: Buffer): void; done(): void };
+  end(): void;
+}
+
 export interface VerifyResult extends ExtractResult {
   /** The archive's top-level strata.yaml, null when it has none. */
   definition: string | null;
@@ -143,12 +158,14 @@ export async function verifyArchive(
   source: Readable,
   label: string,
   options: ExtractOptions = {},
+  visitor?: ArchiveVisitor,
 ): Promise<VerifyResult> {
   const extractor = new Extractor(() => source, label, null, {
     maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
     maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
     fixModes: false,
   });
+  extractor.visitor = visitor;
   const result = await extractor.run();
   return { ...result, definition: extractor.definition };
 }
@@ -185,6 +202,7 @@ class Extractor {
   readonly #root: string | null;
   /** The top-level strata.yaml, kept when checking only. */
   definition: string | null = null;
+  visitor: ArchiveVisitor | undefined;
   readonly #limits: Limits;
   /** What each extracted path is; the staging folder is ours alone, so this is the truth about it. */
   readonly #kinds = new Map<string, Kind>();
@@ -220,6 +238,7 @@ class Extractor {
         const escape = symlinkEscape(path, this.#links);
         if (escape !== null) throw this.#reject("unsafe_archive", escape, path);
       }
+      this.visitor?.end();
       return { files: this.#files, bytes: this.#bytes };
     } catch (err) {
       throw this.#classify(err);
@@ -305,6 +324,7 @@ class Extractor {
       if (size !== 0) throw this.#reject("unsafe_archive", "directory entry carries data");
       if (existing) return;
       if (write) this.#mkdir(abs);
+      this.visitor?.directory(rel);
       this.#kinds.set(rel, "directory");
       return;
     }
@@ -317,6 +337,7 @@ class Extractor {
         const escape = lexicalTargetEscape(rel, linkpath);
         if (escape !== null) throw this.#reject("unsafe_archive", escape);
         if (write) symlinkSync(linkpath, abs);
+        this.visitor?.symlink(rel, linkpath);
         this.#kinds.set(rel, "symlink");
         this.#links.set(rel, linkpath);
         return;
@@ -333,6 +354,7 @@ class Extractor {
           );
         }
         if (write) linkSync(join(this.#root!, ...linked), abs);
+        this.visitor?.hardLink(rel, source);
         this.#kinds.set(rel, "file");
         return;
       }
@@ -354,7 +376,7 @@ class Extractor {
     this.#bytes += size;
     this.#files++;
     this.#kinds.set(rel, "file");
-    if (this.#root === null) return this.#checkFile(reader, rel, size);
+    if (this.#root === null) return this.#checkFile(reader, rel, headerMode, size);
     const mode = headerMode & 0o111 ? 0o755 : 0o644;
     const fd = openSync(abs, CREATE_FLAGS, mode);
     try {
@@ -374,15 +396,25 @@ class Extractor {
   }
 
   /** Reads a file's data without writing it, keeping a top-level strata.yaml. */
-  async #checkFile(reader: ByteReader, rel: string, size: number): Promise<void> {
+  async #checkFile(reader: ByteReader, rel: string, mode: number, size: number): Promise<void> {
+    const sink = this.visitor?.file(rel, mode & 0o111 ? 0o755 : 0o644, size);
     if (rel === DEFINITION_FILE) {
       if (size > MAX_DEFINITION_SIZE) {
         throw this.#reject("too_large", `larger than ${MAX_DEFINITION_SIZE} bytes`);
       }
-      this.definition = decodeUtf8(await reader.readExactly(size));
+      const data = await reader.readExactly(size);
+      this.definition = decodeUtf8(data);
+      sink?.data(data);
+    } else if (sink) {
+      for (let remaining = size; remaining > 0;) {
+        const chunk = await reader.readSome(remaining);
+        sink.data(chunk);
+        remaining -= chunk.length;
+      }
     } else {
       await reader.skip(size);
     }
+    sink?.done();
     await reader.skip(paddingFor(size));
   }
 

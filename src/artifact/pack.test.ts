@@ -22,6 +22,7 @@ import { StrataError } from "../lib/errors.js";
 import { digestFile } from "./digest.js";
 import { extractArchive } from "./extract.js";
 import { packDirectory } from "./pack.js";
+import { MANIFEST_FILE, parseManifest } from "../cas/manifest.js";
 
 let work: string;
 let counter = 0;
@@ -54,11 +55,12 @@ async function makeTree(
 
 type Snapshot = Record<string, string>;
 
-/** Every path under `root` with its type, mode bits that matter and content or target. */
+/** Every path under `root` with its type, mode bits that matter and content or target; not the manifest pack adds. */
 async function snapshot(root: string, rel = ""): Promise<Snapshot> {
   const out: Snapshot = {};
   for (const name of (await readdir(join(root, rel))).sort()) {
     const path = rel === "" ? name : `${rel}/${name}`;
+    if (path === MANIFEST_FILE) continue;
     const abs = join(root, path);
     const stats = await lstat(abs);
     if (stats.isSymbolicLink()) out[path] = `link -> ${await readlink(abs)}`;
@@ -102,8 +104,36 @@ describe("packDirectory", () => {
     assert.equal(result.fileCount, 10);
     const dest = fresh("dest");
     const extracted = await extractArchive(out, dest);
-    assert.equal(extracted.files, 10);
+    assert.equal(extracted.files, 11, "the ten and the manifest");
     assert.deepEqual(await snapshot(dest), await snapshot(src));
+  });
+
+  test("the last member is the manifest: every entry with its mode, size and sha256", async () => {
+    const src = fresh("src");
+    await makeTree(src, SAMPLE);
+    await writeFile(join(src, MANIFEST_FILE), "a stale one is replaced\n");
+    const out = fresh("out.tar.gz");
+    await packDirectory(src, out);
+    const order: string[] = [];
+    await tar.t({ file: out, onReadEntry: (entry) => order.push(entry.path) });
+    assert.equal(order.at(-1), MANIFEST_FILE);
+    assert.equal(order.filter((path) => path === MANIFEST_FILE).length, 1);
+    const dest = fresh("dest");
+    await extractArchive(out, dest);
+    const entries = parseManifest(await readFile(join(dest, MANIFEST_FILE)), {
+      maxBytes: 1e9,
+      maxEntries: 1000,
+    });
+    const listed: Snapshot = {};
+    for (const entry of entries) {
+      if (entry.kind === "directory") listed[entry.path] = "dir";
+      else if (entry.kind === "symlink") listed[entry.path] = `link -> ${entry.target}`;
+      else listed[entry.path] = `${entry.mode === 0o755 ? "exec " : ""}file ${entry.sha256}`;
+    }
+    const expected = await snapshot(src);
+    assert.deepEqual(listed, expected);
+    const start = entries.find((entry) => entry.path === "bin/start");
+    assert.ok(start?.kind === "file" && start.size === (await lstat(join(src, "bin/start"))).size);
   });
 
   test("the id is the sha256 of the file written, and size its length", async () => {
@@ -171,7 +201,16 @@ describe("packDirectory", () => {
     await packDirectory(src, out);
     const order: string[] = [];
     await tar.t({ file: out, onReadEntry: (entry) => order.push(entry.path) });
-    assert.deepEqual(order, ["C.txt", "a/", "a/m/", "a/m/x.txt", "a/z.txt", "a.txt", "b.txt"]);
+    assert.deepEqual(order, [
+      "C.txt",
+      "a/",
+      "a/m/",
+      "a/m/x.txt",
+      "a/z.txt",
+      "a.txt",
+      "b.txt",
+      MANIFEST_FILE,
+    ]);
   });
 
   test("deterministic: same content, same id; mtimes, atimes and non-exec mode bits do not matter", async () => {

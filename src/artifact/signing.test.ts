@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ensureReleaseSigner, verifyReleaseSignature } from "./signing.js";
+import { ensureReleaseSigner, verifyManifestSignature, verifyReleaseSignature } from "./signing.js";
 
 describe("release signatures (issue 8: signed releases)", () => {
   let dir: string;
@@ -59,6 +59,25 @@ describe("release signatures (issue 8: signed releases)", () => {
     ];
     for (const [what, check, message] of cases) {
       assert.throws(check, { code: "bad_signature", message }, what);
+    }
+  });
+  test("a file manifest's signature binds its digest to the release id (issue 13)", async () => {
+    const signer = await ensureReleaseSigner(join(dir, "files.pem"));
+    const digest = "b".repeat(64);
+    const signature = signer.signManifest(release.id, digest);
+    verifyManifestSignature(release.id, digest, signature, signer.publicKey);
+    const refused: Array<[string, string, string | undefined]> = [
+      ["another manifest", "c".repeat(64), signature],
+      ["another release's", digest, signer.signManifest(`sha256:${"d".repeat(64)}`, digest)],
+      ["a release signature", digest, signer.sign(release)],
+      ["none", digest, undefined],
+    ];
+    for (const [what, sha256, sig] of refused) {
+      assert.throws(
+        () => verifyManifestSignature(release.id, sha256, sig, signer.publicKey),
+        { code: "bad_signature" },
+        what,
+      );
     }
   });
 });

@@ -21,6 +21,12 @@ export interface ReleaseManifest {
 export interface ReleaseSigner {
   /** Base64 ed25519 signature of the release's manifest. Pure; may run concurrently. */
   sign(release: ReleaseManifest): string;
+  /**
+   * Base64 signature binding a release's file manifest (its sha256 hex) to the
+   * release id, for agents that build the release from files instead of the
+   * tarball. Pure; may run concurrently.
+   */
+  signManifest(releaseId: string, manifestSha256: string): string;
   /** The public key as SPKI PEM, handed to agents at join and pinned there. */
   readonly publicKey: string;
 }
@@ -32,6 +38,11 @@ export interface ReleaseSigner {
 export function manifestBytes(release: ReleaseManifest): Buffer {
   const { id, app, version, size } = release;
   return Buffer.from(`strata-release-v1\n${id}\n${app}\n${version}\n${size}\n`);
+}
+
+/** The bytes of a manifest signature: what tag, release and manifest digest it binds. */
+export function manifestSignatureBytes(releaseId: string, manifestSha256: string): Buffer {
+  return Buffer.from(`strata-files-v1\n${releaseId}\n${manifestSha256}\n`);
 }
 
 /**
@@ -52,6 +63,8 @@ export async function ensureReleaseSigner(path: string): Promise<ReleaseSigner> 
   const publicKey = createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
   return {
     sign: (release) => sign(null, manifestBytes(release), privateKey).toString("base64"),
+    signManifest: (releaseId, sha256) =>
+      sign(null, manifestSignatureBytes(releaseId, sha256), privateKey).toString("base64"),
     publicKey,
   };
 }
@@ -82,6 +95,34 @@ export function verifyReleaseSignature(
     throw new StrataError(
       "bad_signature",
       `[agent] verify: ${name}: the signature does not match the control plane's key`,
+    );
+  }
+}
+
+/**
+ * Throws StrataError("bad_signature") unless `signature` is `publicKey`'s
+ * signature binding the manifest with sha256 `manifestSha256` to `releaseId`.
+ * The agent calls it before it uses anything the manifest says.
+ */
+export function verifyManifestSignature(
+  releaseId: string,
+  manifestSha256: string,
+  signature: string | undefined,
+  publicKey: string,
+): void {
+  let ok = false;
+  try {
+    const bytes = manifestSignatureBytes(releaseId, manifestSha256);
+    ok = !!signature && verify(null, bytes, publicKey, Buffer.from(signature, "base64"));
+  } catch (err) {
+    throw new StrataError("bad_signature", `[agent] verify: manifest of ${releaseId}: unusable`, {
+      cause: err,
+    });
+  }
+  if (!ok) {
+    throw new StrataError(
+      "bad_signature",
+      `[agent] verify: the file manifest of ${releaseId} is not signed by the control plane's key`,
     );
   }
 }

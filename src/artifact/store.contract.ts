@@ -137,6 +137,44 @@ export function runArtifactStoreContract(options: ArtifactStoreContractOptions):
       await store.delete(blob.id);
       assert.ok((await readAll(opened.stream)).equals(blob.bytes));
     });
+
+    contractTest("a part is stored beside its tarball, replaced and read whole", async (store) => {
+      const blob = makeBlob(1000);
+      await store.put(blob.id, chunked(blob.bytes));
+      assert.equal(await store.openPart(blob.id, "index"), null);
+      await store.putPart(blob.id, "index", Buffer.from("first"));
+      await store.putPart(blob.id, "index", Buffer.from("second"));
+      const opened = await store.openPart(blob.id, "index");
+      assert.ok(opened);
+      assert.equal(opened.size, 6);
+      assert.equal((await readAll(opened.stream)).toString(), "second");
+      assert.equal(await store.openPart(blob.id, "manifest"), null);
+    });
+
+    contractTest("ranged reads of a part return the bytes asked for", async (store) => {
+      const blob = makeBlob(1000);
+      const part = randomBytes(300_000);
+      await store.put(blob.id, chunked(blob.bytes));
+      await store.putPart(blob.id, "blobs", part);
+      for (const [start, end] of [
+        [0, 0],
+        [10, 99],
+        [150_000, 299_999],
+      ] as const) {
+        const opened = await store.openPart(blob.id, "blobs", { start, end });
+        assert.ok(opened);
+        assert.equal(opened.size, end - start + 1);
+        assert.ok((await readAll(opened.stream)).equals(part.subarray(start, end + 1)));
+      }
+    });
+
+    contractTest("delete removes the parts too", async (store) => {
+      const blob = makeBlob(1000);
+      await store.put(blob.id, chunked(blob.bytes));
+      await store.putPart(blob.id, "manifest", Buffer.from("m"));
+      await store.delete(blob.id);
+      assert.equal(await store.openPart(blob.id, "manifest"), null);
+    });
   });
 }
 

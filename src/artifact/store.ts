@@ -1,6 +1,12 @@
 import type { Readable } from "node:stream";
 
 /**
+ * Parts stored beside a tarball: the release's manifest (as packed, gzip'd),
+ * the index of its blobs, and the blobs themselves (src/cas/release-index.ts).
+ */
+export type ArtifactPart = "manifest" | "index" | "blobs";
+
+/**
  * Content-addressed release tarballs, keyed by release id (`sha256:<hex>` of
  * the bytes). The embedded control plane keeps them in a local folder; S3
  * (and S3-compatible stores) will implement the same interface.
@@ -23,7 +29,23 @@ export interface ArtifactStore {
   open(id: string): Promise<{ stream: Readable; size: number } | null>;
   /** Whether `id` is stored. May run concurrently. */
   has(id: string): Promise<boolean>;
-  /** Removes `id`; idempotent (missing is fine). Called by garbage collection. */
+  /**
+   * Stores a derived part of release `id` beside its tarball (the release
+   * index of src/cas/release-index.ts), replacing one stored before. Called at
+   * upload, after the tarball is verified. Idempotent; may run concurrently.
+   */
+  putPart(id: string, part: ArtifactPart, bytes: Buffer): Promise<void>;
+  /**
+   * Opens a stored part, or bytes `start`..`end` of it (inclusive, as an HTTP
+   * range); null when missing. Called for agents' manifest and pack requests;
+   * may run concurrently with anything.
+   */
+  openPart(
+    id: string,
+    part: ArtifactPart,
+    range?: { start: number; end: number },
+  ): Promise<{ stream: Readable; size: number } | null>;
+  /** Removes `id` and its parts; idempotent (missing is fine). Called by garbage collection. */
   delete(id: string): Promise<void>;
   /**
    * A URL that serves `id` for a few minutes to anyone holding it, without

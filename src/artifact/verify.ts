@@ -1,6 +1,6 @@
 import { parseAppDefinition, type AppDefinition } from "../config/app-definition.js";
 import { StrataError, messageOf } from "../lib/errors.js";
-import { verifyArchive, type ExtractOptions } from "./extract.js";
+import { verifyArchive, type ArchiveVisitor, type ExtractOptions } from "./extract.js";
 import type { ArtifactStore } from "./store.js";
 
 /**
@@ -15,11 +15,12 @@ export async function verifyStoredRelease(
   artifacts: ArtifactStore,
   id: string,
   options: ExtractOptions = {},
+  visitor?: ArchiveVisitor,
 ): Promise<{ files: number; bytes: number; definition: AppDefinition }> {
   const found = await artifacts.open(id);
   if (!found) throw new StrataError("not_found", `[artifact] verify: ${id} is not in the store`);
   try {
-    const result = await verifyArchive(found.stream, "the archive", options);
+    const result = await verifyArchive(found.stream, "the archive", options, visitor);
     if (result.definition === null) {
       throw new StrataError(
         "unsafe_archive",

@@ -72,6 +72,8 @@ export class Fleet {
   #sweeper: NodeJS.Timeout | null = null;
   /** Heartbeats older than this were sent to a control plane that is gone: not held against the agent. */
   #startedAt = 0;
+  /** Kept in memory: a size is news only until the next heartbeat. */
+  readonly #storeBytes = new Map<string, number>();
   /** Serialises membership changes per server. */
   readonly #syncing = new Map<string, Promise<void>>();
   readonly #reportListeners = new Set<ReportListener>();
@@ -359,8 +361,14 @@ export class Fleet {
     await this.sync(name);
   }
 
+  /** Bytes in a server's file store as its last heartbeat to this control plane said; null before one. */
+  storeBytes(name: string): number | null {
+    return this.#storeBytes.get(name) ?? null;
+  }
+
   async heartbeat(server: ServerRecord, hb: Heartbeat): Promise<void> {
     const now = this.#options.clock.now();
+    if (hb.store_bytes !== undefined) this.#storeBytes.set(server.name, hb.store_bytes);
     const desired = await this.#options.coordinator.desired(server.name);
     // A healthy app on the desired release is ready, whether a report or a
     // heartbeat says so first (a server booted from a current image may

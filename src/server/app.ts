@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { ReleaseSigner } from "../artifact/signing.js";
 import type { ArtifactStore } from "../artifact/store.js";
 import type { Balancer } from "../balancer/balancer.js";
 import type { Coordinator } from "../coord/coordinator.js";
@@ -36,7 +37,15 @@ export interface ApiDeps {
   open?: Hono;
   /** Whether a Cookie header holds a dashboard session; a session may read (GET), never change. */
   readSession?: (cookie: string | undefined) => boolean;
+  /** Signs release file manifests for agents (src/cas/); without it agents fetch whole tarballs. */
+  signer?: ReleaseSigner;
 }
+
+/** What an agent's own token may call outside /v1/agents: its release's tarball or files. */
+const AGENT_PATHS: Array<[string, RegExp]> = [
+  ["GET", /^\/v1\/releases\/[^/]+\/(artifact|manifest)$/],
+  ["POST", /^\/v1\/releases\/[^/]+\/pack$/],
+];
 
 /** The versioned HTTP API. Route handlers validate, call a service and map the result. */
 export function createApi(deps: ApiDeps): Hono {
@@ -72,7 +81,10 @@ export function createApi(deps: ApiDeps): Hono {
       }
       return runAs(`token:${record.name}`, next);
     }
-    if (token && c.req.method === "GET" && /^\/v1\/releases\/[^/]+\/artifact$/.test(c.req.path)) {
+    if (
+      token &&
+      AGENT_PATHS.some(([method, path]) => c.req.method === method && path.test(c.req.path))
+    ) {
       const server = await deps.fleet.authenticate(token);
       return runAs(`agent:${server.name}`, next);
     }

@@ -70,6 +70,8 @@ export const HeartbeatSchema = z.strictObject({
   current_release: releaseId.nullable(),
   app_healthy: z.boolean(),
   app_port: port.nullable(),
+  /** Bytes in the server's content-addressed file store (src/cas/). */
+  store_bytes: z.number().int().min(0).optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 

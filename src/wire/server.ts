@@ -24,6 +24,8 @@ export interface ServerView {
   launched_at: string | null;
   ready_at: string | null;
   in_service_at: string | null;
+  /** Bytes in the server's content-addressed file store, from its last heartbeat (src/cas/). */
+  store_bytes?: number | null;
 }
 
 export interface GroupView {

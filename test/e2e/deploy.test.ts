@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { open } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { open, readFile } from "node:fs/promises";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { localArtifactPath } from "../../src/artifact/local/local-store.js";
@@ -167,6 +168,14 @@ describe(
       byte[0] = byte[0]! ^ 0xff;
       await file.write(byte, 0, 1, 100);
       await file.close();
+      // Agents build releases from files (src/cas/): corrupt the one new file's blob too.
+      const index = JSON.parse(await readFile(path.replace(/\.tar\.gz$/, ".index"), "utf8"));
+      const [offset] = index[createHash("sha256").update("corrupt me\n").digest("hex")];
+      const blobs = await open(path.replace(/\.tar\.gz$/, ".blobs"), "r+");
+      await blobs.read(byte, 0, 1, offset);
+      byte[0] = byte[0]! ^ 0xff;
+      await blobs.write(byte, 0, 1, offset);
+      await blobs.close();
       const d = await deployAndWait(t.client, { version: "3.0.0" });
       assert.notEqual(d.state, "succeeded");
       assert.match(d.error ?? "", /checksum/);

@@ -70,6 +70,12 @@ describe("golden images end to end (control plane + agent processes)", { timeout
       opened.push({ id, at: Date.now() });
       return open(id);
     };
+    // Agents build releases from files (src/cas/): a pack request reads the release's blobs.
+    const openPart = plane.artifacts.openPart.bind(plane.artifacts);
+    plane.artifacts.openPart = (id, part, range) => {
+      if (part === "blobs") opened.push({ id, at: Date.now() });
+      return openPart(id, part, range);
+    };
     await client.post("/v1/fleet/up", { group: "web", count: 1 });
     // A deployment only counts servers whose agent has joined.
     await waitFor("web-1 to join", async () =>

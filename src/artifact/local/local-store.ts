@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { link, mkdir, open, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StrataError } from "../../lib/errors.js";
 import { createDigest, isReleaseId } from "../digest.js";
-import type { ArtifactStore } from "../store.js";
+import type { ArtifactPart, ArtifactStore } from "../store.js";
 
 export interface LocalArtifactStoreOptions {
   /** Folder holding the tarballs (created on first put). */
@@ -66,10 +66,49 @@ export function createLocalArtifactStore(options: LocalArtifactStoreOptions): Ar
       return (await sizeOf(localArtifactPath(dir, id))) !== null;
     },
 
+    async putPart(id, part, bytes) {
+      const path = partPath(dir, id, part);
+      await mkdir(join(dir, "sha256"), { recursive: true });
+      const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+      try {
+        await writeFile(temp, bytes, { flag: "wx", mode: 0o644, flush: true });
+        await rename(temp, path);
+      } finally {
+        await rm(temp, { force: true });
+      }
+    },
+
+    async openPart(id, part, range) {
+      let handle;
+      try {
+        handle = await open(partPath(dir, id, part), "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+        throw err;
+      }
+      try {
+        const { size } = await handle.stat();
+        if (!range) return { stream: handle.createReadStream({ highWaterMark: 1 << 20 }), size };
+        const end = Math.min(range.end, size - 1);
+        const stream = handle.createReadStream({ start: range.start, end, highWaterMark: 1 << 20 });
+        return { stream, size: Math.max(0, end - range.start + 1) };
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+    },
+
     async delete(id) {
       await rm(localArtifactPath(dir, id), { force: true });
+      for (const part of PARTS) await rm(partPath(dir, id, part), { force: true });
     },
   };
+}
+
+const PARTS: ArtifactPart[] = ["manifest", "index", "blobs"];
+
+function partPath(dir: string, id: string, part: ArtifactPart): string {
+  return join(dir, "sha256", `${hexOf(id)}.${part}`);
 }
 
 function hexOf(id: string): string {

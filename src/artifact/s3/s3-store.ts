@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { systemClock, type Clock } from "../../lib/clock.js";
 import { StrataError, messageOf } from "../../lib/errors.js";
 import { createDigest, isReleaseId } from "../digest.js";
-import type { ArtifactStore } from "../store.js";
+import type { ArtifactPart, ArtifactStore } from "../store.js";
 import { EMPTY_SHA256, presignGet, signHeaders, uriEncode, type Credentials } from "./sigv4.js";
 
 export interface S3ArtifactStoreOptions {
@@ -63,6 +63,7 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): S3Artifa
   const attempts = options.attempts ?? 4;
   const clock = options.clock ?? systemClock;
   const keyOf = (id: string) => `${prefix}sha256/${hexOf(id)}.tar.gz`;
+  const partKeyOf = (id: string, part: ArtifactPart) => `${prefix}sha256/${hexOf(id)}.${part}`;
   const urlOf = (key: string | null) =>
     new URL(
       `${endpoint}/${uriEncode(options.bucket)}${key === null ? "" : `/${uriEncode(key, true)}`}`,
@@ -222,7 +223,10 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): S3Artifa
   }
 
   async function openRange(id: string, start: number, end?: number) {
-    const key = keyOf(id);
+    return openKeyRange(keyOf(id), start, end);
+  }
+
+  async function openKeyRange(key: string, start: number, end?: number) {
     const res =
       start === 0 && end === undefined
         ? await request("GET", key, { accept: [404] })
@@ -311,8 +315,21 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): S3Artifa
 
     has: async (id) => (await head(keyOf(id))) !== null,
 
+    async putPart(id, part, bytes) {
+      // One PUT: parts are smaller than the tarball, and S3 takes up to 5 GB that way.
+      await request("PUT", partKeyOf(id, part), {
+        body: bytes,
+        headers: { "content-type": "application/octet-stream" },
+      });
+    },
+
+    openPart: (id, part, range) => openKeyRange(partKeyOf(id, part), range?.start ?? 0, range?.end),
+
     async delete(id) {
       await request("DELETE", keyOf(id), { accept: [404] });
+      for (const part of ["manifest", "index", "blobs"] as const) {
+        await request("DELETE", partKeyOf(id, part), { accept: [404] });
+      }
     },
 
     async presign(id) {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { StrataError } from "../../lib/errors.js";
 import type { StatusView } from "../../wire/server.js";
 import { createClient } from "../client.js";
+import { formatBytes } from "./build.js";
 import { wholeNumber } from "../flags.js";
 import { confirm, printJson, table, type OutputOptions } from "../output.js";
 
@@ -85,7 +86,7 @@ export function registerStatusCommand(program: Command): void {
 export function statusTable(status: StatusView, now = Date.now()): string {
   const servers = [...status.servers].sort((a, b) => naturalCompare(a.name, b.name));
   return table(
-    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "HEARTBEAT"],
+    ["NAME", "GROUP", "ADDRESS", "STATE", "VERSION", "IN SERVICE", "STORE", "HEARTBEAT"],
     servers.map((s) => [
       s.name,
       s.group,
@@ -93,6 +94,7 @@ export function statusTable(status: StatusView, now = Date.now()): string {
       s.state,
       s.version,
       s.in_service ? "yes" : "no",
+      s.store_bytes ? formatBytes(s.store_bytes) : null,
       s.last_heartbeat ? `${age(now - Date.parse(s.last_heartbeat))} ago` : null,
     ]),
   );

@@ -101,6 +101,7 @@ export function createHttpApi(options: HttpApiOptions): Hono {
       tokenFile: join(dataDir, "admin-token"),
     }),
     readSession: (cookie) => sessions.valid(cookie),
+    signer: state.signer,
   });
 
   // Prometheus scrapes without the admin token (it carries no secrets); outside /v1.

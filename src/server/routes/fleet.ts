@@ -8,6 +8,7 @@ import { FleetDownRequestSchema, ScaleRequestSchema } from "../../wire/image.js"
 import { groupName } from "../../wire/names.js";
 import type { GroupView, ServerView, StatusView } from "../../wire/server.js";
 import type { FleetOps } from "../../fleet/fleet-ops.js";
+import type { Fleet } from "../../fleet/fleet.js";
 import { readJson, readQuery } from "../validate.js";
 
 const StatusQuery = z.strictObject({ group: groupName.optional() });
@@ -22,13 +23,17 @@ export function fleetRoutes(deps: {
   fleetOps: FleetOps;
   balancer: Balancer;
   coordinator: Coordinator;
+  /** Reads each server's file-store size from its last heartbeat. */
+  fleet?: Pick<Fleet, "storeBytes">;
 }): Hono {
   const { store, fleetOps, balancer, coordinator } = deps;
   const app = new Hono();
 
   app.get("/status", async (c) => {
     const { group } = readQuery(c, StatusQuery, "status");
-    return c.json(await status(store, balancer, coordinator, group));
+    const view = await status(store, balancer, coordinator, group);
+    for (const s of view.servers) s.store_bytes = deps.fleet?.storeBytes(s.name) ?? null;
+    return c.json(view);
   });
 
   app.post("/fleet/up", async (c) => {

@@ -3,12 +3,15 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Hono } from "hono";
 import type { ArtifactStore } from "../../artifact/store.js";
 import { isReleaseId } from "../../artifact/digest.js";
+import type { ReleaseSigner } from "../../artifact/signing.js";
 import { verifyStoredRelease } from "../../artifact/verify.js";
+import { createReleaseIndexer, storeReleaseIndex } from "../../cas/release-index.js";
 import { isoTime, type Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
 import type { Store } from "../../store/store.js";
 import { badRequest } from "../http-errors.js";
 import { APP_NAME, VERSION } from "../../wire/names.js";
+import { releaseFileRoutes } from "./release-files.js";
 
 /**
  * Upload: `POST /releases?app=A&version=V` with the tarball as the body and
@@ -21,6 +24,7 @@ export function releaseRoutes(deps: {
   artifacts: ArtifactStore;
   clock: Clock;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
+  signer?: ReleaseSigner | undefined;
 }): Hono {
   const { store, artifacts, clock } = deps;
   const app = new Hono();
@@ -46,7 +50,13 @@ export function releaseRoutes(deps: {
     const body = c.req.raw.body;
     if (!body) throw badRequest("[server] release upload: empty body");
     const { size } = await artifacts.put(id, Readable.fromWeb(body as WebReadableStream));
-    if (!existing) await verifyStoredRelease(artifacts, id); // 422 naming the problem; nothing recorded
+    if (!existing) {
+      // 422 naming the problem; nothing recorded. The same pass indexes the files (src/cas/).
+      const indexer = createReleaseIndexer();
+      await verifyStoredRelease(artifacts, id, {}, indexer.visitor);
+      const indexed = indexer.result();
+      if (indexed) await storeReleaseIndex(artifacts, id, indexed);
+    }
     const release = {
       id,
       app: appName,
@@ -75,5 +85,6 @@ export function releaseRoutes(deps: {
     });
   });
 
+  app.route("/", releaseFileRoutes(deps));
   return app;
 }

@@ -1,0 +1,362 @@
+/**
+ * Deploys whose cost grows with what changed (issue 13): in one run,
+ * interleaved, for N = 1, 10, 25 servers on loopback:
+ *
+ * - strata, full deploy: every file's content is new (the servers have none of it);
+ * - strata, everyday deploy: 1% of 10,000 files changed (~0.5 MB of new content);
+ * - strata, whole tarball: a full deploy the way strata did it before the file
+ *   store (the release's manifest withheld, so agents fetch and extract the tarball);
+ * - Capistrano 3.17 (Debian) pushing the same prebuilt tarball over SSH to N
+ *   sshd hosts, each its own address and user (bench/capistrano/setup.sh).
+ *
+ * Per deploy: wall time from the deploy call to every server serving the new
+ * version (strata) or to `cap` exiting (Capistrano); bytes each server
+ * downloaded; CPU seconds per server (strata: the agent process; Capistrano:
+ * the sshd sessions, tar included, on the hosts); each server's
+ * out-of-service window (strata: absent from the balancer). Medians of the runs.
+ *
+ *   nice npx tsx bench/delta.bench.ts [--runs 3] [--servers 1,10,25] [--files 10000]
+ *
+ * Needs root (users and sshd for Capistrano). Writes docs/benchmarks/delta.{json,md}.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { localArtifactPath } from "../src/artifact/local/local-store.js";
+import { packDirectory } from "../src/artifact/pack.js";
+import { buildRelease } from "../src/cli/commands/build.js";
+import type { DeploymentView } from "../src/wire/deployment.js";
+import type { StatusView } from "../src/wire/server.js";
+import { generateAppTree } from "./lib/app-tree.js";
+import { startBenchPlane, type BenchPlane } from "./lib/plane.js";
+import { machineInfo, markdownTable, median, round, writeReport } from "./lib/report.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    servers: { type: "string", default: "1,10,25" },
+    files: { type: "string", default: "10000" },
+  },
+});
+const RUNS = Number(values.runs);
+const COUNTS = values.servers.split(",").map(Number);
+const FILES = Number(values.files);
+const CHANGED = Math.round(FILES / 100);
+/** ~0.5 MB of new content over the changed files. */
+const CHANGED_BYTES = 512 * 1024;
+const CAP_PREFIX = "127.81.100";
+const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
+
+type Variant = "strata full" | "strata everyday" | "strata whole tarball (before)" | "capistrano";
+const VARIANTS: Variant[] = [
+  "strata full",
+  "strata everyday",
+  "strata whole tarball (before)",
+  "capistrano",
+];
+
+interface Sample {
+  wall_s: number;
+  bytes_per_server: number;
+  cpu_s_per_server: number;
+  out_of_service_s: number[];
+}
+
+const work = await mkdtemp(join("/tmp", "strata-bench-delta-"));
+await chmod(work, 0o711); // the Capistrano hosts' users live below it
+const samples: Record<string, Sample[]> = {};
+let plane: BenchPlane | null = null;
+let version = 0;
+
+/** CPU seconds (user + system) of a process, or of the children it reaped. */
+function cpuOf(pid: number, children = false): number {
+  const stat = execFileSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" });
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [u, s] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
+  return (Number(u) + Number(s)) / TICKS;
+}
+
+function agentPids(root: string): Map<string, number> {
+  const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  const pids = new Map<string, number>();
+  for (const line of out.split("\n")) {
+    const match = new RegExp(`--root ${root}/([^ ]+) `).exec(line);
+    if (match && (line.includes(" agent ") || line.includes("strata-agent"))) {
+      pids.set(match[1]!, Number(line.trim().split(/\s+/)[0]));
+    }
+  }
+  return pids;
+}
+
+async function serving(b: BenchPlane, count: number, v: string): Promise<StatusView> {
+  for (;;) {
+    const s = await b.client.get<StatusView>("/v1/status?group=web");
+    const live = s.servers.filter((x) => x.state !== "terminated");
+    if (live.length === count && live.every((x) => x.in_service && x.version === v)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Rewrites `count` of the tree's text files with fresh content, `bytes` in all. */
+async function changeFiles(dir: string, count: number, bytes: number): Promise<void> {
+  const files: string[] = [];
+  for (const entry of await readdir(join(dir, "assets"), { recursive: true })) {
+    if (entry.endsWith(".js")) files.push(join(dir, "assets", entry));
+  }
+  files.sort();
+  const step = Math.floor(files.length / count);
+  const salt = randomBytes(8).toString("hex");
+  for (let i = 0; i < count; i++) {
+    const words = `const changed_${salt}_${i} = ${i};\n`;
+    await writeFile(files[i * step]!, words.repeat(Math.ceil(bytes / count / words.length)));
+  }
+}
+
+/** One strata deploy of the tree at `dir`; `withhold` removes the manifest (the old path). */
+async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold = false) {
+  const v = `1.${version++}.0`;
+  await writeFile(join(dir, "message.txt"), `release ${v}\n`);
+  const release = await buildRelease(b.client, dir, "hello", v);
+  if (withhold) {
+    const tarball = localArtifactPath(join(b.plane.dataDir, "artifacts"), release.id);
+    await rm(tarball.replace(/\.tar\.gz$/, ".manifest"));
+  }
+  const roots = join(b.plane.dataDir, "servers");
+  const pids = agentPids(roots);
+  const names = [...pids.keys()];
+  const cpuBefore = new Map(names.map((name) => [name, cpuOf(pids.get(name)!)]));
+  const logSizes = new Map<string, number>();
+  for (const name of names) {
+    logSizes.set(name, (await readFile(join(roots, name, "agent.log"))).length);
+  }
+  const away = new Map<string, bigint>();
+  const windows: number[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const members = new Set((await b.plane.balancer.members("web")).map((m) => m.id));
+      const now = process.hrtime.bigint();
+      for (const name of names) {
+        if (!members.has(name) && !away.has(name)) away.set(name, now);
+        if (members.has(name) && away.has(name)) {
+          windows.push(Number(now - away.get(name)!) / 1e9);
+          away.delete(name);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const started = process.hrtime.bigint();
+  const deployment = await b.client.post<DeploymentView>("/v1/deployments", {
+    app: "hello",
+    group: "web",
+    version: v,
+    strategy: "all-at-once",
+  });
+  let done: DeploymentView;
+  for (;;) {
+    done = await b.client.get<DeploymentView>(`/v1/deployments/${deployment.id}`);
+    if (done.state !== "running") break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await serving(b, count, v);
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  await new Promise((r) => setTimeout(r, 50));
+  sampling = false;
+  await sampler;
+  if (done.state !== "succeeded") throw new Error(`deployment ${done.state}: ${done.error}`);
+  const cpu = names.map((name) => cpuOf(pids.get(name)!) - cpuBefore.get(name)!);
+  const bytes: number[] = [];
+  for (const name of names) {
+    const log = (await readFile(join(roots, name, "agent.log"))).subarray(logSizes.get(name)!);
+    const said = /distinct files fetched, (\d+) bytes/.exec(
+      log
+        .toString()
+        .split("\n")
+        .find((line) => line.includes(release.id) && line.includes("distinct files fetched")) ?? "",
+    );
+    bytes.push(said ? Number(said[1]) : release.size);
+    if (name === names[0]) {
+      for (const line of log.toString().split("\n")) {
+        if (line.includes('"component":"cas"'))
+          process.stderr.write(`  ${name}: ${JSON.parse(line).msg}\n`);
+      }
+    }
+  }
+  return {
+    wall_s: wall,
+    bytes_per_server: median(bytes),
+    cpu_s_per_server: median(cpu),
+    out_of_service_s: windows,
+  };
+}
+
+const capWork = join(work, "capistrano");
+const setup = join(import.meta.dirname, "capistrano", "setup.sh");
+
+function sshdPids(): number[] {
+  const out = execFileSync("sh", ["-c", `cat ${capWork}/sshd-*.pid`], { encoding: "utf8" });
+  return out.trim().split(/\s+/).map(Number);
+}
+
+async function capistranoDeploy(dir: string, count: number): Promise<Sample> {
+  const tarball = join(work, "cap.tar.gz");
+  const packed = await packDirectory(dir, tarball);
+  const name = `r${version++}`;
+  const before = sshdPids().reduce((sum, pid) => sum + cpuOf(pid, true), 0);
+  const started = process.hrtime.bigint();
+  const run = spawnSync("cap", ["bench", "strata_bench:push"], {
+    cwd: join(capWork, "project"),
+    env: { ...process.env, BENCH_HOSTS: String(count), TARBALL: tarball, RELEASE: name },
+    encoding: "utf8",
+  });
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  if (run.status !== 0) throw new Error(`cap failed: ${run.stderr.slice(-2000)}`);
+  // sshd adds a session's CPU to its own children's count once it has reaped it.
+  await new Promise((r) => setTimeout(r, 500));
+  const after = sshdPids().reduce((sum, pid) => sum + cpuOf(pid, true), 0);
+  // Old releases go, unmeasured, so the disk holds one per host.
+  spawnSync("sh", [
+    "-c",
+    `for d in ${capWork}/home/*/app/releases/*; do [ "$(basename "$d")" = ${name} ] || rm -rf "$d"; done`,
+  ]);
+  await rm(tarball, { force: true });
+  return {
+    wall_s: wall,
+    bytes_per_server: packed.size,
+    cpu_s_per_server: (after - before) / count,
+    out_of_service_s: [],
+  };
+}
+
+/** Writes the report from the samples so far (after every N of every run: a cut-short run still reports). */
+async function report(done: string): Promise<void> {
+  const med = (variant: Variant, count: number, pick: (s: Sample) => number) =>
+    median((samples[`${variant} | ${count}`] ?? []).map(pick));
+  const rows = COUNTS.flatMap((count) =>
+    VARIANTS.map((variant) => {
+      const wall = med(variant, count, (s) => s.wall_s);
+      const windows = (samples[`${variant} | ${count}`] ?? []).flatMap((s) => s.out_of_service_s);
+      return [
+        count,
+        variant,
+        round(wall, 2),
+        round(med("capistrano", count, (s) => s.wall_s) / wall, 2),
+        round(med(variant, count, (s) => s.bytes_per_server) / 1e6, 3),
+        round(
+          med(variant, count, (s) => s.cpu_s_per_server),
+          2,
+        ),
+        windows.length ? round(median(windows), 2) : "n/a",
+        windows.length ? round(Math.max(...windows), 2) : "n/a",
+      ];
+    }),
+  );
+  const command = `nice npx tsx bench/delta.bench.ts --runs ${RUNS} --servers ${values.servers} --files ${FILES}`;
+  const paths = await writeReport({
+    name: "delta",
+    command,
+    machine: machineInfo(),
+    title: "Deploys whose cost grows with what changed (strata's file store against Capistrano)",
+    results: {
+      runs: RUNS,
+      files: FILES,
+      changed_files: CHANGED,
+      changed_bytes: CHANGED_BYTES,
+      samples,
+    },
+    markdown: [
+      `Done: ${done}. An app of ${FILES} files (~53 MiB; bench/lib/app-tree.ts). ${RUNS} runs, the`,
+      "variants interleaved in each run at each N; medians. strata deploys all at once after staging",
+      "(fetch and prepare before any server leaves the balancer). *full*: every file's content new;",
+      `*everyday*: ${CHANGED} files (1%) rewritten, ~${CHANGED_BYTES / 1024} KiB of new content;`,
+      "*whole tarball (before)*: a full deploy with the manifest withheld, so agents download and",
+      "extract the tarball as before the file store. Capistrano 3.17 pushes the everyday release's",
+      "tarball (the same bytes `strata build` uploads) over SSH to N hosts: upload, unpack, switch",
+      "`current`, touch restart.txt (bench/capistrano/setup.sh). Wall time: strata, from the deploy",
+      "call to every server serving the version; Capistrano, the `cap` run. CPU per server: strata,",
+      "the agent process; Capistrano, the sshd sessions (tar included). The out-of-service window is",
+      "the time a server is absent from strata's balancer (Capistrano has none here).",
+      "",
+      markdownTable(
+        [
+          "N",
+          "variant",
+          "wall (s)",
+          "Capistrano / this",
+          "MB per server",
+          "CPU s per server",
+          "out of service p50 (s)",
+          "max (s)",
+        ],
+        rows,
+      ),
+    ].join("\n"),
+  });
+  process.stderr.write(`wrote ${paths.join(", ")}\n`);
+}
+
+const record = (variant: Variant, count: number, sample: Sample) => {
+  (samples[`${variant} | ${count}`] ??= []).push(sample);
+  process.stderr.write(
+    `${variant} N=${count}: ${round(sample.wall_s, 2)} s, ${sample.bytes_per_server} B/server, ` +
+      `${round(sample.cpu_s_per_server, 2)} CPU s/server\n`,
+  );
+};
+
+const onSignal = (signal: NodeJS.Signals) => {
+  process.stderr.write(`bench: ${signal}, stopping the control plane and sshd\n`);
+  void (async () => {
+    await plane?.close().catch(() => undefined);
+    spawnSync(setup, ["stop", capWork]);
+    await rm(work, { recursive: true, force: true });
+    process.exit(130);
+  })();
+};
+process.once("SIGINT", onSignal);
+process.once("SIGTERM", onSignal);
+try {
+  const hosts = Math.max(...COUNTS);
+  const cap = spawnSync(setup, ["start", capWork, String(hosts), CAP_PREFIX], { encoding: "utf8" });
+  if (cap.status !== 0) throw new Error(`capistrano setup: ${cap.stderr}`);
+  plane = await startBenchPlane({
+    tempPrefix: "strata-bench-delta-plane-",
+    apiPrefix: "127.81.1",
+    serverPrefix: "127.81.2",
+    yaml: ["heartbeat_interval: 1s", "deploy: { server_timeout: 900s, drain_timeout: 5s }"],
+  });
+  const b = plane;
+  let tree = 0;
+  const freshTree = async () => {
+    const dir = join(work, `tree-${tree}`);
+    await generateAppTree(dir, { files: FILES, seed: `delta-${tree++}` });
+    return dir;
+  };
+  let current = await freshTree();
+  await b.client.post("/v1/fleet/up", { group: "web", count: COUNTS[0]! });
+  await strataDeploy(b, current, COUNTS[0]!);
+  for (let run = 0; run < RUNS; run++) {
+    for (const count of COUNTS) {
+      await b.client.post("/v1/fleet/scale", { group: "web", count });
+      await serving(b, count, `1.${version - 1}.0`);
+      const previous = current;
+      current = await freshTree();
+      await rm(previous, { recursive: true, force: true });
+      record("strata full", count, await strataDeploy(b, current, count));
+      await changeFiles(current, CHANGED, CHANGED_BYTES);
+      record("strata everyday", count, await strataDeploy(b, current, count));
+      record("capistrano", count, await capistranoDeploy(current, count));
+      const old = await freshTree();
+      record("strata whole tarball (before)", count, await strataDeploy(b, old, count, true));
+      await rm(current, { recursive: true, force: true });
+      current = old;
+      await report(`run ${run + 1} of ${RUNS}, N = ${count}`);
+    }
+  }
+} finally {
+  await plane?.close();
+  spawnSync(setup, ["stop", capWork]);
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,7 +1,4 @@
-import { chmod, mkdir } from "node:fs/promises";
-import { readCredentials } from "../fleet/agent-credentials.js";
-import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
-import { join } from "node:path";
+import type { RunAs } from "../lib/app-user.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
 import { readCurrent, readSwitchIntent, type SwitchIntent } from "../lib/server-root.js";
@@ -12,11 +9,11 @@ import { isHealthy } from "../runtime/health.js";
 import { reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
 import { loadAppSpec } from "../runtime/release-app.js";
 import { createSession, type Session } from "./session.js";
-import { createSupervisor, type Supervisor } from "../runtime/supervisor.js";
-import { stopOrphan } from "../lib/process.js";
+import type { Supervisor } from "../runtime/supervisor.js";
+import { openRoot } from "../runtime/open-root.js";
+import { watchParent } from "../lib/process.js";
 import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
 import { createAppControl, isAppStopped } from "../runtime/app-control.js";
-import { fetchSecrets } from "../runtime/secrets.js";
 import { createAgentReleaseBuilder, type CasReleaseBuilder } from "../cas/release-builder.js";
 
 export interface AgentConfig extends AgentOpsConfig {
@@ -132,39 +129,6 @@ export async function run(
     await beating;
     await Promise.all([supervisor.stop(), ops.stop()]);
   }
-}
-
-/**
- * Prepares the root: folders, the saved token and key, the app user, no app
- * left over from a killed agent.
- */
-async function openRoot(
-  config: AgentConfig,
-  client: ControlPlaneClient,
-  clock: Clock,
-  log: (line: string) => void,
-): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
-  const { root } = config;
-  await mkdir(join(root, "releases"), { recursive: true });
-  let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
-  if (runAs) {
-    await chmod(root, 0o711); // the app user may pass through to its release, not list the root
-    if (!canEnter(runAs, root)) {
-      log(
-        `[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`,
-      );
-      runAs = undefined;
-    }
-  }
-  const saved = await readCredentials(root);
-  if (saved?.token) client.setToken(saved.token);
-  const pidFile = join(root, "app.pid");
-  if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
-  const logFile = join(root, "app.log");
-  const secrets = fetchSecrets({ ...config, token: () => client.token });
-  const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
-  const supervisor = createSupervisor(supervisorOptions);
-  return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
 }
 
 /** Starts what `current` holds, without waiting for the control plane. */
@@ -293,16 +257,4 @@ async function heartbeats(agent: Agent): Promise<void> {
     if (answer?.rotate_token) await session.rotateToken().catch((err) => log(messageOf(err)));
     await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);
   }
-}
-
-/** Calls `onGone` once the parent process is gone (the local provider's control plane); returns the unwatch. */
-function watchParent(onGone: () => void, log: (line: string) => void): () => void {
-  const ppid = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid === ppid) return;
-    log("[agent] parent process is gone: shutting down");
-    clearInterval(timer);
-    onGone();
-  }, 1000);
-  return () => clearInterval(timer);
 }

@@ -209,3 +209,15 @@ export function groupAlive(pgid: number): boolean {
     return true; // no /proc: trust kill(0)
   }
 }
+
+/** Calls `onGone` once the parent process is gone (the local provider's control plane); returns the unwatch. */
+export function watchParent(onGone: () => void, log: (line: string) => void): () => void {
+  const ppid = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === ppid) return;
+    log("[agent] parent process is gone: shutting down");
+    clearInterval(timer);
+    onGone();
+  }, 1000);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,41 @@
+import { chmod, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { readCredentials } from "../fleet/agent-credentials.js";
+import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
+import type { Clock } from "../lib/clock.js";
+import { stopOrphan } from "../lib/process.js";
+import { fetchSecrets } from "./secrets.js";
+import { createSupervisor, type Supervisor } from "./supervisor.js";
+
+/**
+ * Prepares the root: folders, the saved token and key, the app user, no app
+ * left over from a killed agent.
+ */
+export async function openRoot(
+  config: { root: string; appUser?: string; server: string; ca?: string },
+  client: { readonly token: string | null; setToken(token: string): void },
+  clock: Clock,
+  log: (line: string) => void,
+): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
+  const { root } = config;
+  await mkdir(join(root, "releases"), { recursive: true });
+  let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
+  if (runAs) {
+    await chmod(root, 0o711); // the app user may pass through to its release, not list the root
+    if (!canEnter(runAs, root)) {
+      log(
+        `[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`,
+      );
+      runAs = undefined;
+    }
+  }
+  const saved = await readCredentials(root);
+  if (saved?.token) client.setToken(saved.token);
+  const pidFile = join(root, "app.pid");
+  if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
+  const logFile = join(root, "app.log");
+  const secrets = fetchSecrets({ ...config, token: () => client.token });
+  const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
+  const supervisor = createSupervisor(supervisorOptions);
+  return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
+}

@@ -57,8 +57,9 @@ const every: ImageStoreCase[] = [
 runImageStoreContract({
   name: "ImageStore contract: glance (testbed Glance, bakes through Nova's fake hypervisor)",
   create: async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     return {
       store,
       cleanup: async () => {
@@ -82,8 +83,9 @@ describe("Glance image store against the testbed", { skip }, () => {
   after(() => rm(work, { recursive: true, force: true }));
 
   test("a bake replaces the queued image by the snapshot, with the layer's properties, and deletes its builder", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     try {
       const queued = await store.create({
         name: "web-mw",
@@ -114,11 +116,12 @@ describe("Glance image store against the testbed", { skip }, () => {
   });
 
   test("a snapshot that never turns active fails the bake and leaves neither it nor the builder", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`, {
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace, {
       snapshotTimeoutMs: 5000,
     });
     // Stops builders but uploads nothing: the fake hypervisor's own behaviour.
-    const standIn = hypervisorStandIn(client, { upload: false });
+    const standIn = hypervisorStandIn(client, namespace, { upload: false });
     try {
       const name = `mw-${randomBytes(3).toString("hex")}`;
       const queued = await store.create({ name });
@@ -152,8 +155,9 @@ describe("Glance image store against the testbed", { skip }, () => {
   });
 
   test("delete refuses a protected image and one a server was launched from", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     try {
       const queued = await store.create({ name: "web-app" });
       const { image } = await store.build(queued.id, { parent: null, layer: recipe });

@@ -105,7 +105,7 @@ try {
   });
   // Testbed limits, stood in for as the hypervisor would: no user data runs (the builder is
   // stopped as its script's poweroff would) and the snapshot is uploaded through Glance's API.
-  const standIn = hypervisorStandIn(client);
+  const standIn = hypervisorStandIn(client, `bench-${run}`);
   const bake = await timed(async () => {
     const queued = await images.create({
       name: `bench-${run}-mw`,

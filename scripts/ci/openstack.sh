@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI: the OpenStack testbed (scripts/openstack-testbed) for the OpenStack integration tests.
 #   scripts/ci/openstack.sh install   Debian packages (about 100 s on a clean machine)
-#   scripts/ci/openstack.sh start     start and seed (about 90 s); exports nothing, state in $S
+#   scripts/ci/openstack.sh start     start and seed (40 s idle, about 3 min at a load of 20); needs
+#                                     the PostgreSQL of scripts/ci/engines.sh; exports nothing, state in $S
 #   scripts/ci/openstack.sh stop      stop what start started, by pid
 set -euo pipefail
 T=$(cd "$(dirname "$0")/../openstack-testbed" && pwd)

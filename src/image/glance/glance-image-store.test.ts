@@ -57,8 +57,9 @@ const every: ImageStoreCase[] = [
 runImageStoreContract({
   name: "ImageStore contract: glance (testbed Glance, bakes through Nova's fake hypervisor)",
   create: async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     return {
       store,
       cleanup: async () => {
@@ -82,8 +83,9 @@ describe("Glance image store against the testbed", { skip }, () => {
   after(() => rm(work, { recursive: true, force: true }));
 
   test("a bake replaces the queued image by the snapshot, with the layer's properties, and deletes its builder", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     try {
       const queued = await store.create({
         name: "web-mw",
@@ -114,17 +116,18 @@ describe("Glance image store against the testbed", { skip }, () => {
   });
 
   test("a snapshot that never turns active fails the bake and leaves neither it nor the builder", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`, {
-      snapshotTimeoutMs: 5000,
-    });
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    // The first look at the snapshot, right after createImage, already fails the wait: no stand-in
+    // (this process's or another test process's) can upload it in between.
+    const store = glanceStore(namespace, { snapshotTimeoutMs: 1 });
     // Stops builders but uploads nothing: the fake hypervisor's own behaviour.
-    const standIn = hypervisorStandIn(client, { upload: false });
+    const standIn = hypervisorStandIn(client, namespace, { upload: false });
     try {
       const name = `mw-${randomBytes(3).toString("hex")}`;
       const queued = await store.create({ name });
       await assert.rejects(store.build(queued.id, { parent: null, layer: recipe }), {
         code: "timeout",
-        message: /snapshot .* turning active: not done after 5000 ms/,
+        message: /snapshot .* turning active: not done after 1 ms/,
       });
       assert.equal((await store.get(queued.id))?.state, "killed");
       const builders = await client.list<NovaServer>("compute", "/servers/detail", "servers", {
@@ -152,8 +155,9 @@ describe("Glance image store against the testbed", { skip }, () => {
   });
 
   test("delete refuses a protected image and one a server was launched from", async () => {
-    const store = glanceStore(`test-${randomBytes(4).toString("hex")}`);
-    const standIn = hypervisorStandIn(client);
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const store = glanceStore(namespace);
+    const standIn = hypervisorStandIn(client, namespace);
     try {
       const queued = await store.create({ name: "web-app" });
       const { image } = await store.build(queued.id, { parent: null, layer: recipe });

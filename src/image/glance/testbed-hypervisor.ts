@@ -27,14 +27,37 @@ export interface GlanceImage {
  */
 export function hypervisorStandIn(
   openstack: OpenStackClient,
+  /** Only builders of this store namespace's images: other test processes may bake at once. */
+  namespace: string,
   options: { upload?: boolean } = {},
 ): { stop: () => Promise<void> } {
   let running = true;
   const uploaded = new Set<string>();
+  const ours = new Map<string, boolean>();
+  const isOurs = async (imageId: string) => {
+    let known = ours.get(imageId);
+    if (known === undefined) {
+      const image = await openstack.request<Record<string, unknown>>(
+        "image",
+        "GET",
+        `/images/${imageId}`,
+        {
+          accept: [404],
+        },
+      );
+      known = image.status === 200 && image.body["strata:store"] === namespace;
+      ours.set(imageId, known);
+    }
+    return known;
+  };
   const duty = async () => {
-    const builders = (
-      await openstack.list<NovaServer>("compute", "/servers/detail", "servers", { tags: "strata" })
-    ).filter((s) => s.metadata["strata:builder"]);
+    const builders: NovaServer[] = [];
+    for (const server of await openstack.list<NovaServer>("compute", "/servers/detail", "servers", {
+      tags: "strata",
+    })) {
+      const image = server.metadata["strata:builder"];
+      if (image && (await isOurs(image))) builders.push(server);
+    }
     for (const builder of builders) {
       if (builder.status === "ACTIVE" && !builder["OS-EXT-STS:task_state"])
         await openstack.request("compute", "POST", `/servers/${builder.id}/action`, {

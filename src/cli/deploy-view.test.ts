@@ -6,7 +6,7 @@ import type {
   DeploymentView,
   StepReport,
 } from "../wire/deployment.js";
-import { createDeployProgress, deploymentText } from "./deploy-view.js";
+import { createDeployProgress, deploymentText, summary } from "./deploy-view.js";
 
 const step = (name: string, state: StepReport["state"], ms: number | null = 5): StepReport => ({
   name,
@@ -95,6 +95,18 @@ describe("deploy progress (issue 15, defect 11)", () => {
       assert.doesNotMatch(text, /deployment d1 succeeded/);
     }
     assert.match(deploymentText(done), /deployment d1 succeeded in 2\.0 s$/);
+  });
+
+  test("a deploy no server took part in says so, not just 'succeeded' (servers not joined yet)", () => {
+    const done = { state: "succeeded", finished_at: "2026-01-01T00:00:00.000Z" } as const;
+    const empty = deployment([], { ...done, waves: 0 });
+    assert.match(
+      summary(empty),
+      /succeeded in 0\.0 s; no server took part \(0 offline or not joined\)/,
+    );
+    const skipped = deployment([{ wave: 0, state: "skipped" }], { ...done, waves: 0 });
+    assert.match(summary(skipped), /no server took part \(1 offline or not joined\)/);
+    assert.doesNotMatch(summary(deployment([{ state: "succeeded" }], done)), /no server/);
   });
 
   test("on a terminal the header names the wave running at subscription, not wave 0", () => {

@@ -139,7 +139,12 @@ export function summary(d: DeploymentView): string {
   const took = d.finished_at
     ? ` in ${((Date.parse(d.finished_at) - Date.parse(d.created_at)) / 1000).toFixed(1)} s`
     : "";
-  return `deployment ${d.id} ${d.state}${took}${d.error ? `: ${d.error}` : ""}`;
+  // Regression: a deploy to a group whose servers had not joined said only "succeeded in 0.0 s".
+  const none =
+    d.state === "succeeded" && !d.servers.some((s) => s.wave > 0)
+      ? `; no server took part (${d.servers.length} offline or not joined): the desired release is set and servers run it once they join`
+      : "";
+  return `deployment ${d.id} ${d.state}${took}${d.error ? `: ${d.error}` : ""}${none}`;
 }
 
 export function deploymentsTable(list: DeploymentView[]): string {

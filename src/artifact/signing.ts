@@ -6,8 +6,9 @@ import {
   verify,
   type KeyObject,
 } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { StrataError } from "../lib/errors.js";
+import { writeOnce } from "../lib/write-once.js";
 
 /** What a release signature covers: the artifact's content (its id and size) and its name. */
 export interface ReleaseManifest {
@@ -55,10 +56,12 @@ export async function ensureReleaseSigner(path: string): Promise<ReleaseSigner> 
     privateKey = createPrivateKey(await readFile(path, "utf8"));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    privateKey = generateKeyPairSync("ed25519").privateKey;
-    const pem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-    await writeFile(path, pem, { mode: 0o600, flag: "wx" });
-    await chmod(path, 0o600);
+    const fresh = generateKeyPairSync("ed25519").privateKey;
+    const pem = fresh.export({ type: "pkcs8", format: "pem" }) as string;
+    // Two starting at once agree on one key: whichever linked its file first.
+    privateKey = (await writeOnce(path, pem))
+      ? fresh
+      : createPrivateKey(await readFile(path, "utf8"));
   }
   const publicKey = createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
   return {

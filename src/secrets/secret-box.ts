@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { StrataError } from "../lib/errors.js";
+import { writeOnce } from "../lib/write-once.js";
 
 /** AES-256-GCM: a 32-byte key, a fresh 12-byte nonce per value, a 16-byte tag (NIST SP 800-38D). */
 const KEY_BYTES = 32;
@@ -39,15 +40,8 @@ async function ensureKey(path: string): Promise<Buffer> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  try {
-    await writeFile(path, randomBytes(KEY_BYTES).toString("base64") + "\n", {
-      mode: 0o600,
-      flag: "wx",
-    });
-    await chmod(path, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
+  // Regression: a second process starting at once read the file empty ("expected 32 bytes").
+  await writeOnce(path, randomBytes(KEY_BYTES).toString("base64") + "\n");
   return read();
 }
 

@@ -308,7 +308,9 @@ describe(
         await t.plane.store.servers.insert({
           ...emptyServer(`big-${i}`, "big", `127.30.9.${i % 250}`, now, null),
           state: i % 100 === 0 ? "failed" : "ready",
-          last_heartbeat: now,
+          // No agents behind these records: a heartbeat ahead of now keeps the sweep from calling
+          // them offline while 1,000 inserts run (regression: under load they all went offline).
+          last_heartbeat: now + 3_600_000,
         });
       }
       await page.goto(t.plane.url + "/#/fleet");

@@ -101,6 +101,8 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
       userData: () => userData,
       pollMs,
       bootTimeoutMs: options.bootTimeoutMs ?? 600_000,
+      // Regression (CI): a builder that powered off before a poll saw it ACTIVE failed its bake.
+      shutoffIsBooted: true,
     });
   /** Waits `ms`, or rejects when `signal` aborts (its listener removed either way). */
   const sleep = (ms: number, signal: AbortSignal) =>

@@ -24,6 +24,11 @@ export interface OpenStackProviderOptions {
   pollMs?: number;
   /** Longest wait for ACTIVE after create. @default 600000 */
   bootTimeoutMs?: number;
+  /**
+   * A server found SHUTOFF while booting has booted and powered itself off (a bake's builder,
+   * whose script ends with a poweroff, may finish between two polls). @default false: an error
+   */
+  shutoffIsBooted?: boolean;
   /** Longest wait for a deleted server to be gone. @default 300000 */
   deleteTimeoutMs?: number;
 }
@@ -301,6 +306,7 @@ export function createOpenStackProvider(options: OpenStackProviderOptions): Prov
             );
           const state = stateOf(current.status);
           if (state === "active") return instanceOf(current);
+          if (options.shutoffIsBooted && current.status === "SHUTOFF") return instanceOf(current);
           if (state === "error") {
             // Nova may set ERROR a moment before it records the fault.
             for (let i = 0; i < 5 && !current.fault; i++) {

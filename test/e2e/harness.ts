@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmod, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,6 +78,7 @@ export async function startTestPlane(options: TestPlaneOptions = {}): Promise<Te
     },
     async close() {
       await harness.plane.close();
+      await killLeftApps(join(dir, "data", "servers"));
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -187,4 +188,27 @@ export function agentPid(root: string): number | null {
     if (isAgent && line.includes(`--root ${root} `)) return Number(line.trim().split(/\s+/)[0]);
   }
   return null;
+}
+
+/**
+ * A test's last line of defence: an app still running from one of its server roots
+ * after the control plane closed is killed and named on stderr. Left running, it held
+ * its address for every later run on the machine (found in CI: EADDRINUSE in ops.test.ts).
+ */
+async function killLeftApps(serversDir: string): Promise<void> {
+  const names = await readdir(serversDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(
+      (await readFile(join(serversDir, name, "app.pid"), "utf8").catch(() => "")).trim(),
+    );
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      process.kill(-pid, "SIGKILL");
+      console.error(
+        `[test] ${name}: its app (pid ${pid}) outlived the control plane's close; killed`,
+      );
+    } catch {
+      // gone, as it should be
+    }
+  }
 }

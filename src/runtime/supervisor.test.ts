@@ -56,6 +56,24 @@ describe("supervisor", () => {
     assert.match(await readFile(`${logFile}.1`, "utf8"), /x{2048}/);
   });
 
+  test("a stop while a start waits on the app's secrets leaves nothing running (regression: the app outlived its agent)", async () => {
+    let answer: (env: Record<string, string>) => void = () => {};
+    const pidFile = join(dir, "secrets-race.pid");
+    const supervisor = createSupervisor({
+      logFile: join(dir, "secrets-race.log"),
+      pidFile,
+      clock: systemClock,
+      secrets: () => new Promise((resolve) => (answer = resolve)),
+    });
+    const starting = supervisor.start(spec(`start: ["sleep", "60"]\n`));
+    await supervisor.stop();
+    answer({ KEY: "value" });
+    await starting;
+    assert.equal(supervisor.pid, null, "no app was launched after the stop");
+    assert.equal(supervisor.current, null);
+    await assert.rejects(readFile(pidFile, "utf8"), "no pid file written");
+  });
+
   test("restarts a crashing app with backoff until it stays up, and stops its group", async () => {
     const supervisor = createSupervisor({
       logFile: join(dir, "app.log"),

@@ -82,6 +82,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let pid: number | null = null;
   let lastExit: AppExit | null = null;
   let secretsMissing = false;
+  /** Bumped by every start and stop: a start that waited on its secrets goes on only if still the last. */
+  let epoch = 0;
   let run: AbortController | null = null;
   let logTimer: NodeJS.Timeout | undefined;
   let closed = Promise.resolve();
@@ -169,6 +171,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       return secretsMissing;
     },
     async start(app) {
+      const mine = ++epoch;
       // Asked before the running app stops: the gap between the two stays as short as it was.
       let missing = false;
       const secrets = options.secrets
@@ -178,8 +181,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
             return {};
           })
         : {};
+      // Regression: a stop (the agent shutting down) while the secrets were asked for was
+      // undone by this start resuming after it, and the app outlived its agent.
+      if (mine !== epoch) return;
       secretsMissing = missing;
-      await this.stop();
+      await halt();
+      if (mine !== epoch) return;
       spec = app;
       lastExit = null;
       run = new AbortController();
@@ -187,22 +194,28 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       logTimer = setInterval(rotateLog, options.logCheckMs ?? 10_000).unref();
     },
     async stop() {
-      const group = pid;
-      const stopTimeoutMs = spec?.definition.stopTimeoutMs ?? 10_000;
-      run?.abort();
-      clearInterval(logTimer);
-      spec = null;
-      if (group === null) return;
-      killGroup(group, "SIGTERM");
-      const deadline = clock.now() + stopTimeoutMs;
-      let leaderGone = false;
-      void closed.then(() => (leaderGone = true));
-      while (!leaderGone || groupAlive(group)) {
-        if (clock.now() >= deadline) killGroup(group, "SIGKILL");
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      note(`stopped pid ${group}`);
-      if (options.pidFile) rmSync(options.pidFile, { force: true });
+      epoch++;
+      await halt();
     },
   };
+
+  /** Stops what runs (the app's whole process group), waiting up to its stop timeout. */
+  async function halt(): Promise<void> {
+    const group = pid;
+    const stopTimeoutMs = spec?.definition.stopTimeoutMs ?? 10_000;
+    run?.abort();
+    clearInterval(logTimer);
+    spec = null;
+    if (group === null) return;
+    killGroup(group, "SIGTERM");
+    const deadline = clock.now() + stopTimeoutMs;
+    let leaderGone = false;
+    void closed.then(() => (leaderGone = true));
+    while (!leaderGone || groupAlive(group)) {
+      if (clock.now() >= deadline) killGroup(group, "SIGKILL");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    note(`stopped pid ${group}`);
+    if (options.pidFile) rmSync(options.pidFile, { force: true });
+  }
 }

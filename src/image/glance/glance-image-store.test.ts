@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { testbedClient, testbedSkip, TESTBED } from "../../lib/openstack/testbed.js";
+import { waitFor } from "../../lib/test-support.js";
 import { runImageStoreContract, type ImageStoreCase } from "../image-store.contract.js";
 import type { ImageStore, RecipeLayer } from "../image-store.js";
 import { createGlanceImageStore } from "./glance-image-store.js";
@@ -12,7 +13,6 @@ import { hypervisorStandIn, type NovaServer, type GlanceImage } from "./testbed-
 
 const skip = await testbedSkip();
 const client = testbedClient();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function glanceStore(namespace: string, overrides: { snapshotTimeoutMs?: number } = {}) {
   return createGlanceImageStore({
@@ -182,14 +182,16 @@ describe("Glance image store against the testbed", { skip }, () => {
         message: /is in use by server uses-/,
       });
       await client.request("compute", "DELETE", `/servers/${server.body.server.id}`);
-      while (
-        (
-          await client.request("compute", "GET", `/servers/${server.body.server.id}`, {
-            accept: [404],
-          })
-        ).status !== 404
-      )
-        await sleep(250);
+      await waitFor(
+        "the server to be deleted",
+        async () =>
+          (
+            await client.request("compute", "GET", `/servers/${server.body.server.id}`, {
+              accept: [404],
+            })
+          ).status === 404,
+        120_000,
+      );
       await client.request("image", "PATCH", `/images/${image.id}`, {
         raw: Buffer.from(JSON.stringify([{ op: "replace", path: "/protected", value: true }])),
         contentType: "application/openstack-images-v2.1-json-patch",

@@ -67,11 +67,24 @@ test(
     const [a, b] = await Promise.all([open(), open()]);
     const balancer = createLocalBalancer({ host: `127.85.${octet()}.1` });
     const offline: string[] = [];
+    // a's sweeps that could call web-1 offline: those after its start-up grace (3 s).
+    let startedA = Infinity;
+    let sweptA = 0;
+    const membershipOf = (coordinator: typeof a, name: string) =>
+      name === "b"
+        ? coordinator
+        : {
+            touch: (member: string, ttlMs: number) => coordinator.touch(member, ttlMs),
+            members: () => {
+              if (Date.now() > startedA + 3000) sweptA++;
+              return coordinator.members();
+            },
+          };
     const replica = (coordinator: typeof a, clock: Clock, name: string) =>
       new Fleet({
         store,
         coordinator,
-        membership: coordinator,
+        membership: membershipOf(coordinator, name),
         balancer,
         clock,
         ensurePool: async () => undefined,
@@ -92,15 +105,19 @@ test(
         app_port: null,
       });
     await beat();
+    startedA = Date.now();
     fleetA.start();
     fleetB.start();
     try {
-      // Heartbeats to b only, past a's grace after its start and several of its sweeps.
-      const until = Date.now() + 3 * 3000;
-      while (Date.now() < until) {
-        await beat();
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      // Heartbeats to b only, until a has swept three times past its grace.
+      await waitFor(
+        "three of a's sweeps past its grace",
+        async () => {
+          await beat();
+          return sweptA >= 3;
+        },
+        60_000,
+      );
       assert.deepEqual(offline, [], "online for both while it heartbeats");
       assert.notEqual((await store.servers.get("web-1"))?.state, "offline");
       await waitFor("the lease to lapse", async () => offline.length > 0, 30_000);

@@ -108,6 +108,11 @@ export interface Coordinator {
   postTaskOutput(server: string, id: string, output: TaskOutput): Promise<boolean>;
 }
 
+/** The ops task channel of a Coordinator (what the task hub needs). */
+export type TaskChannel = Pick<Coordinator, "openTask" | "takeTasks" | "postTaskOutput">;
+/** The service holds of a Coordinator. */
+export type Holds = Pick<Coordinator, "holdOut" | "letIn" | "heldOut">;
+
 /** Receives an agent's posts of one task; null when some may have been lost. */
 export type TaskOutputListener = (output: TaskOutput | null) => void;
 

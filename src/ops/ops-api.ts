@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import type { TaskChannel } from "../coord/local/local-tasks.js";
+import type { TaskChannel } from "../coord/coordinator.js";
 import type { Fleet } from "../fleet/fleet.js";
 import type { Store } from "../store/store.js";
 import { opsSettings, type opsConfigSchema } from "./ops-config.js";

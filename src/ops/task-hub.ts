@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { StrataError } from "../lib/errors.js";
 import type { AgentTask, TaskEnd, TaskOutput, TaskSpec } from "../wire/ops.js";
-import { createLocalTasks, type TaskChannel } from "../coord/local/local-tasks.js";
+import type { TaskChannel } from "../coord/coordinator.js";
+import { createLocalTasks } from "../coord/local/local-tasks.js";
 
 /**
  * The channel between callers of the API and agents, which the control plane

@@ -1,7 +1,6 @@
 import { messageOf } from "../../lib/errors.js";
 import type { AgentTask, TaskOutput } from "../../wire/ops.js";
-import type { TaskOutputListener } from "../coordinator.js";
-import type { Holds, TaskChannel } from "../local/local-tasks.js";
+import type { Holds, TaskChannel, TaskOutputListener } from "../coordinator.js";
 import type { EtcdClient, KeyValue, WatchEvent } from "./etcd-client.js";
 
 export interface EtcdTasksOptions {

@@ -1,9 +1,5 @@
 import type { AgentTask } from "../../wire/ops.js";
-import type { Coordinator, TaskOutputListener } from "../coordinator.js";
-
-/** The ops task channel and the service holds of a Coordinator. */
-export type TaskChannel = Pick<Coordinator, "openTask" | "takeTasks" | "postTaskOutput">;
-export type Holds = Pick<Coordinator, "holdOut" | "letIn" | "heldOut">;
+import type { Holds, TaskChannel, TaskOutputListener } from "../coordinator.js";
 
 /** The task channel of one control plane, in memory: posts go straight to their listener. */
 export function createLocalTasks(): TaskChannel {

@@ -466,7 +466,11 @@ export class Fleet {
     const { store, balancer, clock, coordinator } = this.#options;
     const server = await store.servers.get(name);
     if (!server) return;
-    const desired = await coordinator.desired(name);
+    // Both at once: a serving server's heartbeat needs both, one round trip each on etcd.
+    const [desired, held] = await Promise.all([
+      coordinator.desired(name),
+      coordinator.heldOut(name),
+    ]);
     // Regression: the hold lived in the deploying replica's memory, and another replica that
     // heard a held server's final report put it back in service while its wave was drained.
     const serve =
@@ -478,7 +482,7 @@ export class Fleet {
       server.current_release !== null &&
       server.current_release === (desired.release?.id ?? null) &&
       desired.stopped !== true &&
-      !(await coordinator.heldOut(name));
+      !held;
     const member = { id: name, address: server.address, port: server.app_port! };
     if (serve && !server.in_service) {
       await this.#options.ensurePool(server.group);

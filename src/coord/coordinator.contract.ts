@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
+import type { AgentTask, TaskOutput } from "../wire/ops.js";
 import type { Cluster, Coordinator } from "./coordinator.js";
 
 export interface CoordinatorContractOptions {
@@ -32,6 +33,25 @@ const report = (generation: number, phase: AgentReport["phase"]): AgentReport =>
   steps: [],
   ...(phase === "failed" ? { error: "boom" } : {}),
 });
+
+const task = (id: string): AgentTask => ({
+  id,
+  keepalive_ms: 5000,
+  kind: "exec",
+  argv: ["true"],
+  timeout_ms: 1000,
+  max_output_bytes: 1024,
+});
+const NO_EXIT = { exit_code: 0, signal: null, timed_out: false };
+
+/** Waits until `ready()` holds, or fails after `ms`. */
+async function until(ready: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** The behaviour every Coordinator (embedded, etcd) must show. */
 export function runCoordinatorContract(name: string, options: CoordinatorContractOptions): void {
@@ -264,6 +284,72 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await after.releaseLock("maintenance/web", "m-1");
       assert.equal(await coordinator.lockOwner("maintenance/web"), null);
       assert.ok(await coordinator.tryLock("maintenance/web", "m-2", { durable: true }));
+      await close();
+    });
+
+    // Regression: the hold lived in the deploying replica's memory; another replica put a
+    // held server back in service while its wave was drained.
+    it("a server held out on one replica is held out on every replica until let in", async () => {
+      const { coordinator, peer, close } = await options.create();
+      assert.equal(await peer.heldOut("a"), false);
+      await coordinator.holdOut(["a", "b"]);
+      await coordinator.holdOut(["a"]);
+      assert.equal(await peer.heldOut("a"), true, "the other replica sees the hold at once");
+      assert.equal(await peer.heldOut("b"), true);
+      await peer.letIn(["a"]);
+      await peer.letIn(["a"]);
+      assert.equal(await coordinator.heldOut("a"), false, "let in by either replica");
+      assert.equal(await coordinator.heldOut("b"), true, "only the servers let in");
+      await coordinator.letIn(["b"]);
+      assert.equal(await peer.heldOut("b"), false);
+      await close();
+    });
+
+    // Regression: the task hub lived in one replica's memory; a task issued on replica A for
+    // an agent long-polling replica B was never delivered, nor its output returned to A.
+    it("a task opened on one replica is taken once by a poll on the other, and its posts come back in order", async () => {
+      const { coordinator, peer, close } = await options.create();
+      const never = new AbortController().signal;
+      const seen: (TaskOutput | null)[] = [];
+      const id = "00000000-0000-4000-8000-000000000001";
+      const polling = peer.takeTasks("a", 10_000, never);
+      const opened = await coordinator.openTask("a", task(id), (o) => seen.push(o));
+      assert.deepEqual(await polling, [task(id)], "a waiting poll wakes with it");
+      assert.deepEqual(await coordinator.takeTasks("a", 0, never), [], "handed out once");
+      assert.deepEqual(await peer.takeTasks("b", 0, never), [], "not another server's");
+      assert.equal(
+        await peer.postTaskOutput("b", id, { data: "x" }),
+        false,
+        "only its server posts",
+      );
+      assert.equal(await peer.postTaskOutput("a", id, { data: "1\n" }), true);
+      assert.equal(await coordinator.postTaskOutput("a", id, {}), true, "a keepalive, elsewhere");
+      assert.equal(await peer.postTaskOutput("a", id, { data: "2\n", end: NO_EXIT }), true);
+      await until(() => seen.length === 3);
+      assert.deepEqual(seen, [{ data: "1\n" }, {}, { data: "2\n", end: NO_EXIT }]);
+      await opened.close();
+      await opened.close();
+      assert.equal(await peer.postTaskOutput("a", id, { data: "late" }), false, "closed: refused");
+      await close();
+    });
+
+    it("a task closed before it was taken leaves the queue; an aborted poll ends empty", async () => {
+      const { coordinator, peer, close } = await options.create();
+      const never = new AbortController().signal;
+      const id = "00000000-0000-4000-8000-000000000002";
+      const opened = await coordinator.openTask("a", task(id), () => undefined);
+      await opened.close();
+      assert.deepEqual(await peer.takeTasks("a", 0, never), []);
+      assert.equal(await peer.postTaskOutput("a", id, {}), false);
+      const poll = new AbortController();
+      const polling = peer.takeTasks("a", 60_000, poll.signal);
+      poll.abort();
+      assert.deepEqual(await polling, []);
+      const queued = "00000000-0000-4000-8000-000000000003";
+      const later = await coordinator.openTask("a", task(queued), () => undefined);
+      const taken = await peer.takeTasks("a", 10_000, never);
+      assert.deepEqual(taken, [task(queued)], "a task queued with no poll waits for the next");
+      await later.close();
       await close();
     });
   });

@@ -1,4 +1,5 @@
 import type { AgentReport, DesiredRelease, DesiredState } from "../wire/agent.js";
+import type { AgentTask, TaskOutput } from "../wire/ops.js";
 
 /**
  * Desired state, membership and locks. The embedded implementation lives in
@@ -75,6 +76,49 @@ export interface Coordinator {
   subscribeReports(listener: ReportListener): () => void;
   /** Gives up the durable lock `name` if `owner` holds it, from any process. Idempotent. */
   releaseLock(name: string, owner: string): Promise<void>;
+  /**
+   * Holds servers out of the balancer for every replica (a deployment's wave, a
+   * retirement) until `letIn`. The hold lapses with the replica that took it
+   * (etcd: its lease; embedded: the process), so a replica taking a deployment
+   * over holds its wave again. Resolves once every replica's `heldOut` sees it.
+   * Idempotent; may run concurrently.
+   */
+  holdOut(servers: string[]): Promise<void>;
+  /** Ends the hold of servers, whichever replica took it. Idempotent. */
+  letIn(servers: string[]): Promise<void>;
+  /** Whether a server is held out now, by any replica. Called on every service decision. */
+  heldOut(server: string): Promise<boolean>;
+  /**
+   * Queues an ops task (logs, exec) for `server`, for whichever replica its
+   * agent long-polls, and calls `onOutput` with each of the agent's posts in
+   * the order it sent them, on whichever replica they arrived, until `close`.
+   * `onOutput(null)`: posts may have been lost (etcd: the watch broke or the
+   * lease lapsed); the caller ends the task. Resolves once the task can be taken.
+   */
+  openTask(server: string, task: AgentTask, onOutput: TaskOutputListener): Promise<OpenTask>;
+  /**
+   * An agent's task long poll: the tasks queued for `server`, each handed to one
+   * poll only, waiting up to `waitMs` for one; [] when `signal` aborts.
+   */
+  takeTasks(server: string, waitMs: number, signal: AbortSignal): Promise<AgentTask[]>;
+  /**
+   * An agent's post of task output: false when the task is closed, or not
+   * `server`'s (the agent stops it). Resolves once the opener will see it.
+   */
+  postTaskOutput(server: string, id: string, output: TaskOutput): Promise<boolean>;
+}
+
+/** The ops task channel of a Coordinator (what the task hub needs). */
+export type TaskChannel = Pick<Coordinator, "openTask" | "takeTasks" | "postTaskOutput">;
+/** The service holds of a Coordinator. */
+export type Holds = Pick<Coordinator, "holdOut" | "letIn" | "heldOut">;
+
+/** Receives an agent's posts of one task; null when some may have been lost. */
+export type TaskOutputListener = (output: TaskOutput | null) => void;
+
+export interface OpenTask {
+  /** Ends the task: out of the queue if not taken, and the agent's next post gets false. Idempotent. */
+  close(): Promise<void>;
 }
 
 /** A change of whether a server's app runs (`strata app stop|start|restart`). */

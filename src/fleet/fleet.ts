@@ -68,7 +68,6 @@ export interface JoinGrant {
  */
 export class Fleet {
   readonly #options: FleetOptions;
-  readonly #heldOut = new Set<string>();
   #sweeper: NodeJS.Timeout | null = null;
   /** Heartbeats older than this were sent to a control plane that is gone: not held against the agent. */
   #startedAt = 0;
@@ -438,14 +437,17 @@ export class Fleet {
     ]);
   }
 
-  /** Keeps servers out of the balancer while a deployment works on them. */
+  /**
+   * Keeps servers out of the balancer while a deployment works on them. The hold
+   * is the Coordinator's, so no replica lets them in before `letIn`.
+   */
   async holdOut(names: string[]): Promise<void> {
-    for (const name of names) this.#heldOut.add(name);
+    await this.#options.coordinator.holdOut(names);
     await Promise.all(names.map((name) => this.sync(name)));
   }
 
   async letIn(names: string[]): Promise<void> {
-    for (const name of names) this.#heldOut.delete(name);
+    await this.#options.coordinator.letIn(names);
     await Promise.all(names.map((name) => this.sync(name)));
   }
 
@@ -464,7 +466,13 @@ export class Fleet {
     const { store, balancer, clock, coordinator } = this.#options;
     const server = await store.servers.get(name);
     if (!server) return;
-    const desired = await coordinator.desired(name);
+    // Both at once: a serving server's heartbeat needs both, one round trip each on etcd.
+    const [desired, held] = await Promise.all([
+      coordinator.desired(name),
+      coordinator.heldOut(name),
+    ]);
+    // Regression: the hold lived in the deploying replica's memory, and another replica that
+    // heard a held server's final report put it back in service while its wave was drained.
     const serve =
       server.state !== "terminated" &&
       server.state !== "offline" &&
@@ -474,7 +482,7 @@ export class Fleet {
       server.current_release !== null &&
       server.current_release === (desired.release?.id ?? null) &&
       desired.stopped !== true &&
-      !this.#heldOut.has(name);
+      !held;
     const member = { id: name, address: server.address, port: server.app_port! };
     if (serve && !server.in_service) {
       await this.#options.ensurePool(server.group);

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import type { TaskChannel } from "../coord/coordinator.js";
 import type { Fleet } from "../fleet/fleet.js";
 import type { Store } from "../store/store.js";
 import { opsSettings, type opsConfigSchema } from "./ops-config.js";
@@ -10,6 +11,8 @@ import type { z } from "zod";
 export interface OpsApiOptions {
   store: Store;
   fleet: Fleet;
+  /** Where tasks travel to the replica an agent polls (the Coordinator). */
+  channel: TaskChannel;
   audit(action: string, subject: string, detail?: Record<string, unknown>): Promise<void>;
   /** The control plane's own secrets (admin token, join token), never let out in output. */
   secrets: string[];
@@ -25,7 +28,7 @@ export interface OpsApiOptions {
  */
 export function createOpsApi(options: OpsApiOptions): { routes: Hono; agentRoutes: Hono } {
   const settings = opsSettings(options.section);
-  const hub = createTaskHub({ idleTimeoutMs: settings.idleTimeoutMs });
+  const hub = createTaskHub({ channel: options.channel, idleTimeoutMs: settings.idleTimeoutMs });
   const ops = createOpsService({
     hub,
     servers: async (group) =>

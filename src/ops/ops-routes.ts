@@ -68,7 +68,7 @@ export function agentTaskRoutes(deps: {
     const { name } = await server(c);
     const { id } = readParams(c, TaskIdSchema, "task output");
     const output = await readJson(c, TaskOutputSchema, "task output", MAX_TASK_CHUNK + 8192);
-    if (!deps.hub.deliver(name, id, output)) {
+    if (!(await deps.hub.deliver(name, id, output))) {
       throw new StrataError("not_found", `[ops] task ${id}: nobody waits for it any more`);
     }
     return c.body(null, 204);

@@ -23,12 +23,16 @@ describe("task hub: the channel to agents that only pull", () => {
     assert.equal(task.kind, "logs");
     assert.equal(task.keepalive_ms, 20_000, "a third of the idle timeout");
     assert.deepEqual(await hub.take("web-2", 0, never), [], "another server's poll gets nothing");
-    assert.equal(hub.deliver("web-2", task.id, { data: "x" }), false, "only its own server posts");
-    assert.equal(hub.deliver("web-1", task.id, { data: "a\n" }), true);
-    assert.equal(hub.deliver("web-1", task.id, {}), true, "a keepalive");
-    assert.equal(hub.deliver("web-1", task.id, { data: "b\n", end: NO_EXIT }), true);
+    assert.equal(
+      await hub.deliver("web-2", task.id, { data: "x" }),
+      false,
+      "only its own server posts",
+    );
+    assert.equal(await hub.deliver("web-1", task.id, { data: "a\n" }), true);
+    assert.equal(await hub.deliver("web-1", task.id, {}), true, "a keepalive");
+    assert.equal(await hub.deliver("web-1", task.id, { data: "b\n", end: NO_EXIT }), true);
     assert.deepEqual(await reading, [{ data: "a\n" }, { data: "b\n" }, { end: NO_EXIT }]);
-    assert.equal(hub.deliver("web-1", task.id, { data: "late" }), false, "ended: 404");
+    assert.equal(await hub.deliver("web-1", task.id, { data: "late" }), false, "ended: 404");
   });
 
   test("a caller that goes away cancels: the task leaves the queue, posts get false", async () => {
@@ -39,7 +43,7 @@ describe("task hub: the channel to agents that only pull", () => {
     const [task] = await hub.take("web-1", 1000, new AbortController().signal);
     caller.abort();
     assert.deepEqual(await first, { done: true, value: undefined });
-    assert.equal(hub.deliver("web-1", task!.id, { data: "x" }), false);
+    assert.equal(await hub.deliver("web-1", task!.id, { data: "x" }), false);
 
     const queuedOnly = new AbortController();
     const never = hub.run("web-1", LOGS, queuedOnly.signal);
@@ -75,9 +79,12 @@ describe("task hub: the channel to agents that only pull", () => {
     const chunks = hub.run("web-1", LOGS, never);
     const first = chunks.next();
     const [task] = await hub.take("web-1", 1000, never);
-    hub.deliver("web-1", task!.id, { data: "12345678\n" });
-    hub.deliver("web-1", task!.id, { data: "dropped\n" });
-    hub.deliver("web-1", task!.id, { data: "", end: NO_EXIT });
+    // Posted in one go: the reader takes nothing in between.
+    await Promise.all([
+      hub.deliver("web-1", task!.id, { data: "12345678\n" }),
+      hub.deliver("web-1", task!.id, { data: "dropped\n" }),
+      hub.deliver("web-1", task!.id, { data: "", end: NO_EXIT }),
+    ]);
     assert.deepEqual((await first).value, { data: "12345678\n" });
     const rest = await collect(chunks);
     assert.deepEqual(rest, [

@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { StrataError } from "../lib/errors.js";
 import type { AgentTask, TaskEnd, TaskOutput, TaskSpec } from "../wire/ops.js";
+import type { TaskChannel } from "../coord/coordinator.js";
+import { createLocalTasks } from "../coord/local/local-tasks.js";
 
 /**
  * The channel between callers of the API and agents, which the control plane
  * cannot reach: a caller opens a task for a server, the agent picks it up on
  * its task long poll and posts the output back, which the caller reads as it
- * arrives. In memory: a task lives as long as its caller waits on it (an
- * agent must long-poll the replica that holds its tasks; agents are sticky).
+ * arrives. The tasks travel through the Coordinator's task channel, so the
+ * agent may long-poll and post to any replica (embedded: in memory).
  */
 export interface TaskHub {
   /**
@@ -20,12 +22,14 @@ export interface TaskHub {
   /** The agent's long poll: tasks queued for `server`, waiting up to `waitMs` for one. */
   take(server: string, waitMs: number, signal: AbortSignal): Promise<AgentTask[]>;
   /** An agent's post: false when nobody waits for the task any more (404). */
-  deliver(server: string, id: string, output: TaskOutput): boolean;
+  deliver(server: string, id: string, output: TaskOutput): Promise<boolean>;
 }
 
 export type TaskChunk = { data: string } | { end: TaskEnd };
 
 export interface TaskHubOptions {
+  /** Where tasks and their output travel (the Coordinator's). @default in memory, one control plane */
+  channel?: TaskChannel;
   /** A task whose agent sends nothing for this long fails. @default 15000 */
   idleTimeoutMs?: number;
   /** Output a slow reader may leave queued; beyond it chunks are dropped (and that said). @default 4 MiB */
@@ -33,7 +37,6 @@ export interface TaskHubOptions {
 }
 
 interface Open {
-  server: string;
   chunks: TaskChunk[];
   queuedBytes: number;
   dropped: number;
@@ -41,32 +44,61 @@ interface Open {
   lastHeard: number;
 }
 
+const LOST: TaskEnd = {
+  exit_code: null,
+  signal: null,
+  timed_out: false,
+  error: "[ops] output lost: the coordination channel broke (try again)",
+};
+
 export function createTaskHub(options: TaskHubOptions = {}): TaskHub {
   const idleMs = options.idleTimeoutMs ?? 15_000;
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
-  const queued = new Map<string, AgentTask[]>();
-  const pollers = new Map<string, Set<() => void>>();
-  const open = new Map<string, Open>();
+  const channel = options.channel ?? createLocalTasks();
 
-  const wakePollers = (server: string) => {
-    for (const wake of pollers.get(server) ?? []) wake();
-  };
+  /** Queues one post for the reader, within the byte budget. */
+  function receive(state: Open, output: TaskOutput | null): void {
+    state.lastHeard = Date.now();
+    const tellDropped = () => {
+      if (state.dropped === 0) return;
+      state.chunks.push({ data: `[strata] ${state.dropped} bytes dropped: read too slowly\n` });
+      state.dropped = 0;
+    };
+    if (output === null) {
+      tellDropped();
+      state.chunks.push({ end: LOST });
+    } else {
+      if (output.data) {
+        if (state.queuedBytes + output.data.length > maxQueued) {
+          state.dropped += output.data.length;
+        } else {
+          tellDropped();
+          state.chunks.push({ data: output.data });
+          state.queuedBytes += output.data.length;
+        }
+      }
+      if (output.end) {
+        tellDropped();
+        state.chunks.push({ end: output.end });
+      }
+    }
+    state.wake();
+  }
 
   return {
     async *run(server, spec, signal) {
       const task = { ...spec, id: randomUUID(), keepalive_ms: Math.max(100, idleMs / 3) };
       let wake = () => {};
       const state: Open = {
-        server,
         chunks: [],
         queuedBytes: 0,
         dropped: 0,
         wake: () => wake(),
         lastHeard: Date.now(),
       };
-      open.set(task.id, state);
-      queued.set(server, [...(queued.get(server) ?? []), task as AgentTask]);
-      wakePollers(server);
+      const opened = await channel.openTask(server, task as AgentTask, (output) =>
+        receive(state, output),
+      );
       const onAbort = () => wake();
       signal.addEventListener("abort", onAbort, { once: true });
       try {
@@ -97,59 +129,12 @@ export function createTaskHub(options: TaskHubOptions = {}): TaskHub {
         }
       } finally {
         signal.removeEventListener("abort", onAbort);
-        open.delete(task.id);
-        const left = (queued.get(server) ?? []).filter((t) => t.id !== task.id);
-        if (left.length > 0) queued.set(server, left);
-        else queued.delete(server);
+        await opened.close();
       }
     },
 
-    async take(server, waitMs, signal) {
-      const ready = () => {
-        const tasks = queued.get(server) ?? [];
-        queued.delete(server);
-        return tasks;
-      };
-      if (queued.has(server) || waitMs <= 0) return ready();
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          pollers.get(server)?.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
-        signal.addEventListener("abort", done, { once: true });
-        pollers.set(server, (pollers.get(server) ?? new Set()).add(done));
-      });
-      if (pollers.get(server)?.size === 0) pollers.delete(server);
-      return signal.aborted ? [] : ready();
-    },
+    take: (server, waitMs, signal) => channel.takeTasks(server, waitMs, signal),
 
-    deliver(server, id, output) {
-      const state = open.get(id);
-      if (!state || state.server !== server) return false;
-      state.lastHeard = Date.now();
-      const tellDropped = () => {
-        if (state.dropped === 0) return;
-        state.chunks.push({ data: `[strata] ${state.dropped} bytes dropped: read too slowly\n` });
-        state.dropped = 0;
-      };
-      if (output.data) {
-        if (state.queuedBytes + output.data.length > maxQueued) {
-          state.dropped += output.data.length;
-        } else {
-          tellDropped();
-          state.chunks.push({ data: output.data });
-          state.queuedBytes += output.data.length;
-        }
-      }
-      if (output.end) {
-        tellDropped();
-        state.chunks.push({ end: output.end });
-      }
-      state.wake();
-      return true;
-    },
+    deliver: (server, id, output) => channel.postTaskOutput(server, id, output),
   };
 }

@@ -176,6 +176,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const ops = createOpsApi({
     store,
     fleet,
+    channel: state.coordinator,
     audit,
     secrets: [state.adminToken, state.joinToken],
     section: config.settings.ops,

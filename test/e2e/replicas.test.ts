@@ -16,6 +16,7 @@ import { EtcdClient } from "../../src/coord/etcd/etcd-client.js";
 import { ENGINES, engineSkipReason } from "../../src/lib/engine-tests.js";
 import type { AuditVerifyView } from "../../src/wire/audit.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
+import type { ExecEvent, LogsEvent } from "../../src/wire/ops.js";
 import {
   EXAMPLE_APP,
   build,
@@ -288,6 +289,65 @@ describe(
       });
       assert.equal(res.status, 307);
       assert.match(res.headers.get("location") ?? "", /X-Amz-Signature=/);
+    });
+
+    /** NDJSON events of one ops call made on `replica` itself, not through the balancer. */
+    async function opsCall<T>(
+      replica: { url: string },
+      path: string,
+      body?: unknown,
+    ): Promise<T[]> {
+      const res = await fetch(replica.url + path, {
+        method: body ? "POST" : "GET",
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      return (await res.text())
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as T);
+    }
+
+    // Regression: the task hub lived in one replica's memory, so an exec or a logs call made on
+    // replica A for an agent long-polling replica B was never delivered (and posts reaching B
+    // got 404): tasks and their output now travel through etcd.
+    test("exec and logs issued on either replica reach agents that long-poll and post to the other", async () => {
+      const tasksOn = (replica: { url: string }, what: RegExp) =>
+        [...counts].filter(([key]) => what.test(key) && key.endsWith(replica.url)).length;
+      counts.clear();
+      for (let round = 0; round < 3; round++) {
+        for (const replica of replicas) {
+          const events = await opsCall<ExecEvent>(replica, "/v1/exec", {
+            group: "web",
+            argv: ["sh", "-c", "echo on-$STRATA_RELEASE_ID"],
+          });
+          const summary = events.find((e) => e.type === "summary");
+          assert.ok(summary && summary.type === "summary" && summary.ok, JSON.stringify(events));
+          assert.equal(summary.results.length, 3);
+          for (const result of summary.results) assert.match(result.output, /^on-sha256:/);
+
+          const logs = await opsCall<LogsEvent>(replica, "/v1/logs?group=web&source=agent&lines=3");
+          const ended = logs.filter((e) => e.type === "end");
+          assert.equal(ended.length, 3, JSON.stringify(logs));
+          assert.ok(
+            ended.every((e) => !("error" in e) || e.error === undefined),
+            JSON.stringify(ended),
+          );
+          const servers = new Set(logs.flatMap((e) => (e.type === "output" ? [e.server] : [])));
+          assert.equal(servers.size, 3, "every server's lines came back");
+        }
+      }
+      for (const replica of replicas) {
+        assert.ok(tasksOn(replica, /^GET \/v1\/agents\/tasks /) > 0, "agents polled both");
+        assert.ok(
+          tasksOn(replica, /^POST \/v1\/agents\/tasks\/[^/]+\/output /) > 0,
+          `output posted to ${replica.url}: ${JSON.stringify(Object.fromEntries(counts))}`,
+        );
+      }
     });
 
     test(

@@ -77,6 +77,65 @@ if (skip) {
   });
 
   describe("etcd coordinator", () => {
+    test("the holds and open tasks of a replica killed with SIGKILL lapse with its lease", async () => {
+      const prefix = freshPrefix();
+      const module = fileURLToPath(new URL("./etcd-coordinator.ts", import.meta.url));
+      const script = `
+        const { createEtcdCoordinator } = await import(${JSON.stringify(module)});
+        const c = await createEtcdCoordinator({ endpoints: ${JSON.stringify(endpoints)},
+          prefix: ${JSON.stringify(prefix)}, leaseTtlMs: 1000 });
+        await c.holdOut(["web-1"]);
+        await c.openTask("web-1", { id: "00000000-0000-4000-8000-00000000000a", keepalive_ms: 1000,
+          kind: "exec", argv: ["true"], timeout_ms: 1000, max_output_bytes: 10 }, () => {});
+        console.log("held");
+        setInterval(() => {}, 1000);`;
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      const [line] = (await once(child.stdout, "data")) as [Buffer];
+      assert.equal(line.toString().trim(), "held");
+      const peer = await open({ prefix });
+      assert.equal(await peer.heldOut("web-1"), true);
+      child.kill("SIGKILL");
+      await once(child, "exit");
+      const deadline = Date.now() + 15_000;
+      while ((await peer.heldOut("web-1")) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(await peer.heldOut("web-1"), false, "the dead replica's hold lapsed");
+      const id = "00000000-0000-4000-8000-00000000000a";
+      assert.equal(await peer.postTaskOutput("web-1", id, {}), false, "its task is gone");
+      assert.deepEqual(await peer.takeTasks("web-1", 0, new AbortController().signal), []);
+      await peer.close();
+    });
+
+    test("a replica whose lease lapsed binds its holds to a new one", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([
+        open({ prefix, leaseTtlMs: 1000 }),
+        open({ prefix, leaseTtlMs: 1000 }),
+      ]);
+      await a.holdOut(["web-1"]);
+      const client = new EtcdClient({ endpoints });
+      const first = (await client.get(`${prefix}/holds/web-1`))!.lease!;
+      await client.revoke(first);
+      const deadline = Date.now() + 15_000;
+      let now = await client.get(`${prefix}/holds/web-1`);
+      while ((!now || now.lease === first) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        now = await client.get(`${prefix}/holds/web-1`);
+      }
+      assert.ok(now && now.lease !== first, "held again under a new lease");
+      assert.equal(await b.heldOut("web-1"), true);
+      await a.close();
+      assert.equal(await b.heldOut("web-1"), false, "a closing replica gives its holds up at once");
+      await b.close();
+    });
+
     test("a change made on one replica wakes the long polls on another", async () => {
       const prefix = freshPrefix();
       const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);

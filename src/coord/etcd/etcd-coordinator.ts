@@ -12,6 +12,7 @@ import {
   type RunChange,
 } from "../coordinator.js";
 import { EtcdClient, type KeyValue, type WatchEvent } from "./etcd-client.js";
+import { createEtcdTasks } from "./etcd-tasks.js";
 
 export interface EtcdCoordinatorOptions {
   /** Client URLs of the etcd members, e.g. `["http://127.0.0.1:2379"]`. */
@@ -77,7 +78,8 @@ const MAX_TXN_PUTS = 128;
  * `<prefix>/` wakes the long polls of every agent connected to it, whichever
  * replica made the change. Locks and leaderships are keys bound to a lease of
  * their own, renewed while held and revoked on release; memberships are keys
- * bound to a lease per member, renewed on every touch.
+ * bound to a lease per member, renewed on every touch. Holds and ops tasks are
+ * keys bound to one lease of the replica (etcd-tasks.ts).
  */
 export async function createEtcdCoordinator(
   options: EtcdCoordinatorOptions,
@@ -140,6 +142,7 @@ export async function createEtcdCoordinator(
         if (event.type === "put" && event.kv.lease) memberLeases.set(member, event.kv.lease);
         else if (event.type === "delete") memberLeases.delete(member);
       }
+      tasks.onEvent(event);
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
@@ -177,6 +180,7 @@ export async function createEtcdCoordinator(
     );
   });
   let revision = first.revision;
+  const tasks = createEtcdTasks({ client, prefix, ttlMs, log, initial: first.kvs });
   const watching = (async () => {
     let backoff = 100;
     while (!stop.signal.aborted) {
@@ -202,6 +206,9 @@ export async function createEtcdCoordinator(
         const before = revision;
         revision = now.revision;
         resync();
+        await tasks.resync().catch((err: unknown) => {
+          log(`[coord] etcd: cannot re-read the ops tasks: ${messageOf(err)}`);
+        });
         await redeliverReports(before, now.revision).catch((err: unknown) => {
           log(`[coord] etcd: cannot re-read the reports missed: ${messageOf(err)}`);
         });
@@ -616,6 +623,9 @@ export async function createEtcdCoordinator(
       return () => void reportListeners.delete(listener);
     },
 
+    ...tasks.holds,
+    ...tasks.channel,
+
     members: async () =>
       (await client.list(MEMBERS)).kvs.map((kv) => kv.key.slice(MEMBERS.length)).sort(),
 
@@ -623,8 +633,9 @@ export async function createEtcdCoordinator(
       (closing ??= (async () => {
         stop.abort();
         await watching;
-        // Hand locks and leaderships over at once instead of after their TTL.
+        // Hand locks, leaderships and holds over at once instead of after their TTL.
         await Promise.allSettled([...held].map((lock) => lock.release()));
+        await tasks.close();
       })()),
   };
 }

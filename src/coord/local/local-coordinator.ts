@@ -8,6 +8,7 @@ import {
   type Lock,
   type ReportListener,
 } from "../coordinator.js";
+import { createLocalHolds, createLocalTasks } from "./local-tasks.js";
 
 export interface LocalCoordinatorOptions {
   /** Where desired state is kept durably (the embedded store's desired_state table). */
@@ -16,7 +17,10 @@ export interface LocalCoordinatorOptions {
   describeRelease: (releaseId: string) => Promise<DesiredRelease | null>;
 }
 
-/** In-process coordinator for a single control plane: state in the store, wake-ups in memory. */
+/**
+ * In-process coordinator for a single control plane: state in the store, wake-ups,
+ * holds and the ops task channel in memory.
+ */
 export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordinator {
   const { desired: repo, describeRelease } = options;
   const waiters = new Map<string, Set<(state: DesiredState | null) => void>>();
@@ -172,5 +176,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
       return () => void reportListeners.delete(listener);
     },
     releaseLock: (name, owner) => repo.deleteLock(name, owner),
+    ...createLocalHolds(),
+    ...createLocalTasks(),
   };
 }

@@ -66,7 +66,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function startReplicas(setup: "embedded" | "engines", dir: string, schema: string) {
-  const hosts = setup === "engines" ? ["127.85.0.30", "127.85.0.31"] : ["127.85.0.30"];
+  const hosts = setup === "engines" ? ["127.92.0.30", "127.92.0.31"] : ["127.92.0.30"];
   const admin = randomBytes(24).toString("hex");
   const join_ = randomBytes(24).toString("hex");
   const prefix = `bench-${randomBytes(4).toString("hex")}`;
@@ -176,7 +176,7 @@ async function run(setup: "embedded" | "engines", n: number) {
           join_token: joinToken,
           name: `agent-${i}`,
           group: "web",
-          address: `127.85.${10 + Math.floor(i / 250)}.${(i % 250) + 2}`,
+          address: `127.92.${10 + Math.floor(i / 250)}.${(i % 250) + 2}`,
         }),
       });
       if (!res.ok) throw new Error(`join agent-${i}: HTTP ${res.status} ${await res.text()}`);

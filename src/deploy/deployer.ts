@@ -150,14 +150,15 @@ export class Deployer {
         `[deploy] group ${req.group} runs app ${group.app}, not ${req.app}`,
       );
     }
+    const servers = await store.servers.list(req.group);
     // A new release would start a stopped app behind the stop's back.
-    if ((req.kind ?? "deploy") !== "start" && (await this.#stopped(req.group))) {
+    if ((req.kind ?? "deploy") !== "start" && (await this.#stopped(servers))) {
       throw new StrataError(
         "conflict",
         `[deploy] the app of group ${req.group} is stopped; \`strata app start --group ${req.group}\` first`,
       );
     }
-    return { strategy, batch, maxFailures, release, group };
+    return { strategy, batch, maxFailures, release, group, servers };
   }
 
   /** One deployment per (app, group) at a time, across replicas: the Coordinator's lock. */
@@ -177,9 +178,8 @@ export class Deployer {
   async #plan(
     id: string,
     req: DeployRequest,
-    { strategy, batch, maxFailures, release, group }: Checked,
+    { strategy, batch, maxFailures, release, group, servers }: Checked,
   ): Promise<{ record: DeploymentRecord; rows: DeploymentServerRecord[] }> {
-    const servers = await this.#o.store.servers.list(req.group);
     const reachable = servers.filter((s) => s.state !== "offline" && s.token_hash !== null);
     const waves = planWaves(
       reachable.map((s) => s.name),
@@ -251,10 +251,9 @@ export class Deployer {
     return this.start({ ...req, app: record.app, version: release.version, group, kind: action });
   }
 
-  /** Whether any server of the group is asked to keep its app stopped. */
-  async #stopped(group: string): Promise<boolean> {
-    const servers = await this.#o.store.servers.list(group);
-    const states = await Promise.all(servers.map((s) => this.#o.coordinator.desired(s.name)));
+  /** Whether any of the group's servers is asked to keep its app stopped: one batch of reads. */
+  async #stopped(servers: ServerRecord[]): Promise<boolean> {
+    const states = await this.#o.coordinator.desiredMany(servers.map((s) => s.name));
     return states.some((s) => s.stopped === true);
   }
 
@@ -754,13 +753,15 @@ export class Deployer {
   }
 }
 
-/** What `#check` found: the request's options, its release and its group. */
+/** What `#check` found: the request's options, its release, its group and its servers. */
 interface Checked {
   strategy: Strategy;
   batch: string;
   maxFailures: number;
   release: Release;
   group: GroupRecord;
+  /** The group's servers, listed once for the checks and the plan. */
+  servers: ServerRecord[];
 }
 
 function viewOf(d: DeploymentRecord, servers: DeploymentServerRecord[]): DeploymentView {

@@ -132,11 +132,7 @@ export async function createEtcdCoordinator(
       if (key.startsWith(DESIRED) && event.type === "put") {
         const server = key.slice(DESIRED.length);
         remember(server, event.kv);
-        const set = waiters.get(server);
-        if (set) {
-          const state = view(parse(event.kv));
-          for (const fn of [...set]) fn(state);
-        }
+        wakeWaiters(server, event.kv);
       }
       if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
       if (key.startsWith(MEMBERS)) {
@@ -147,6 +143,13 @@ export async function createEtcdCoordinator(
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
+  }
+
+  function wakeWaiters(server: string, kv: KeyValue): void {
+    const set = waiters.get(server);
+    if (!set) return;
+    const state = view(parse(kv));
+    for (const fn of [...set]) fn(state);
   }
 
   function deliverReport(kv: KeyValue): void {
@@ -288,13 +291,17 @@ export async function createEtcdCoordinator(
       const value = JSON.stringify(wanted);
       const result = await casPut(key, kv, value);
       if (result.succeeded) {
-        remember(server, {
+        const written = {
           key,
           value,
           createRevision: kv?.createRevision ?? result.revision,
           modRevision: result.revision,
           lease: null,
-        });
+        };
+        remember(server, written);
+        // This replica's long polls need not wait for the write to come back through the
+        // watch; unless the watch brought a newer change first (a poll never goes back).
+        if (known.get(server) === written) wakeWaiters(server, written);
         return view(wanted);
       }
       kv = result.current;

@@ -8,7 +8,7 @@
  * each poll answered with the new generation, and CPU seconds each replica used meanwhile.
  * Nothing runs the release: the deployment fails after `deploy.server_timeout` and is waited out.
  * Usage: npx tsx bench/replicas.bench.ts [--agents 1000,5000] [--setups embedded,engines]
- *   [--cpu-profile DIR]
+ *   [--cpu-profile DIR] [--net 127.92]
  * Writes docs/benchmarks/replicas.json and docs/benchmarks/replicas.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -44,8 +44,11 @@ const { values } = parseArgs({
     setups: { type: "string", default: "embedded,engines" },
     /** Folder for V8 CPU profiles of the replica processes (written when they exit). */
     "cpu-profile": { type: "string" },
+    /** `127.a` of every address the bench uses (replicas, agents' addresses). */
+    net: { type: "string", default: "127.92" },
   },
 });
+const NET = values.net;
 const counts = values.agents.split(",").map(Number);
 const setups = values.setups.split(",") as ("embedded" | "engines")[];
 const COMMAND = `npx tsx bench/replicas.bench.ts --agents ${counts.join(",")} --setups ${setups.join(",")}`;
@@ -66,7 +69,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function startReplicas(setup: "embedded" | "engines", dir: string, schema: string) {
-  const hosts = setup === "engines" ? ["127.85.0.30", "127.85.0.31"] : ["127.85.0.30"];
+  const hosts = setup === "engines" ? [`${NET}.0.30`, `${NET}.0.31`] : [`${NET}.0.30`];
   const admin = randomBytes(24).toString("hex");
   const join_ = randomBytes(24).toString("hex");
   const prefix = `bench-${randomBytes(4).toString("hex")}`;
@@ -176,7 +179,7 @@ async function run(setup: "embedded" | "engines", n: number) {
           join_token: joinToken,
           name: `agent-${i}`,
           group: "web",
-          address: `127.85.${10 + Math.floor(i / 250)}.${(i % 250) + 2}`,
+          address: `${NET}.${10 + Math.floor(i / 250)}.${(i % 250) + 2}`,
         }),
       });
       if (!res.ok) throw new Error(`join agent-${i}: HTTP ${res.status} ${await res.text()}`);

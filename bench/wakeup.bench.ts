@@ -10,7 +10,7 @@
  * - `set-desired`: the long-poll path alone (agent routes, Fleet auth, LocalCoordinator, SQLite)
  *   and `coordinator.setDesired` for every server started in one tick (timed from that tick).
  * Usage: npx tsx bench/wakeup.bench.ts [--watchers 1000] [--rounds 3]
- *   [--changes deploy,set-desired] [--cpu-profile DIR]
+ *   [--changes deploy,set-desired] [--cpu-profile DIR] [--net 127.92]
  * Writes docs/benchmarks/wakeup.json and docs/benchmarks/wakeup.md.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -24,7 +24,7 @@ import type { JoinResponse } from "../src/wire/agent.js";
 import type { DeploymentView } from "../src/wire/deployment.js";
 import { EXAMPLE_APP } from "./lib/app-tree.js";
 import { startLongPollServer } from "./lib/long-poll-server.js";
-import { randomLoopbackPrefix, waitFor, withBenchPlane } from "./lib/plane.js";
+import { waitFor, withBenchPlane } from "./lib/plane.js";
 import {
   machineInfo,
   markdownTable,
@@ -43,8 +43,11 @@ const { values } = parseArgs({
     changes: { type: "string", default: "deploy,set-desired" },
     /** Folder for a V8 CPU profile of the control plane's thread per round. */
     "cpu-profile": { type: "string" },
+    /** `127.a` of every address the bench uses (API, servers, watchers' addresses). */
+    net: { type: "string", default: "127.92" },
   },
 });
+const NET = values.net;
 const watcherCount = Number(values.watchers);
 const rounds = Math.max(1, Number(values.rounds));
 const changes = values.changes.split(",");
@@ -198,6 +201,8 @@ async function deployScenario(): Promise<Scenario> {
   return withBenchPlane(
     {
       tempPrefix: "strata-bench-wakeup-",
+      apiPrefix: `${NET}.1`,
+      serverPrefix: `${NET}.2`,
       yaml: [
         // Joined servers never heartbeat: keep them online for the whole run.
         "heartbeat_timeout: 1h",
@@ -209,7 +214,7 @@ async function deployScenario(): Promise<Scenario> {
     async ({ plane, client }) => {
       const release = await buildRelease(client, EXAMPLE_APP, "hello", "1.0.0");
       const joining = process.hrtime.bigint();
-      const prefix = randomLoopbackPrefix().replace(/\.\d+$/, "");
+      const prefix = NET; // watchers' addresses: ${NET}.10.x and up
       const tokens = new Array<string>(watcherCount);
       let next = 0;
       await Promise.all(
@@ -224,7 +229,7 @@ async function deployScenario(): Promise<Scenario> {
                 name: `watcher-${i}`,
                 group: GROUP,
                 // Never contacted: nothing runs there and no watcher enters the balancer.
-                address: `${prefix}.${Math.floor(i / 250) + 2}.${(i % 250) + 2}`,
+                address: `${prefix}.${Math.floor(i / 250) + 10}.${(i % 250) + 2}`,
               }),
             });
             if (!res.ok) throw new Error(`join watcher-${i}: HTTP ${res.status}`);
@@ -265,7 +270,7 @@ async function deployScenario(): Promise<Scenario> {
 
 async function setDesiredScenario(): Promise<Scenario> {
   const dir = await mkdtemp(join(tmpdir(), "strata-bench-wakeup-"));
-  const server = await startLongPollServer({ dir, host: `${randomLoopbackPrefix()}.1` });
+  const server = await startLongPollServer({ dir, host: `${NET}.3.1` });
   try {
     const joining = process.hrtime.bigint();
     const tokens = await server.join(watcherCount, GROUP, "watcher");

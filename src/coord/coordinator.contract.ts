@@ -164,6 +164,23 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await close();
     });
 
+    it("desiredMany reads what desired reads, in the order asked, on either replica", async () => {
+      const { coordinator, peer, release, close } = await options.create();
+      await coordinator.setDesired("b", release(R1));
+      await coordinator.setStage("b", release(R2));
+      await coordinator.setDesired("a", release(R1), { run: { stopped: true } });
+      for (const reader of [coordinator, peer]) {
+        assert.deepEqual(await reader.desiredMany(["b", "a"]), [
+          await reader.desired("b"),
+          await reader.desired("a"),
+        ]);
+      }
+      const [b, a] = await peer.desiredMany(["b", "a"]);
+      assert.deepEqual([b?.generation, b?.stage?.id, a?.stopped], [2, R2, true]);
+      assert.deepEqual(await coordinator.desiredMany([]), []);
+      await close();
+    });
+
     it("watch answers at once when the generation differs, else at the change", async () => {
       const { coordinator, release, close } = await options.create();
       assert.equal((await coordinator.watch("a", -1, 10_000)).generation, 0);

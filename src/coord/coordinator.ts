@@ -13,6 +13,12 @@ export interface Coordinator {
    */
   desired(server: string): Promise<DesiredState>;
   /**
+   * `desired` of many servers in a few reads (a deploy's checks of a whole group: etcd
+   * reads up to 128 keys per request, the embedded store one query), in the order of
+   * `servers`. Read only; may run concurrently.
+   */
+  desiredMany(servers: string[]): Promise<DesiredState[]>;
+  /**
    * Sets what a server should run, bumps its generation and wakes its watchers.
    * Idempotent for the same release: the generation moves only on a change
    * unless `force` is set (a retry of the same release) or `run` is given.

@@ -121,14 +121,19 @@ export class Deployer {
       throw new StrataError("bad_request", "[deploy] max_failures: must be a whole number >= 0");
     }
     if (!req.group) throw new StrataError("bad_request", "[deploy] group is required");
-    const maintenance = await this.lockStatus(req.group);
+    // Independent reads at once; refused in the order of the checks below.
+    const [maintenance, release, group, servers] = await Promise.all([
+      this.lockStatus(req.group),
+      store.releases.get(req.app, req.version),
+      store.groups.get(req.group),
+      store.servers.list(req.group),
+    ]);
     if (maintenance) {
       throw new StrataError(
         "conflict",
         `[deploy] group ${req.group} is locked for maintenance since ${maintenance.since}: ${maintenance.message} (\`strata lock release --group ${req.group}\`)`,
       );
     }
-    const release = await store.releases.get(req.app, req.version);
     if (!release) {
       throw new StrataError(
         "not_found",
@@ -136,7 +141,6 @@ export class Deployer {
       );
     }
     // Regression (issue 15): a typo'd group was created on the spot and "succeeded in 0.0 s".
-    const group = await store.groups.get(req.group);
     if (!group) {
       const known = (await store.groups.list()).map((g) => g.name);
       throw new StrataError(
@@ -151,13 +155,13 @@ export class Deployer {
       );
     }
     // A new release would start a stopped app behind the stop's back.
-    if ((req.kind ?? "deploy") !== "start" && (await this.#stopped(req.group))) {
+    if ((req.kind ?? "deploy") !== "start" && (await this.#stopped(servers))) {
       throw new StrataError(
         "conflict",
         `[deploy] the app of group ${req.group} is stopped; \`strata app start --group ${req.group}\` first`,
       );
     }
-    return { strategy, batch, maxFailures, release, group };
+    return { strategy, batch, maxFailures, release, group, servers };
   }
 
   /** One deployment per (app, group) at a time, across replicas: the Coordinator's lock. */
@@ -177,9 +181,8 @@ export class Deployer {
   async #plan(
     id: string,
     req: DeployRequest,
-    { strategy, batch, maxFailures, release, group }: Checked,
+    { strategy, batch, maxFailures, release, group, servers }: Checked,
   ): Promise<{ record: DeploymentRecord; rows: DeploymentServerRecord[] }> {
-    const servers = await this.#o.store.servers.list(req.group);
     const reachable = servers.filter((s) => s.state !== "offline" && s.token_hash !== null);
     const waves = planWaves(
       reachable.map((s) => s.name),
@@ -222,15 +225,17 @@ export class Deployer {
   ): Promise<void> {
     const { store } = this.#o;
     await store.deployments.insert(record, rows);
-    if (!group.app) await store.groups.update(record.group, { app: record.app });
-    await this.#o.audit(`${record.kind}.start`, `${record.app}/${record.group}`, {
-      deployment: record.id,
-      version: record.version,
-      release: record.release,
-      strategy: record.strategy,
-      batch: record.batch,
-      waves: record.waves,
-    });
+    await Promise.all([
+      group.app ? null : store.groups.update(record.group, { app: record.app }),
+      this.#o.audit(`${record.kind}.start`, `${record.app}/${record.group}`, {
+        deployment: record.id,
+        version: record.version,
+        release: record.release,
+        strategy: record.strategy,
+        batch: record.batch,
+        waves: record.waves,
+      }),
+    ]);
   }
 
   /**
@@ -251,10 +256,9 @@ export class Deployer {
     return this.start({ ...req, app: record.app, version: release.version, group, kind: action });
   }
 
-  /** Whether any server of the group is asked to keep its app stopped. */
-  async #stopped(group: string): Promise<boolean> {
-    const servers = await this.#o.store.servers.list(group);
-    const states = await Promise.all(servers.map((s) => this.#o.coordinator.desired(s.name)));
+  /** Whether any of the group's servers is asked to keep its app stopped: one batch of reads. */
+  async #stopped(servers: ServerRecord[]): Promise<boolean> {
+    const states = await this.#o.coordinator.desiredMany(servers.map((s) => s.name));
     return states.some((s) => s.stopped === true);
   }
 
@@ -375,9 +379,8 @@ export class Deployer {
       if (!lock) continue; // another replica runs it
       await this.#o.audit(`${d.kind}.resume`, `${d.app}/${d.group}`, { deployment: d.id });
       // Wake-ups lost with the old process: stages and switches it asked for are asked again.
-      for (const r of await store.deployments.servers(d.id)) {
-        if (r.state === "staging") await coordinator.setStage(r.server, null);
-      }
+      const staging = (await store.deployments.servers(d.id)).filter((r) => r.state === "staging");
+      await coordinator.setStageMany(names(staging), null);
       this.#launch(d, lock.release);
     }
   }
@@ -467,8 +470,10 @@ export class Deployer {
         (r.state === "pending" || r.state === "staging"),
     );
     if (toStage.length > 0) {
+      const listed = this.#servers(d.group); // read while the rows are written
+      listed.catch(() => undefined); // awaited below, after the write
       await this.#setServers(d, names(toStage), "staging");
-      const outcomes = await this.#stage(d, names(toStage), target);
+      const outcomes = await this.#stage(d, names(toStage), target, await listed);
       this.#halt();
       await this.#settle(d, names(toStage), outcomes, "staged");
       rows = await store.deployments.servers(d.id);
@@ -620,8 +625,12 @@ export class Deployer {
   }
 
   /** Asks servers to fetch, verify and unpack `target` (one batch) and waits for each verdict. */
-  async #stage(d: DeploymentRecord, servers: string[], target: DesiredRelease): Promise<Outcome[]> {
-    const known = await this.#servers(d.group);
+  async #stage(
+    d: DeploymentRecord,
+    servers: string[],
+    target: DesiredRelease,
+    known: Map<string, ServerRecord>,
+  ): Promise<Outcome[]> {
     const ask = servers.filter((name) => known.get(name)?.current_release !== target.id);
     const outcomes = await this.#awaitAll(
       d,
@@ -754,13 +763,15 @@ export class Deployer {
   }
 }
 
-/** What `#check` found: the request's options, its release and its group. */
+/** What `#check` found: the request's options, its release, its group and its servers. */
 interface Checked {
   strategy: Strategy;
   batch: string;
   maxFailures: number;
   release: Release;
   group: GroupRecord;
+  /** The group's servers, listed once for the checks and the plan. */
+  servers: ServerRecord[];
 }
 
 function viewOf(d: DeploymentRecord, servers: DeploymentServerRecord[]): DeploymentView {

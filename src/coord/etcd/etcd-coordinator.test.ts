@@ -181,6 +181,41 @@ if (skip) {
       await Promise.all([a.close(), b.close()]);
     });
 
+    // A deploy's set-up of a group larger than one etcd transaction holds (128 keys, etcd's
+    // default --max-txn-ops): a replica that has not seen the servers reads them in batches,
+    // a few of its guesses are stale (another replica changed them), and every server still
+    // ends up with exactly one more generation.
+    test("a batch of more servers than one transaction holds reads and writes in few transactions", async () => {
+      const prefix = freshPrefix();
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      const names = Array.from({ length: 1000 }, (_, i) => `web-${i}`);
+      await b.setDesiredMany(names, release(R1));
+      const c = await open({ prefix });
+      const read = await c.desiredMany(names);
+      assert.deepEqual(
+        read.map((s) => [s.generation, s.release?.id]),
+        names.map(() => [1, R1]),
+      );
+      // Stale guesses for a few: b moves them on after c has read them.
+      await Promise.all(
+        names.slice(0, 5).map((n) => b.setDesired(n, release(R1), { force: true })),
+      );
+      const etcd = new EtcdClient({ endpoints });
+      const before = (await etcd.list(`${prefix}/`)).revision;
+      const staged = await c.setStageMany(names, release(R2));
+      const after = (await etcd.list(`${prefix}/`)).revision;
+      const batches = Math.ceil(names.length / 128);
+      assert.ok(after - before <= 2 * batches, `${after - before} writes for ${batches} batches`);
+      assert.deepEqual(
+        staged.map((s) => s.generation),
+        names.map((_, i) => (i < 5 ? 3 : 2)),
+        "one more generation each, also where the guess was stale",
+      );
+      assert.ok(staged.every((s) => s.stage?.id === R2 && s.release?.id === R1));
+      assert.deepEqual(await a.desiredMany(names), staged, "what another replica reads");
+      await Promise.all([a.close(), b.close(), c.close()]);
+    });
+
     test("a lock is renewed while held, past its lease", async () => {
       const prefix = freshPrefix();
       const [a, b] = await Promise.all([

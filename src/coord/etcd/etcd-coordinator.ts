@@ -65,8 +65,12 @@ export type EtcdCoordinator = Omit<Coordinator, "desired" | "setDesired" | "watc
   };
 
 const EMPTY: DesiredState = { generation: 0, release: null };
-/** Keys per transaction; etcd's default --max-txn-ops is 128 (each key is a compare and a put). */
-const MAX_TXN_KEYS = 64;
+/**
+ * Keys per transaction. etcd's default --max-txn-ops (128) bounds each list of a
+ * transaction on its own (compares, success ops, failure ops), so 128 keys fit with a
+ * compare, a put and a range read each; a user's etcd may allow more, never less.
+ */
+const MAX_TXN_KEYS = 128;
 /** Plain puts per transaction (no compares): etcd's default --max-txn-ops. */
 const MAX_TXN_PUTS = 128;
 
@@ -130,11 +134,7 @@ export async function createEtcdCoordinator(
       if (key.startsWith(DESIRED) && event.type === "put") {
         const server = key.slice(DESIRED.length);
         remember(server, event.kv);
-        const set = waiters.get(server);
-        if (set) {
-          const state = view(parse(event.kv));
-          for (const fn of [...set]) fn(state);
-        }
+        wakeWaiters(server, event.kv);
       }
       if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
       if (key.startsWith(MEMBERS)) {
@@ -146,6 +146,13 @@ export async function createEtcdCoordinator(
       const listeners = keyListeners.get(key);
       if (listeners) for (const fn of [...listeners]) fn();
     }
+  }
+
+  function wakeWaiters(server: string, kv: KeyValue): void {
+    const set = waiters.get(server);
+    if (!set) return;
+    const state = view(parse(kv));
+    for (const fn of [...set]) fn(state);
   }
 
   function deliverReport(kv: KeyValue): void {
@@ -222,7 +229,32 @@ export async function createEtcdCoordinator(
     return { state: parse(kv), kv };
   }
 
-  /** Compare-and-swap on the key's mod revision until `next` is written or declines (null). */
+  /**
+   * The desired keys of `servers`: read-only transactions of up to MAX_TXN_KEYS range
+   * reads, sent at once (etcd answers them from its index: no raft write, no fsync).
+   */
+  async function readMany(servers: string[]): Promise<(KeyValue | null)[]> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < servers.length; i += MAX_TXN_KEYS)
+      chunks.push(servers.slice(i, i + MAX_TXN_KEYS));
+    const answers = await Promise.all(
+      chunks.map((chunk) =>
+        client.txn(
+          [],
+          chunk.map((server) => ({ range: { key: desiredKey(server) } })),
+        ),
+      ),
+    );
+    return chunks.flatMap((chunk, c) =>
+      chunk.map((server, i) => {
+        const kv = answers[c]!.ranges[i]?.[0] ?? null;
+        // An absent key says nothing against a write seen meanwhile (from the watch).
+        if (kv || !known.has(server)) remember(server, kv);
+        return kv;
+      }),
+    );
+  }
+
   /**
    * Compare-and-swap on the key's mod revision until `next` is written or declines (null).
    * The first try guesses the key from what this replica last saw of it (its reads, its
@@ -266,13 +298,17 @@ export async function createEtcdCoordinator(
       const value = JSON.stringify(wanted);
       const result = await casPut(key, kv, value);
       if (result.succeeded) {
-        remember(server, {
+        const written = {
           key,
           value,
           createRevision: kv?.createRevision ?? result.revision,
           modRevision: result.revision,
           lease: null,
-        });
+        };
+        remember(server, written);
+        // This replica's long polls need not wait for the write to come back through the
+        // watch; unless the watch brought a newer change first (a poll never goes back).
+        if (known.get(server) === written) wakeWaiters(server, written);
         return view(wanted);
       }
       kv = result.current;
@@ -399,18 +435,13 @@ export async function createEtcdCoordinator(
   }
 
   /**
-   * Before a batch: one range read of every desired key when this replica has
-   * not seen several of the servers yet, so that each change is one guessed CAS
-   * instead of a read and a write.
+   * Before a batch: the keys of the servers this replica has not seen yet, read in
+   * transactions of many (when several are unknown), so that each change is one guessed
+   * CAS instead of a read and a write.
    */
   async function learn(servers: string[]): Promise<void> {
     const unknown = servers.filter((s) => !known.has(s));
-    if (unknown.length < 8) return;
-    const { kvs } = await client.list(DESIRED);
-    const found = new Map(kvs.map((kv) => [kv.key.slice(DESIRED.length), kv]));
-    // A server changed meanwhile is known by now, from the watch or a write: never forget it.
-    for (const server of unknown)
-      if (!known.has(server)) remember(server, found.get(server) ?? null);
+    if (unknown.length >= 8) await readMany(unknown);
   }
 
   /** Keeps the newest of what this replica has seen of a server's key. */
@@ -502,6 +533,8 @@ export async function createEtcdCoordinator(
   let closing: Promise<void> | null = null;
   return {
     desired: async (server) => view((await read(server)).state),
+
+    desiredMany: async (servers) => (await readMany(servers)).map((kv) => view(parse(kv))),
 
     setDesired: (server, release, setOptions = {}) =>
       update(server, (now) => nextDesired(now, release, setOptions)),

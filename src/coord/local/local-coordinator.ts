@@ -114,6 +114,10 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
 
   return {
     desired: current,
+    async desiredMany(servers) {
+      const states = await currentMany(servers);
+      return servers.map((server) => states.get(server)!);
+    },
     setDesiredMany: (servers, release, setOptions = {}) =>
       writeMany(servers, (now) => nextDesired(now, release, setOptions)),
     setStageMany: (servers, stage) => writeMany(servers, (now) => nextStage(now, stage)),

@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     "size-mb": { type: "string", default: "50" },
     "bake-sizes": { type: "string", default: "1,10,50,100" },
     "bake-reps": { type: "string", default: "3" },
+    /** `127.a` of the loopback addresses used: the API on `<net>.1.x`, servers on `<net>.2.x`. @default random */
+    net: { type: "string" },
   },
 });
 const LAUNCHES = Number(args.launches);
@@ -123,8 +125,8 @@ async function main(): Promise<void> {
   await mkdir(join(recipe, "etc"), { recursive: true });
   await writeFile(join(recipe, "etc", "motd"), "middleware layer\n");
   await writeFile(join(recipe, "provision.sh"), "echo provisioned > provisioned.txt\n");
-  const api = randomLoopbackPrefix();
-  const prefix = randomLoopbackPrefix();
+  const api = args.net ? `${args.net}.1` : randomLoopbackPrefix();
+  const prefix = args.net ? `${args.net}.2` : randomLoopbackPrefix();
   const groups = ["web", ...BAKE_SIZES.map((mb) => `bake-${String(mb).replace(".", "-")}`)];
   const yaml = [
     `provider: { local: { address_prefix: "${prefix}" } }`,
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
       }),
     });
     const client = new ApiClient(plane.url, plane.adminToken);
+    // A deploy needs its group to exist (issue 15); the bench deploys before any server runs.
+    for (const group of groups) await plane.store.groups.ensure(group);
     const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
     // Two releases of the same size: v1 is baked into the stale image, v2 is the one every launch must serve.

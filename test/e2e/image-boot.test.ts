@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { createLocalImageStore } from "../../src/image/local/local-image-store.js";
+import { bundleAgent } from "../../src/provider/local/agent-bundle.js";
 import type { ImagesView, ScaleView } from "../../src/wire/image.js";
 import type { Release } from "../../src/wire/release.js";
 import {
@@ -78,6 +81,12 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     assert.deepEqual(scaled.launched, ["web-2"]);
     assert.equal(scaled.image, image);
     await waitForServing(h.client, "web", 2, "1.0.0");
+    const appLog = await readFile(join(h.dir, "data", "servers", "web-2", "app.log"), "utf8");
+    assert.equal(
+      appLog.match(/ started sha256:/g)?.length,
+      1,
+      `started once (the gap: an app with no secrets was restarted after the join): ${appLog}`,
+    );
 
     // 1% of the assets change: one file of 64 KiB.
     const changed = { 7: randomBytes(FILE_BYTES) };
@@ -103,5 +112,89 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     const web2 = (await status(h.client)).servers.find((s) => s.name === "web-2")!;
     const res = await get(`http://${web2.address}:8080/`);
     assert.equal(JSON.parse(res.body).version, "2.0.0");
+  });
+
+  test("an app with secrets, started from the image before the join, is restarted with them once the agent joined", async () => {
+    await h.client.request("PUT", "/v1/apps/hello/secrets/GREETING", { value: "bonjour" });
+    await waitFor("web:current on 2.0.0", async () => (await currentImage())?.version === "2.0.0");
+    const scaled = await h.client.post<ScaleView>("/v1/fleet/scale", { group: "web", count: 3 });
+    assert.deepEqual(scaled.launched, ["web-3"]);
+    await waitForServing(h.client, "web", 3, "2.0.0");
+    const web3 = (await status(h.client)).servers.find((s) => s.name === "web-3")!;
+    const body = JSON.parse((await get(`http://${web3.address}:8080/`)).body);
+    assert.equal(body.greeting, "bonjour");
+  });
+});
+
+describe("the boot of a server from a golden image (issue 13)", { timeout: 600_000 }, () => {
+  let h: TestPlane;
+  let image = "";
+
+  before(async () => {
+    // Every agent SIGKILLs itself once, right after its boot started the app (before the join).
+    h = await startTestPlane({
+      apiPrefix: "127.95.12",
+      serverPrefix: "127.95.13",
+      agentEnv: { STRATA_FAILPOINT: "boot.started" },
+    });
+    await h.client.post("/v1/fleet/up", { group: "web", count: 1 });
+    await waitFor("web-1 to join", async () =>
+      (await status(h.client)).servers.some((s) => s.name === "web-1" && s.state !== "launching"),
+    );
+    await build(h.client, EXAMPLE_APP, "1.0.0");
+    const d = await deployAndWait(h.client, { version: "1.0.0" });
+    assert.equal(d.state, "succeeded", d.error ?? "");
+    image = await waitFor("web:current on 1.0.0", async () => {
+      const view = await h.client.get<ImagesView>("/v1/images?group=web");
+      const c = view.channels.find((x) => x.name === "web:current");
+      return c?.up_to_date ? c.image : null;
+    });
+  });
+  after(() => h?.close());
+
+  test("an agent killed during the early start comes back serving, the app it left stopped", async () => {
+    await h.client.post<ScaleView>("/v1/fleet/scale", { group: "web", count: 2 });
+    await waitForServing(h.client, "web", 2, "1.0.0");
+    const root = join(h.dir, "data", "servers", "web-2");
+    assert.ok(
+      (await readdir(root)).includes(".failpoint-boot.started"),
+      "the agent was killed after it started the app",
+    );
+    const log = await readFile(join(root, "logs", "agent.log"), "utf8");
+    assert.match(log, /stopped the app a previous agent left running/);
+    const web2 = (await status(h.client)).servers.find((s) => s.name === "web-2")!;
+    assert.equal(JSON.parse((await get(`http://${web2.address}:8080/`)).body).version, "1.0.0");
+  });
+
+  test("with the control plane unreachable, a server from the image serves the image's release", async (t) => {
+    const root = join(h.dir, "offline");
+    await createLocalImageStore({ dir: join(h.dir, "data", "images") }).cloneRoot(image, root);
+    const { argv } = await bundleAgent(join(h.dir, "bundle"));
+    const address = "127.95.13.200";
+    // Nothing listens on port 9 of this address: every join is refused.
+    const flags = ["--server", "http://127.95.12.250:9", "--join-token", "x", "--group", "web"];
+    const agent = spawn(
+      argv[0]!,
+      [...argv.slice(1), ...flags, "--root", root, "--address", address],
+      {
+        stdio: "ignore",
+        env: { ...process.env, STRATA_FAILPOINT: "" },
+      },
+    );
+    t.after(async () => {
+      agent.kill("SIGTERM");
+      if (agent.exitCode === null) await new Promise((r) => agent.once("exit", r));
+    });
+    const body = await waitFor("the image's release to answer", async () => {
+      const res = await get(`http://${address}:8080/`).catch(() => null);
+      return res?.status === 200 ? JSON.parse(res.body) : null;
+    });
+    assert.equal(body.version, "1.0.0");
+    await waitFor("the join to be retried", async () =>
+      /join: retrying/.test(
+        await readFile(join(root, "logs", "agent.log"), "utf8").catch(() => ""),
+      ),
+    );
+    assert.equal((await get(`http://${address}:8080/`)).status, 200, "still serving");
   });
 });

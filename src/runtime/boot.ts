@@ -1,0 +1,97 @@
+import type { Clock } from "../lib/clock.js";
+import { messageOf } from "../lib/errors.js";
+import { failpoint } from "../lib/failpoint.js";
+import { readCurrent } from "../lib/server-root.js";
+import { isAppStopped } from "./app-control.js";
+import { checkHealth } from "./health.js";
+import { loadAppSpec } from "./release-app.js";
+import type { AppSpec, Supervisor } from "./supervisor.js";
+
+export interface BootOptions {
+  /** The server root. */
+  root: string;
+  /** The server's address; the app listens on it. */
+  address: string;
+  supervisor: Supervisor;
+  /**
+   * Whether to start what `current` holds: false while a switch a killed agent
+   * left under way is to be completed first (it starts the app itself).
+   */
+  start: boolean;
+  /**
+   * Joins the control plane (retried until it succeeds or the agent stops);
+   * null when the agent holds a token already.
+   */
+  join: (() => Promise<void>) | null;
+  log: (line: string) => void;
+  clock: Clock;
+  signal: AbortSignal;
+}
+
+export interface Booted {
+  /**
+   * Whether the app started at boot answered its health check, watched from
+   * the moment it was spawned; null when nothing was started. The first
+   * reconcile takes it instead of a check of its own that would begin only
+   * after the join and back off between tries.
+   */
+  healthy: Promise<boolean> | null;
+}
+
+/** Pause between the boot watch's tries: the app's service-in waits on the first answer. */
+const WATCH_INTERVAL_MS = 10;
+
+/**
+ * A server's boot, the agent being a boot-time service: the app starts from
+ * `current` (a golden image's release, or the one that ran before a reboot)
+ * at once, and the join runs at the same time instead of before it, so a
+ * server from a current image serves as soon as its app is up. The agent goes
+ * on as usual afterwards: it reports, and obeys the desired state once it
+ * hears it (a release that differs is deployed as always). While the control
+ * plane cannot be reached, the join is retried and the app keeps serving.
+ * An app started before the join lacks its secrets; the agent restarts it
+ * once they are known, and only when there are any (AppControl). Resolves
+ * once the app was spawned and the agent has joined; rejects only as the join
+ * does (the agent stopping, no join token).
+ */
+export async function boot(options: BootOptions): Promise<Booted> {
+  const joined = options.join?.() ?? Promise.resolve();
+  // Awaited below; until then a failed join must not count as unhandled.
+  joined.catch(() => undefined);
+  const app = options.start ? await startCurrent(options) : null;
+  if (app) failpoint("boot.started", options.root);
+  const healthy = app ? watchHealth(app, options) : null;
+  await joined;
+  return { healthy };
+}
+
+/** Starts what `current` holds, unless the app was stopped (`strata app stop`). */
+async function startCurrent(options: BootOptions): Promise<AppSpec | null> {
+  const { root, address, supervisor, log } = options;
+  const current = await readCurrent(root);
+  if (!current || (await isAppStopped(root))) return null;
+  return loadAppSpec(root, current, address).then(
+    async (app) => {
+      await supervisor.start(app);
+      return supervisor.current === app ? app : null;
+    },
+    (err) => {
+      log(`[agent] cannot start ${current}: ${messageOf(err)}`);
+      return null;
+    },
+  );
+}
+
+/** The app's health check tried every WATCH_INTERVAL_MS for as long as its own tries would last. */
+function watchHealth(app: AppSpec, { clock, signal }: BootOptions): Promise<boolean> {
+  const { health } = app.definition;
+  let budgetMs = 0;
+  for (let attempt = 1; attempt <= health.retries; attempt++)
+    budgetMs += Math.min(health.intervalMs, 20 * 2 ** (attempt - 1));
+  const retries = Math.max(health.retries, Math.ceil(budgetMs / WATCH_INTERVAL_MS));
+  const watched = { ...health, intervalMs: WATCH_INTERVAL_MS, retries };
+  return checkHealth({ host: app.host, ...app.definition, health: watched, clock, signal }).then(
+    () => true,
+    () => false,
+  );
+}

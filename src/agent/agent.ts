@@ -112,8 +112,10 @@ export async function run(
   try {
     const intent = await readSwitchIntent(config.root);
     const join = client.token ? null : () => session.retrying("join", session.join);
-    const booted = await boot({ ...config, supervisor, start: !intent, join, log, clock, signal });
+    const how = { start: !intent, join, unshare: !runAs, log, clock, signal };
+    const booted = await boot({ ...config, supervisor, ...how });
     if (booted.healthy) agent.booted = booted.healthy;
+    agent.cas.build = booted.afterStore(agent.cas.build);
     beating = heartbeats(agent);
     ops.start({ ...config, ...agent, token: () => client.token, retrying: session.retrying });
     let handled: number | null = null;

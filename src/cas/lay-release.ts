@@ -14,9 +14,10 @@ export interface LayReleaseOptions {
   /** The release's tarball, its checksum already verified against `releaseId`. */
   tarball: string;
   /**
-   * How the release folder's files come from the store. An image's root does
-   * not know which account its servers' apps will run as, so it takes `copy`,
-   * the mode that is safe for both (see FileMode).
+   * How the release folder's files come from the store (see FileMode). An
+   * image's root takes `link`: the release then costs no second copy of its
+   * bytes, a clone with GNU cp keeps the links, and an agent whose apps run
+   * as its own account gives its store its own inodes at boot (unshareStore).
    * @default "copy"
    */
   files?: FileMode;

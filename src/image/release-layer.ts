@@ -9,8 +9,8 @@ import type { ReleaseLayer } from "./image-store.js";
  * Applies a release layer to an image root being built, for every image
  * store that assembles roots on the control plane's disk: the verified
  * tarball is downloaded into `work`, laid into the root's store with the
- * release materialised from it (layRelease: a booted server's next deploy
- * fetches only what changed), and `current` and `activations.json` are
+ * release materialised from it as links to the blobs (layRelease: a booted
+ * server's next deploy fetches only what changed), and `current` and `activations.json` are
  * written by the agent's own switch. Returns the layer's one-line summary.
  */
 export async function applyReleaseLayer(
@@ -25,7 +25,7 @@ export async function applyReleaseLayer(
   try {
     await layer.download(tarball, signal);
     signal.throwIfAborted();
-    laid = await layRelease({ root, releaseId: layer.release.id, tarball });
+    laid = await layRelease({ root, releaseId: layer.release.id, tarball, files: "link" });
   } finally {
     await rm(tarball, { force: true });
   }

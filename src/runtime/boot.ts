@@ -1,3 +1,5 @@
+import type { ReleaseBuilder } from "../cas/release-builder.js";
+import { unshareStore } from "../cas/unshare-store.js";
 import type { Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
 import { failpoint } from "../lib/failpoint.js";
@@ -23,6 +25,11 @@ export interface BootOptions {
    * null when the agent holds a token already.
    */
   join: (() => Promise<void>) | null;
+  /**
+   * Whether the root's store must get its own inodes before anything is built
+   * from it (unshareStore): the apps run as the agent's own account.
+   */
+  unshare: boolean;
   log: (line: string) => void;
   clock: Clock;
   signal: AbortSignal;
@@ -36,6 +43,11 @@ export interface Booted {
    * after the join and back off between tries.
    */
   healthy: Promise<boolean> | null;
+  /**
+   * Wraps the agent's release builder so that it waits for the store's
+   * unsharing, done after the boot's health watch (off the service-in path).
+   */
+  afterStore: (build: ReleaseBuilder) => ReleaseBuilder;
 }
 
 /** Pause between the boot watch's tries: the app's service-in waits on the first answer. */
@@ -44,25 +56,53 @@ const WATCH_INTERVAL_MS = 10;
 /**
  * A server's boot, the agent being a boot-time service: the app starts from
  * `current` (a golden image's release, or the one that ran before a reboot)
- * at once, and the join runs at the same time instead of before it, so a
- * server from a current image serves as soon as its app is up. The agent goes
+ * at once, and the join runs while it comes up, so a server from a current
+ * image serves as soon as its app is up. The agent goes
  * on as usual afterwards: it reports, and obeys the desired state once it
  * hears it (a release that differs is deployed as always). While the control
  * plane cannot be reached, the join is retried and the app keeps serving.
- * An app started before the join lacks its secrets; the agent restarts it
- * once they are known, and only when there are any (AppControl). Resolves
- * once the app was spawned and the agent has joined; rejects only as the join
- * does (the agent stopping, no join token).
+ * An app started before the join lacks its secrets: once joined, and before
+ * the agent heartbeats, it is restarted with them when there are any (an app
+ * with none is left running). Resolves once the app was spawned and the
+ * agent has joined; rejects only as the join does (the agent stopping, no
+ * join token).
  */
 export async function boot(options: BootOptions): Promise<Booted> {
-  const joined = options.join?.() ?? Promise.resolve();
-  // Awaited below; until then a failed join must not count as unhandled.
-  joined.catch(() => undefined);
   const app = options.start ? await startCurrent(options) : null;
   if (app) failpoint("boot.started", options.root);
-  const healthy = app ? watchHealth(app, options) : null;
+  // After the spawn, not beside it: a kill between the control plane's answer to the join and
+  // the saved token leaves a server that cannot join again (its join token is spent), so that
+  // window stays as short as it was. The join still runs while the app comes up.
+  const joined = options.join?.() ?? Promise.resolve();
+  let healthy = app ? watchHealth(app, options) : null;
+  const unshared = options.unshare
+    ? Promise.resolve(healthy)
+        .then(() => unshareStore(options.root))
+        .then(
+          ({ unshared, dropped }) =>
+            unshared + dropped > 0 &&
+            options.log(
+              `[cas] the store's blobs got their own inodes: ${unshared} copied, ${dropped} written through and dropped`,
+            ),
+          (err: unknown) => options.log(`[cas] unsharing the store: ${messageOf(err)}`),
+        )
+    : Promise.resolve();
   await joined;
-  return { healthy };
+  // Before the agent heartbeats (a healthy app on the desired release would enter service):
+  // an app with secrets restarts with them; one with none runs as it should.
+  if (app && (await options.supervisor.recheckSecrets())) {
+    await options.supervisor.start(app);
+    healthy = watchHealth(app, options);
+  }
+  return {
+    healthy,
+    afterStore:
+      (build) =>
+      async (...args) => {
+        await unshared;
+        return build(...args);
+      },
+  };
 }
 
 /** Starts what `current` holds, unless the app was stopped (`strata app stop`). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLocalImageStore } from "../../src/image/local/local-image-store.js";
@@ -46,7 +46,13 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
   };
 
   before(async () => {
-    h = await startTestPlane({ apiPrefix: "127.95.10", serverPrefix: "127.95.11" });
+    // Apps run as the agent's own account here (release files are copies of the store's blobs);
+    // the other suite keeps the default (as root: an app account, files linked to the store).
+    h = await startTestPlane({
+      apiPrefix: "127.95.10",
+      serverPrefix: "127.95.11",
+      agentEnv: { STRATA_APP_USER: "root" },
+    });
     work = await mkdtemp(join(h.dir, "apps-"));
     for (let i = 0; i < FILES; i++) assets.push(randomBytes(FILE_BYTES));
     await h.client.post("/v1/fleet/up", { group: "web", count: 1 });
@@ -73,6 +79,8 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     assert.ok(blobs >= FILES, `${blobs} blobs for ${FILES} distinct assets and the app's files`);
     const release = await readdir(join(root, "releases", `sha256-${hex}`, "assets"));
     assert.equal(release.length, FILES);
+    const file = join(root, "releases", `sha256-${hex}`, "assets", "0.bin");
+    assert.equal((await stat(file)).nlink, 2, "a link to its blob: the layer holds it once");
   });
 
   test("a server booted from the image fetches only the changed files on its next deploy (the gap: its store was empty, so that deploy was a full one)", async () => {
@@ -104,6 +112,10 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     assert.ok(counted, `fetched through a pack, not the whole tarball: ${line}`);
     const [asked, bytes] = [Number(counted[1]), Number(counted[3])];
     assert.equal(asked, 1, "only the changed file was asked for");
+    // The image's links became the store's own inodes before the build (apps run as the agent).
+    assert.match(log, /the store's blobs got their own inodes: \d+ copied, 0 written through/);
+    const booted = join(h.dir, "data", "servers", "web-2", "releases", v1.id.replace(":", "-"));
+    assert.equal((await stat(join(booted, "assets", "0.bin"))).nlink, 1);
     // The changed content, the gzip'd manifest (~10 KiB for ~110 entries) and framing.
     assert.ok(
       bytes >= FILE_BYTES && bytes < FILE_BYTES + 32 * 1024,
@@ -119,10 +131,25 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     await waitFor("web:current on 2.0.0", async () => (await currentImage())?.version === "2.0.0");
     const scaled = await h.client.post<ScaleView>("/v1/fleet/scale", { group: "web", count: 3 });
     assert.deepEqual(scaled.launched, ["web-3"]);
-    await waitForServing(h.client, "web", 3, "2.0.0");
-    const web3 = (await status(h.client)).servers.find((s) => s.name === "web-3")!;
+    // Each time the control plane has web-3 in service, it answers with its secret.
+    const greetings = new Set<string>();
+    const web3 = await waitFor(
+      "web-3 in service",
+      async () => {
+        const s = (await status(h.client)).servers.find((x) => x.name === "web-3");
+        if (!s?.in_service) return null;
+        const res = await get(`http://${s.address}:8080/`).catch(() => null);
+        greetings.add(res?.status === 200 ? JSON.parse(res.body).greeting : "no answer");
+        return greetings.size >= 1 && s.version === "2.0.0" ? s : null;
+      },
+      60_000,
+      20,
+    );
+    assert.deepEqual([...greetings], ["bonjour"], "never in service without its secrets");
     const body = JSON.parse((await get(`http://${web3.address}:8080/`)).body);
     assert.equal(body.greeting, "bonjour");
+    const appLog = await readFile(join(h.dir, "data", "servers", "web-3", "app.log"), "utf8");
+    assert.equal(appLog.match(/ started sha256:/g)?.length, 2, "started, then restarted once");
   });
 });
 
@@ -154,8 +181,12 @@ describe("the boot of a server from a golden image (issue 13)", { timeout: 600_0
 
   test("an agent killed during the early start comes back serving, the app it left stopped", async () => {
     await h.client.post<ScaleView>("/v1/fleet/scale", { group: "web", count: 2 });
-    await waitForServing(h.client, "web", 2, "1.0.0");
     const root = join(h.dir, "data", "servers", "web-2");
+    await waitForServing(h.client, "web", 2, "1.0.0").catch(async (err: unknown) => {
+      for (const f of ["agent.log", "app.log", "logs/agent.log"])
+        console.error(f, await readFile(join(root, f), "utf8").catch(() => ""));
+      throw err;
+    });
     assert.ok(
       (await readdir(root)).includes(".failpoint-boot.started"),
       "the agent was killed after it started the app",

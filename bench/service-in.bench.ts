@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     const appMedian = median(appSamples);
     const result = {
       benchmark: "service-in",
-      command: `node --import tsx bench/service-in.bench.ts --launches ${LAUNCHES} --size-mb ${SIZE_MB} --bake-sizes ${BAKE_SIZES.join(",")} --bake-reps ${BAKE_REPS}`,
+      command: `node --import tsx bench/service-in.bench.ts --launches ${LAUNCHES} --size-mb ${SIZE_MB} --bake-sizes ${BAKE_SIZES.join(",")} --bake-reps ${BAKE_REPS}${args.net ? ` --net ${args.net}` : ""}`,
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,

@@ -7,13 +7,13 @@ import { createControlPlaneClient, type ControlPlaneClient } from "./control-pla
 import { fetchArtifact } from "../artifact/download.js";
 import { isHealthy } from "../runtime/health.js";
 import { reconcile, stage, type ArtifactFetcher } from "./reconcile.js";
-import { loadAppSpec } from "../runtime/release-app.js";
 import { createSession, type Session } from "./session.js";
 import type { Supervisor } from "../runtime/supervisor.js";
 import { openRoot } from "../runtime/open-root.js";
 import { watchParent } from "../lib/process.js";
 import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
-import { createAppControl, isAppStopped } from "../runtime/app-control.js";
+import { createAppControl } from "../runtime/app-control.js";
+import { boot } from "../runtime/boot.js";
 import { createAgentReleaseBuilder, type CasReleaseBuilder } from "../cas/release-builder.js";
 
 export interface AgentConfig extends AgentOpsConfig {
@@ -68,6 +68,8 @@ interface Agent {
   staged?: string;
   runAs?: RunAs;
   cas?: CasReleaseBuilder;
+  /** The health of the app started at boot (runtime/boot.ts), for the first reconcile. */
+  booted?: Promise<boolean>;
 }
 
 /**
@@ -109,8 +111,11 @@ export async function run(
   let beating = Promise.resolve();
   try {
     const intent = await readSwitchIntent(config.root);
-    if (!intent) await serveCurrent(agent);
-    if (!client.token) await session.retrying("join", session.join);
+    const join = client.token ? null : () => session.retrying("join", session.join);
+    const how = { start: !intent, join, unshare: !runAs, log, clock, signal };
+    const booted = await boot({ ...config, supervisor, ...how });
+    if (booted.healthy) agent.booted = booted.healthy;
+    agent.cas.build = booted.afterStore(agent.cas.build);
     beating = heartbeats(agent);
     ops.start({ ...config, ...agent, token: () => client.token, retrying: session.retrying });
     let handled: number | null = null;
@@ -129,16 +134,6 @@ export async function run(
     await beating;
     await Promise.all([supervisor.stop(), ops.stop()]);
   }
-}
-
-/** Starts what `current` holds, without waiting for the control plane. */
-async function serveCurrent({ config, supervisor, log }: Agent): Promise<void> {
-  const current = await readCurrent(config.root);
-  if (!current || (await isAppStopped(config.root))) return;
-  await loadAppSpec(config.root, current, config.address).then(
-    (app) => supervisor.start(app),
-    (err) => log(`[agent] cannot start ${current}: ${messageOf(err)}`),
-  );
 }
 
 /** Long-polls the desired state and reconciles each new generation once. */
@@ -214,7 +209,9 @@ async function reconcileOnce(
       ...(session.releaseKey ? { releaseKey: session.releaseKey } : {}),
       ...(agent.runAs ? { runAs: agent.runAs } : {}),
       ...(agent.cas ? { build: agent.cas.build } : {}),
+      ...(agent.booted ? { booted: agent.booted } : {}),
     });
+    delete agent.booted;
     log(`[agent] generation ${generation}: ${final.phase} ${final.error ?? ""}`);
     return generation;
   } catch (err) {

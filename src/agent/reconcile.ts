@@ -59,6 +59,8 @@ export interface ReconcileOptions {
   runAs?: RunAs;
   /** Builds a release from the server's file store (src/cas/) instead of fetching and extracting it. */
   build?: ReleaseBuilder;
+  /** Whether the app the boot started answered its health check, watched since its spawn (runtime/boot.ts). */
+  booted?: Promise<boolean>;
 }
 
 /**
@@ -127,10 +129,13 @@ export async function reconcile(options: ReconcileOptions): Promise<AgentReport>
   const running = supervisor.current;
   if (!intent && previous === release.id && running?.releaseId === release.id) {
     // Full retries: at boot the agent has just started this app from `current`.
-    const healthy = await checkHealth({ host, ...running.definition, clock, signal }).then(
-      () => true,
-      () => false,
-    );
+    // The boot's watch answered first (or gave up); the check confirms the app still answers.
+    const healthy =
+      (await (options.booted ?? true)) &&
+      (await checkHealth({ host, ...running.definition, clock, signal }).then(
+        () => true,
+        () => false,
+      ));
     if (signal.aborted) throw signal.reason;
     if (healthy) {
       definition = running.definition;

@@ -96,13 +96,26 @@ export async function copyTree(
   return result;
 }
 
-/** Apparent size of everything below `dir`: file bytes plus symlink lengths. */
-export async function treeSize(dir: string): Promise<number> {
+/**
+ * Apparent size of everything below `dir`: file bytes plus symlink lengths,
+ * a file with several links inside `dir` counted once (an app layer's release
+ * files are links to its store's blobs).
+ */
+export async function treeSize(dir: string, seen = new Set<string>()): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeSize(path);
-    else total += (await lstat(path)).size;
+    if (entry.isDirectory()) {
+      total += await treeSize(path, seen);
+      continue;
+    }
+    const stat = await lstat(path);
+    if (stat.nlink > 1) {
+      const inode = `${stat.dev}:${stat.ino}`;
+      if (seen.has(inode)) continue;
+      seen.add(inode);
+    }
+    total += stat.size;
   }
   return total;
 }

@@ -127,8 +127,12 @@ export function createAppControl(options: AppControlOptions): AppControl {
         return true;
       }
       // Started at boot before the agent could fetch its secrets (a server from an image
-      // that has not joined yet): restarted once the control plane answers.
-      const needsSecrets = supervisor.secretsMissing && supervisor.current?.releaseId === releaseId;
+      // that has not joined yet): restarted once the control plane answers, unless the app
+      // has none (issue 13: that restart took most of a current image's service-in).
+      const needsSecrets =
+        supervisor.secretsMissing &&
+        supervisor.current?.releaseId === releaseId &&
+        (await supervisor.recheckSecrets());
       if (needsSecrets || (!first && restart !== null && restart !== previousRestart)) {
         await run(generation, releaseId, "restart", () => startCurrent(releaseId));
         return true;

@@ -74,6 +74,27 @@ describe("supervisor", () => {
     await assert.rejects(readFile(pidFile, "utf8"), "no pid file written");
   });
 
+  test("an app started before its secrets could be fetched needs no restart when it has none (issue 13: every boot from an image restarted it)", async () => {
+    let secrets: Record<string, string> | null = null;
+    const supervisor = createSupervisor({
+      logFile: join(dir, "recheck.log"),
+      clock: systemClock,
+      secrets: async () => {
+        if (!secrets) throw new Error("not joined yet");
+        return secrets;
+      },
+    });
+    await supervisor.start(spec(`start: ["sleep", "60"]\n`));
+    assert.equal(supervisor.secretsMissing, true);
+    assert.equal(await supervisor.recheckSecrets(), true, "still unknown: still missing");
+    secrets = { KEY: "value" };
+    assert.equal(await supervisor.recheckSecrets(), true, "there are some: restart it");
+    secrets = {};
+    assert.equal(await supervisor.recheckSecrets(), false, "none: it runs as it should");
+    assert.equal(supervisor.secretsMissing, false);
+    await supervisor.stop();
+  });
+
   test("restarts a crashing app with backoff until it stays up, and stops its group", async () => {
     const supervisor = createSupervisor({
       logFile: join(dir, "app.log"),

@@ -57,6 +57,14 @@ export interface Supervisor {
   readonly pid: number | null;
   /** Whether the running app was started without its secrets (they could not be fetched). */
   readonly secretsMissing: boolean;
+  /**
+   * Asks for the secrets again when the running app was started without them
+   * (at boot, before the agent had joined). When there are none to give, the
+   * app already runs with everything it should have: it then counts as started
+   * with its secrets and needs no restart. Resolves whether it still misses
+   * them (restart it then). Idempotent; not concurrent with start().
+   */
+  recheckSecrets(): Promise<boolean>;
   /** How the app last ended on its own since `start()` (a crash), null while it never has. */
   readonly lastExit: AppExit | null;
   /** Adds a listener called each time the app ends on its own, before its restart is scheduled. */
@@ -168,6 +176,15 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       exitListeners.push(listener);
     },
     get secretsMissing() {
+      return secretsMissing;
+    },
+    async recheckSecrets() {
+      if (!secretsMissing || !options.secrets) return secretsMissing;
+      const secrets = await options.secrets().catch(() => null);
+      if (secrets && Object.keys(secrets).length === 0) {
+        secretsMissing = false;
+        note("the app has no secrets: it already runs with everything it needs");
+      }
       return secretsMissing;
     },
     async start(app) {

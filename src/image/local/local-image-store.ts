@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { releaseDir, switchCurrent } from "../../lib/server-root.js";
-import { extractArchive } from "../../artifact/extract.js";
 import { isoTime, systemClock, type Clock } from "../../lib/clock.js";
 import { StrataError, messageOf } from "../../lib/errors.js";
 import {
@@ -12,8 +10,8 @@ import {
   type Image,
   type ImageStore,
   type RecipeLayer,
-  type ReleaseLayer,
 } from "../image-store.js";
+import { applyReleaseLayer } from "../release-layer.js";
 import { PROVISION_SCRIPT, runProvision } from "../recipe.js";
 import {
   cloneTree,
@@ -133,28 +131,6 @@ export function createLocalImageStore(options: LocalImageStoreOptions): LocalIma
     return result.output;
   }
 
-  async function applyRelease(
-    layer: ReleaseLayer,
-    root: string,
-    folder: string,
-    signal: AbortSignal,
-  ): Promise<string> {
-    const tarball = join(folder, "release.tar.gz");
-    try {
-      await layer.download(tarball, signal);
-      signal.throwIfAborted();
-      const { files, bytes } = await extractArchive(tarball, releaseDir(root, layer.release.id));
-      // The agent's own switch, so a server booted from the image finds exactly what it would have made.
-      await switchCurrent(root, layer.release.id, {
-        activated_at: clock.now(),
-        version: layer.release.version,
-      });
-      return `${layer.release.id}: ${files} files, ${bytes} bytes`;
-    } finally {
-      await rm(tarball, { force: true });
-    }
-  }
-
   return {
     name: "local",
 
@@ -206,7 +182,7 @@ export function createLocalImageStore(options: LocalImageStoreOptions): LocalIma
         const output =
           request.layer.kind === "recipe"
             ? await applyRecipe(request.layer, staging, signal)
-            : await applyRelease(request.layer, staging, folder, signal);
+            : await applyReleaseLayer(request.layer, staging, folder, clock, signal);
         const size = await treeSize(staging);
         await rename(staging, rootOf(id));
         image = await transition(image, { state: "active", size });

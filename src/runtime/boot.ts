@@ -1,0 +1,137 @@
+import type { ReleaseBuilder } from "../cas/release-builder.js";
+import { unshareStore } from "../cas/unshare-store.js";
+import type { Clock } from "../lib/clock.js";
+import { messageOf } from "../lib/errors.js";
+import { failpoint } from "../lib/failpoint.js";
+import { readCurrent } from "../lib/server-root.js";
+import { isAppStopped } from "./app-control.js";
+import { checkHealth } from "./health.js";
+import { loadAppSpec } from "./release-app.js";
+import type { AppSpec, Supervisor } from "./supervisor.js";
+
+export interface BootOptions {
+  /** The server root. */
+  root: string;
+  /** The server's address; the app listens on it. */
+  address: string;
+  supervisor: Supervisor;
+  /**
+   * Whether to start what `current` holds: false while a switch a killed agent
+   * left under way is to be completed first (it starts the app itself).
+   */
+  start: boolean;
+  /**
+   * Joins the control plane (retried until it succeeds or the agent stops);
+   * null when the agent holds a token already.
+   */
+  join: (() => Promise<void>) | null;
+  /**
+   * Whether the root's store must get its own inodes before anything is built
+   * from it (unshareStore): the apps run as the agent's own account.
+   */
+  unshare: boolean;
+  log: (line: string) => void;
+  clock: Clock;
+  signal: AbortSignal;
+}
+
+export interface Booted {
+  /**
+   * Whether the app started at boot answered its health check, watched from
+   * the moment it was spawned; null when nothing was started. The first
+   * reconcile takes it instead of a check of its own that would begin only
+   * after the join and back off between tries.
+   */
+  healthy: Promise<boolean> | null;
+  /**
+   * Wraps the agent's release builder so that it waits for the store's
+   * unsharing, done after the boot's health watch (off the service-in path).
+   */
+  afterStore: (build: ReleaseBuilder) => ReleaseBuilder;
+}
+
+/** Pause between the boot watch's tries: the app's service-in waits on the first answer. */
+const WATCH_INTERVAL_MS = 10;
+
+/**
+ * A server's boot, the agent being a boot-time service: the app starts from
+ * `current` (a golden image's release, or the one that ran before a reboot)
+ * at once, and the join runs while it comes up, so a server from a current
+ * image serves as soon as its app is up. The agent goes
+ * on as usual afterwards: it reports, and obeys the desired state once it
+ * hears it (a release that differs is deployed as always). While the control
+ * plane cannot be reached, the join is retried and the app keeps serving.
+ * An app started before the join lacks its secrets: once joined, and before
+ * the agent heartbeats, it is restarted with them when there are any (an app
+ * with none is left running). Resolves once the app was spawned and the
+ * agent has joined; rejects only as the join does (the agent stopping, no
+ * join token).
+ */
+export async function boot(options: BootOptions): Promise<Booted> {
+  const app = options.start ? await startCurrent(options) : null;
+  if (app) failpoint("boot.started", options.root);
+  // After the spawn, not beside it: a kill between the control plane's answer to the join and
+  // the saved token leaves a server that cannot join again (its join token is spent), so that
+  // window stays as short as it was. The join still runs while the app comes up.
+  const joined = options.join?.() ?? Promise.resolve();
+  let healthy = app ? watchHealth(app, options) : null;
+  const unshared = options.unshare
+    ? Promise.resolve(healthy)
+        .then(() => unshareStore(options.root))
+        .then(
+          ({ unshared, dropped }) =>
+            unshared + dropped > 0 &&
+            options.log(
+              `[cas] the store's blobs got their own inodes: ${unshared} copied, ${dropped} written through and dropped`,
+            ),
+          (err: unknown) => options.log(`[cas] unsharing the store: ${messageOf(err)}`),
+        )
+    : Promise.resolve();
+  await joined;
+  // Before the agent heartbeats (a healthy app on the desired release would enter service):
+  // an app with secrets restarts with them; one with none runs as it should.
+  if (app && (await options.supervisor.recheckSecrets())) {
+    await options.supervisor.start(app);
+    healthy = watchHealth(app, options);
+  }
+  return {
+    healthy,
+    afterStore:
+      (build) =>
+      async (...args) => {
+        await unshared;
+        return build(...args);
+      },
+  };
+}
+
+/** Starts what `current` holds, unless the app was stopped (`strata app stop`). */
+async function startCurrent(options: BootOptions): Promise<AppSpec | null> {
+  const { root, address, supervisor, log } = options;
+  const current = await readCurrent(root);
+  if (!current || (await isAppStopped(root))) return null;
+  return loadAppSpec(root, current, address).then(
+    async (app) => {
+      await supervisor.start(app);
+      return supervisor.current === app ? app : null;
+    },
+    (err) => {
+      log(`[agent] cannot start ${current}: ${messageOf(err)}`);
+      return null;
+    },
+  );
+}
+
+/** The app's health check tried every WATCH_INTERVAL_MS for as long as its own tries would last. */
+function watchHealth(app: AppSpec, { clock, signal }: BootOptions): Promise<boolean> {
+  const { health } = app.definition;
+  let budgetMs = 0;
+  for (let attempt = 1; attempt <= health.retries; attempt++)
+    budgetMs += Math.min(health.intervalMs, 20 * 2 ** (attempt - 1));
+  const retries = Math.max(health.retries, Math.ceil(budgetMs / WATCH_INTERVAL_MS));
+  const watched = { ...health, intervalMs: WATCH_INTERVAL_MS, retries };
+  return checkHealth({ host: app.host, ...app.definition, health: watched, clock, signal }).then(
+    () => true,
+    () => false,
+  );
+}

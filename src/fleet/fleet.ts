@@ -117,8 +117,8 @@ export class Fleet {
   }
 
   /**
-   * Issues a single-use join token for one server (recorded as `launching`
-   * until its agent joins). Called before the provider launches the instance,
+   * Issues a join token for one server (recorded as `launching` until its
+   * agent joins); the first use of the agent token it is exchanged for spends it. Called before the provider launches the instance,
    * so the token can travel in its user data. Returns the token; only its hash is kept.
    */
   async issueJoinToken(grant: JoinGrant): Promise<string> {
@@ -189,10 +189,10 @@ export class Fleet {
           `[fleet] join: ${req.name} was launched at ${bound.address}, not ${req.address}`,
         );
       }
+      // The join token stays valid until this agent token's first use (authenticate), so an
+      // agent killed after this answer but before it saved the token can join again.
       await store.servers.update(req.name, {
         ...freshToken(token, clock.now()),
-        join_token_hash: null,
-        join_expires_at: null,
         address: req.address,
         state: "joined",
         last_heartbeat: clock.now(),
@@ -267,7 +267,7 @@ export class Fleet {
     const hash = token ? hashToken(token) : "";
     const server = hash ? await this.#options.store.servers.getByTokenHash(hash) : null;
     if (server && server.state !== "terminated") {
-      if (server.token_hash === hash) return server;
+      if (server.token_hash === hash) return server.join_token_hash ? this.#spend(server) : server;
       if (server.pending_token_hash === hash) return this.#promote(server);
       const until = server.previous_token_until ?? 0;
       if (server.previous_token_hash === hash && until >= this.#options.clock.now()) return server;
@@ -314,6 +314,13 @@ export class Fleet {
       await audit("token.agent.rotate_request", server.name, { group: server.group });
     }
     return joined.map((s) => s.name);
+  }
+
+  /** The first use of the agent token a join issued spends the join token: it joins no more. */
+  async #spend(server: ServerRecord): Promise<ServerRecord> {
+    const patch = { join_token_hash: null, join_expires_at: null };
+    await this.#options.store.servers.update(server.name, patch);
+    return { ...server, ...patch };
   }
 
   #promote(server: ServerRecord): Promise<ServerRecord> {

@@ -221,21 +221,30 @@ describe("server identity: a join token is bound to the instance it was issued f
       body: JSON.stringify({ name, group: "web", address }),
     });
 
-  test("an issued token joins its server once, from its address, and nothing else", async () => {
+  const heartbeatWith = (token: string) =>
+    plane.api.request("/v1/agents/heartbeat", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ current_release: null, app_healthy: false, app_port: null }),
+    });
+
+  test("an issued token joins its server, from its address, until its agent token is used", async () => {
     const token = await issue("web-1", "127.0.0.21");
     assert.equal((await joinWith(token, "web-2", "127.0.0.21")).status, 401, "another name");
     assert.equal((await joinWith(token, "web-1", "127.0.0.99")).status, 401, "another address");
     assert.equal(await plane.store.servers.get("web-2"), null);
     const first = await joinWith(token, "web-1", "127.0.0.21");
     assert.equal(first.status, 200);
-    const { token: agentToken } = (await first.json()) as { token: string };
-    assert.equal((await joinWith(token, "web-1", "127.0.0.21")).status, 401, "single use");
-    const hb = await plane.api.request("/v1/agents/heartbeat", {
-      method: "POST",
-      headers: { authorization: `Bearer ${agentToken}` },
-      body: JSON.stringify({ current_release: null, app_healthy: false, app_port: null }),
-    });
-    assert.equal(hb.status, 200, "the real agent's token still works");
+    const { token: lost } = (await first.json()) as { token: string };
+    // Regression: the join spent its token at once, so an agent killed after the answer but
+    // before it saved its agent token could never join again.
+    const again = await joinWith(token, "web-1", "127.0.0.21");
+    assert.equal(again.status, 200, "joins again while its agent token is unused");
+    const { token: agentToken } = (await again.json()) as { token: string };
+    assert.equal((await heartbeatWith(lost)).status, 401, "the unsaved token is replaced");
+    assert.equal((await heartbeatWith(agentToken)).status, 200, "the saved agent token works");
+    assert.equal((await joinWith(token, "web-1", "127.0.0.21")).status, 401, "spent by that use");
+    assert.equal((await heartbeatWith(agentToken)).status, 200, "and keeps working");
   });
 
   test("the cluster token is off by default and never takes over a joined server", async () => {

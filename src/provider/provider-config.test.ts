@@ -84,6 +84,7 @@ describe("provider and balancer selection by name in strata.yaml", () => {
           base_image: "b",
           security_groups: [],
           agent_command: "strata agent",
+          server_root: "/var/lib/strata/server",
         },
       },
       { local: { dir: "/nonexistent" } },

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { hypervisorStandIn, type NovaServer } from "../../src/image/glance/testbed-hypervisor.js";
 import { releaseDirName } from "../../src/lib/server-root.js";
@@ -17,8 +18,8 @@ import type { Release } from "../../src/wire/release.js";
 import {
   build,
   deployAndWait,
-  randomLoopbackPrefix,
   startTestPlane,
+  status,
   variantOf,
   waitFor,
   type TestPlane,
@@ -31,9 +32,11 @@ const nova = testbedClient();
  * A real control plane with `provider: openstack` and the Glance image store
  * against the testbed. The fake hypervisor runs no user data: the stand-in
  * runs a release builder's script (strata's own, fetching the release from
- * this control plane) confined to a temporary server root. Fleet servers'
- * user data is not run: it writes /etc/strata and starts the agent as a
- * service of this machine, so launched servers never join here.
+ * this control plane) confined to a temporary server root, and a fleet
+ * server's script on an overlay of `/` in its own mount and pid namespace,
+ * so the agent it starts (this checkout's) joins, deploys and serves on a
+ * loopback address. The servers' roots start empty: the Glance image's bytes
+ * are the stand-in's, so a server booted "from" it fetches the release.
  */
 describe(
   "strata on the OpenStack testbed: bake through Nova, scale out from the Glance image",
@@ -53,15 +56,28 @@ describe(
     before(async () => {
       work = await mkdtemp(join(tmpdir(), "strata-e2e-openstack-"));
       root = await mkdtemp(join(tmpdir(), "strata-e2e-openstack-root-"));
+      // As root, an app runs as an unprivileged account that must reach its server root.
+      for (const dir of [work, root]) await chmod(dir, 0o711);
       clouds = await writeTestbedClouds();
       process.env.OS_CLIENT_CONFIG_FILE = join(clouds, "clouds.yaml");
+      const prefix = `127.91.${10 + Math.floor(Math.random() * 240)}`;
+      // The agent the server's user data starts: this checkout's CLI.
+      const agent = `${process.execPath} ${fileURLToPath(new URL("../../bin/strata.js", import.meta.url))} agent`;
       harness = await startTestPlane({
-        apiPrefix: `127.91.${10 + Math.floor(Math.random() * 240)}`,
-        provider: `provider: { openstack: { cloud: testbed, flavor: ${TESTBED.flavor}, network: ${TESTBED.network}, base_image: ${TESTBED.baseImage}, server_root: "${root}" } }`,
-        serverPrefix: randomLoopbackPrefix(),
+        apiPrefix: prefix,
+        provider: `provider: { openstack: { cloud: testbed, flavor: ${TESTBED.flavor}, network: ${TESTBED.network}, base_image: ${TESTBED.baseImage}, server_root: "${root}", agent_command: "${agent}" } }`,
         yaml: ["groups: { web: {} }"],
       });
-      standIn = hypervisorStandIn(nova, "strata", { run: { admin: testbedClient("admin"), root } });
+      const admin = testbedClient("admin");
+      standIn = hypervisorStandIn(nova, "strata", {
+        run: { admin, root },
+        agents: {
+          admin,
+          server: harness.plane.url,
+          roots: join(work, "servers"),
+          address: (name) => `${prefix}.${10 + Number(name.split("-").at(-1))}`,
+        },
+      });
     });
     after(async () => {
       await harness?.client.post("/v1/fleet/scale", { group: "web", count: 0 }).catch(() => null);
@@ -79,8 +95,17 @@ describe(
       const app = await variantOf(work, {});
       await writeFile(join(app, "blob.bin"), randomBytes(1 << 20));
       release = await build(harness.client, app, "1.0.0");
-      // The group comes with its first server; its agent never joins (its user data does not run).
+      // The group's first server: the stand-in runs its user data, and the agent it starts joins.
       await harness.client.post("/v1/fleet/up", { group: "web", count: 1 });
+      await waitFor(
+        "web-1's agent to join",
+        async () =>
+          (await status(harness.client)).servers.some(
+            (s) => s.name === "web-1" && s.state !== "launching",
+          ),
+        300_000,
+        500,
+      );
       assert.ok(release.size > 1_000_000);
       const deployment = await deployAndWait(harness.client, { version: "1.0.0" });
       assert.equal(deployment.state, "succeeded", deployment.error ?? "");
@@ -135,7 +160,7 @@ describe(
       assert.equal(answer.status, 401);
     });
 
-    test("scale-out launches a second Nova server from the channel's Glance image, tagged with its group; scale-in deletes it", async () => {
+    test("scale-out launches a second Nova server from the channel's Glance image, tagged with its group, whose agent joins and serves; scale-in deletes it", async () => {
       const channel = (await images()).channels.find((c) => c.name === "web:current")!;
       const scaled = await harness.client.post<ScaleView>("/v1/fleet/scale", {
         group: "web",
@@ -154,6 +179,17 @@ describe(
       assert.equal(typeof server.image === "object" ? server.image.id : null, channel.image);
       assert.equal(server.metadata["strata:group"], "web");
       assert.equal(server.metadata["strata:image"], channel.image);
+      // Its user data, run by the stand-in, starts an agent that joins, installs 1.0.0 and serves.
+      const serving = await waitFor(
+        `${server.name} in service on 1.0.0`,
+        async () =>
+          (await status(harness.client)).servers.find(
+            (s) => s.name === server.name && s.in_service && s.version === "1.0.0",
+          ),
+        300_000,
+        500,
+      );
+      assert.equal(serving.release, release.id);
       const down = await harness.client.post<ScaleView>("/v1/fleet/scale", {
         group: "web",
         count: 0,

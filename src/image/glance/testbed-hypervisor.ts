@@ -42,6 +42,23 @@ export interface StandInOptions {
    * `admin` reads the user data (Nova shows `OS-EXT-SRV-ATTR:user_data` to admins).
    */
   run?: { admin: OpenStackClient; root: string };
+  /**
+   * Boot fleet servers too: run the user data of a server whose agent joins
+   * `server` (the control plane's URL in the script) as cloud-init would, as
+   * root, in a private mount and pid namespace on an overlay of `/` (every
+   * write outside the server root lands in a temporary upper layer), with the
+   * script's server root bound to `<roots>/<server name>` and `hostname -I`
+   * answering `address(name)`, a loopback address. The agent it starts runs
+   * until the server is deleted or the stand-in stops (the namespace is
+   * killed). The image's content is not there: the root starts empty, as on
+   * a base image, and the agent fetches the desired release.
+   */
+  agents?: {
+    admin: OpenStackClient;
+    server: string;
+    roots: string;
+    address: (name: string) => string;
+  };
 }
 
 /**
@@ -59,6 +76,7 @@ export function hypervisorStandIn(
   namespace: string,
   options: StandInOptions = {},
 ): { stop: () => Promise<void>; ran: string[] } {
+  const booted = new Map<string, { stop: () => Promise<void> }>();
   let running = true;
   const uploaded = new Set<string>();
   const ran = new Set<string>();
@@ -83,11 +101,35 @@ export function hypervisorStandIn(
   };
   const duty = async () => {
     const builders: NovaServer[] = [];
-    for (const server of await openstack.list<NovaServer>("compute", "/servers/detail", "servers", {
-      tags: "strata",
-    })) {
+    const all = await openstack.list<NovaServer & { name: string }>(
+      "compute",
+      "/servers/detail",
+      "servers",
+      { tags: "strata" },
+    );
+    for (const server of all) {
       const image = server.metadata["strata:builder"];
       if (image && (await isOurs(image))) builders.push(server);
+    }
+    if (options.agents) {
+      const agents = options.agents;
+      for (const server of all) {
+        if (
+          server.metadata["strata:builder"] ||
+          booted.has(server.id) ||
+          server.status !== "ACTIVE"
+        )
+          continue;
+        booted.set(server.id, { stop: async () => undefined });
+        const started = await bootAgent(agents, server.id, server.name);
+        if (started) booted.set(server.id, started);
+      }
+      const live = new Set(all.filter((s) => s.status !== "DELETED").map((s) => s.id));
+      for (const [id, agent] of booted)
+        if (!live.has(id)) {
+          booted.delete(id);
+          await agent.stop();
+        }
     }
     for (const builder of builders) {
       if (builder.status === "ACTIVE" && !builder["OS-EXT-STS:task_state"]) {
@@ -147,6 +189,7 @@ export function hypervisorStandIn(
     stop: async () => {
       running = false;
       await loop;
+      for (const agent of booted.values()) await agent.stop();
     },
   };
 }
@@ -202,4 +245,60 @@ export async function runConfined(script: string, consoleFile: string): Promise<
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Starts a fleet server's user data confined (StandInOptions.agents); null when it is not ours. */
+async function bootAgent(
+  agents: NonNullable<StandInOptions["agents"]>,
+  server: string,
+  name: string,
+): Promise<{ stop: () => Promise<void> } | null> {
+  const answer = await agents.admin.request<{ server: Record<string, unknown> }>(
+    "compute",
+    "GET",
+    `/servers/${server}`,
+  );
+  const encoded = answer.body.server["OS-EXT-SRV-ATTR:user_data"];
+  if (typeof encoded !== "string") return null;
+  const script = Buffer.from(encoded, "base64").toString();
+  if (!script.includes(`STRATA_SERVER='${agents.server}'`)) return null;
+  const root = /--root '([^']+)'/.exec(script)?.[1];
+  if (!root) return null;
+  const work = await mkdtemp(join(tmpdir(), "strata-standin-boot-"));
+  const mine = join(agents.roots, name);
+  for (const dir of ["up/strata-stubs", "work", "merged"])
+    await mkdir(join(work, dir), { recursive: true });
+  // 0711: the agent runs its app as an unprivileged account that must reach the root.
+  await mkdir(mine, { recursive: true, mode: 0o711 });
+  await chmod(agents.roots, 0o711);
+  await writeFile(join(work, "up", "strata-user-data"), script);
+  await writeFile(
+    join(work, "up", "strata-stubs", "hostname"),
+    `#!/bin/sh\necho ${agents.address(name)}\n`,
+  );
+  await chmod(join(work, "up", "strata-stubs", "hostname"), 0o755);
+  const merged = join(work, "merged");
+  const setup = [
+    `mount -t overlay overlay -o lowerdir=/,upperdir=${work}/up,workdir=${work}/work ${merged}`,
+    `mount -t proc proc ${merged}/proc`,
+    `mount --rbind /dev ${merged}/dev`,
+    `mount --rbind /sys ${merged}/sys`,
+    `mkdir -p ${merged}${root}`,
+    `mount --bind ${mine} ${merged}${root}`,
+    `chroot ${merged} env PATH=/strata-stubs:$PATH sh /strata-user-data`,
+    "exec sleep infinity",
+  ].join(" && ");
+  const child = spawn(
+    "unshare",
+    ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", setup],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    stop: async () => {
+      child.kill("SIGKILL");
+      await exited;
+      await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
 }

@@ -5,10 +5,16 @@
 // properties, builder deleted). Writes docs/benchmarks/openstack.{json,md}.
 // Usage: npm run bench -- openstack
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { packDirectory } from "../src/artifact/pack.js";
 import { createGlanceImageStore } from "../src/image/glance/glance-image-store.js";
+import { createReleaseGrants } from "../src/image/release-grants.js";
+import { systemClock } from "../src/lib/clock.js";
 import { hypervisorStandIn } from "../src/image/glance/testbed-hypervisor.js";
 import { createOctaviaBalancer } from "../src/balancer/octavia/octavia-balancer.js";
 import { testbedClient, testbedSkip, TESTBED } from "../src/lib/openstack/testbed.js";
@@ -123,6 +129,71 @@ try {
   });
   await images.delete(bake.value.id);
 
+  // A release layer of 1 MiB of random bytes (Nova's user data holds 64 KiB), fetched by the
+  // builder's own script with a grant from an HTTP server checking it as the control plane does;
+  // the stand-in runs that script confined to a temporary server root.
+  const releaseWork = await mkdtemp(join(tmpdir(), "strata-bench-release-"));
+  await mkdir(join(releaseWork, "app"));
+  await writeFile(join(releaseWork, "app", "blob.bin"), randomBytes(1 << 20));
+  const packed = await packDirectory(join(releaseWork, "app"), join(releaseWork, "release.tar.gz"));
+  const baking = new Set<string>();
+  let base = "";
+  const grants = createReleaseGrants({
+    secret: randomBytes(16).toString("hex"),
+    baseUrl: () => base,
+    clock: systemClock,
+    baking: async (image) => baking.has(image),
+  });
+  const http = createServer((req, res) => {
+    const token = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+    void grants.check(token, req.method ?? "", req.url ?? "").then((who) => {
+      if (!who) return res.writeHead(401).end();
+      res.writeHead(200, { "content-type": "application/gzip" });
+      createReadStream(packed.file).pipe(res);
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.91.0.3", resolve));
+  base = `http://127.91.0.3:${(http.address() as AddressInfo).port}`;
+  const root = join(releaseWork, "root");
+  const fetching = createGlanceImageStore({
+    client,
+    builder: {
+      flavor: TESTBED.flavor,
+      network: TESTBED.network,
+      baseImage: TESTBED.baseImage,
+      root,
+    },
+    namespace: `bench-${run}-release`,
+    pollMs: 250,
+  });
+  const runner = hypervisorStandIn(client, `bench-${run}-release`, {
+    run: { admin: testbedClient("admin"), root },
+  });
+  const release = { id: packed.id, version: "1.0.0" };
+  const fetched = await timed(async () => {
+    const queued = await fetching.create({
+      name: `bench-${run}-app`,
+      properties: { "strata:group": "bench" },
+    });
+    baking.add(queued.id);
+    return (
+      await fetching.build(queued.id, {
+        parent: null,
+        layer: {
+          kind: "release",
+          release,
+          download: () => Promise.reject(new Error("the builder fetches it")),
+          fetchGrant: (image, ttlMs) => grants.issue(release.id, image, ttlMs),
+        },
+      })
+    ).image;
+  }).finally(async () => {
+    await runner.stop();
+    await new Promise((resolve) => http.close(resolve));
+    await rm(releaseWork, { recursive: true, force: true });
+  });
+  await fetching.delete(fetched.value.id);
+
   const results = {
     launch_1_s: one.seconds,
     launch_10_s: ten.seconds,
@@ -134,6 +205,7 @@ try {
     terminate_rest_without_balancer_s: plain.seconds,
     drained_vs_plain: round(drained.seconds / plain.seconds, 2),
     bake_s: bake.seconds,
+    bake_release_1mib_fetched_s: fetched.seconds,
   };
   console.log(JSON.stringify(results, null, 2));
   const files = await writeReport({
@@ -169,13 +241,21 @@ ${markdownTable(
       "",
       "",
     ],
+    [
+      "bake a 1 MiB release layer: the builder fetches it with a grant, checks its sha256, unpacks it",
+      results.bake_release_1mib_fetched_s,
+      `the recipe bake above: ${results.bake_s} s`,
+      round(results.bake_release_1mib_fetched_s / results.bake_s, 2),
+    ],
   ],
 )}
 
-In the bake, the builder's poweroff and the snapshot's upload come from a stand-in for the fake
+In the bakes, the builder's poweroff and the snapshot's upload come from a stand-in for the fake
 hypervisor (src/image/glance/testbed-hypervisor.ts: it stops the builder and uploads 64 KiB to the
 queued snapshot through Glance), polled every 250 ms; on a real cloud the provisioning and the
-disk upload add their own time. Octavia changes are serialised per load balancer, so member changes add up;
+disk upload add their own time. For the release layer the stand-in also runs the builder's user
+data (strata's script: curl with the grant, sha256sum, tar) confined to a temporary server root,
+as cloud-init would; the recipe layer's script is not run (it writes into \`/\`). Octavia changes are serialised per load balancer, so member changes add up;
 the scale-in's drain runs once per member, in parallel with the others' waits.
 `,
   });

@@ -164,7 +164,8 @@ my_ip = 127.0.0.1
 state_path = $S/data/nova
 instances_path = $S/data/nova/instances
 transport_url = rabbit://guest:guest@127.0.0.1:5672/
-compute_driver = fake.FakeDriver
+# nova.virt.fake, with a console the tests' hypervisor stand-in can write (strata_console.py)
+compute_driver = strata_console.ConsoleFileDriver
 enabled_apis = osapi_compute
 osapi_compute_listen = 127.0.0.1
 osapi_compute_listen_port = 8774
@@ -314,7 +315,11 @@ nova-api $NC --log-file $S/logs/nova-api.log > $S/logs/nova-api.stdout 2>&1 &
 echo $! > $S/run/nova-api.pid
 # nova-compute's /usr/bin wrapper lives in the nova-compute package, which drags in
 # libvirt+qemu (~400 MB); the module is in python3-nova, so call it directly.
-$PY -c 'import sys; from nova.cmd.compute import main; sys.argv[0]="nova-compute"; sys.exit(main())' \
+mkdir -p $S/console
+# nova loads its driver from nova.virt.<compute_driver>: strata_console.py is registered there.
+PYTHONPATH=$R STRATA_TESTBED_CONSOLE_DIR=$S/console \
+$PY -c 'import sys, nova.cmd, strata_console; sys.modules["nova.virt.strata_console"] = strata_console
+from nova.cmd.compute import main; sys.argv[0]="nova-compute"; sys.exit(main())' \
    --config-file $S/etc/nova/nova-compute.conf --log-file $S/logs/nova-compute.log > $S/logs/nova-compute.stdout 2>&1 &
 echo $! > $S/run/nova-compute.pid
 

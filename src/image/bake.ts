@@ -13,6 +13,7 @@ import type { ImagePins } from "./image-pins.js";
 import { ImageBuildError, type ImageLayer, type ImageStore } from "./image-store.js";
 import { channelName } from "./image-views.js";
 import { hashRecipe } from "./recipe.js";
+import type { ReleaseGrants } from "./release-grants.js";
 
 export interface BakerOptions {
   /** Images and bakes are kept in `store.images`; groups and releases are only read. */
@@ -29,6 +30,8 @@ export interface BakerOptions {
   channel: ImageChannel;
   /** Run after a bake made a new image. */
   gc: () => Promise<unknown>;
+  /** Offered to stores whose builders fetch the release themselves (ReleaseLayer.fetchGrant). */
+  grants?: ReleaseGrants;
 }
 
 /** Output kept in the audit log; the bake record keeps all the (bounded) output. */
@@ -40,7 +43,7 @@ const AUDIT_OUTPUT_BYTES = 4096;
  * every outcome on the bake and in the audit log; never throws.
  */
 export function createBaker(options: BakerOptions): (bake: BakeRecord) => Promise<void> {
-  const { store, images, artifacts, config, clock, audit, pins, channel } = options;
+  const { store, images, artifacts, config, clock, audit, pins, channel, grants } = options;
   const stop = { signal: options.signal };
   const repo = store.images;
   const { pin, unpin } = pins;
@@ -241,6 +244,12 @@ export function createBaker(options: BakerOptions): (bake: BakeRecord) => Promis
               kind: "release",
               release,
               download: (dest, signal) => download(release, dest, signal),
+              ...(grants
+                ? {
+                    fetchGrant: (image: string, ttlMs: number) =>
+                      grants.issue(release.id, image, ttlMs),
+                  }
+                : {}),
             },
           })
         ).record;

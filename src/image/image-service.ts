@@ -8,6 +8,7 @@ import type { ImageConfig } from "./image-config.js";
 import type { BakeReason, BakeRecord } from "../store/image-repo.js";
 import type { ImageStore } from "./image-store.js";
 import { createBaker } from "./bake.js";
+import type { ReleaseGrants } from "./release-grants.js";
 import { createBakeQueue } from "./bake-queue.js";
 import { createImageChannel } from "./image-channel.js";
 import { createImageGc } from "./image-gc.js";
@@ -22,6 +23,8 @@ export interface ImageServiceOptions {
   config: ImageConfig;
   clock: Clock;
   audit: (action: string, subject: string, detail?: Record<string, unknown>) => Promise<void>;
+  /** Lets builders that fetch the release themselves (Glance bakes) read it; absent: never offered. */
+  grants?: ReleaseGrants;
 }
 
 /**
@@ -91,6 +94,7 @@ export function createImageService(options: ImageServiceOptions): ImageService {
     pins,
     channel,
     gc: () => gc(),
+    ...(options.grants ? { grants: options.grants } : {}),
   });
   const queue = createBakeQueue({ store, clock, audit, signal: stop.signal, run });
 

@@ -1,4 +1,5 @@
 import { StrataError, type ErrorCode } from "../lib/errors.js";
+import type { ReleaseGrant } from "./release-grants.js";
 
 /**
  * Glance's image states that strata uses: registered (`queued`), content
@@ -51,6 +52,13 @@ export interface ReleaseLayer {
   release: { id: string; version: string };
   /** Writes the verified release tarball to `dest`. */
   download: (dest: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * For a builder that fetches the release itself (Glance: Nova user data is
+   * at most 65,535 bytes): the artifact's URL and a credential that reads only
+   * it while image `image` (the queued one being built) bakes, for at most
+   * `ttlMs`. Absent when the caller offers none: the store uses `download`.
+   */
+  fetchGrant?: (image: string, ttlMs: number) => ReleaseGrant;
 }
 
 export type ImageLayer = RecipeLayer | ReleaseLayer;

@@ -29,6 +29,7 @@ export async function createProvider(
     const serverUrl = o.server_url;
     const agentOptions = {
       agentCommand: o.agent_command,
+      root: o.server_root,
       ...(o.agent_prelude ? { prelude: o.agent_prelude } : {}),
     };
     return createOpenStackProvider({

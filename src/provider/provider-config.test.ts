@@ -26,6 +26,7 @@ describe("provider and balancer selection by name in strata.yaml", () => {
       base_image: "debian-12-strata",
       security_groups: ["web"],
       agent_command: "strata agent",
+      server_root: "/var/lib/strata/server",
     });
     assert.deepEqual(config.settings["balancer.octavia"], {
       loadbalancer: "web-lb",
@@ -84,6 +85,7 @@ describe("provider and balancer selection by name in strata.yaml", () => {
           base_image: "b",
           security_groups: [],
           agent_command: "strata agent",
+          server_root: "/var/lib/strata/server",
         },
       },
       { local: { dir: "/nonexistent" } },

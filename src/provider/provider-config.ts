@@ -51,10 +51,19 @@ export const openstackProviderConfigSchema = z.strictObject({
     description:
       "Shell run as root before the agent starts (installing Node 20 and strata on a bare image).",
   }),
-  /** Control-plane URL agents on the servers reach (the listen address is loopback by default). */
+  /** The agent's server root on the image; a bake puts the release there. @default "/var/lib/strata/server" */
+  server_root: z
+    .string()
+    .regex(/^\/[^']*$/, "expected an absolute path without quotes")
+    .default("/var/lib/strata/server")
+    .meta({
+      description:
+        'The agent\'s server root on the image; a bake puts the release there. (default "/var/lib/strata/server")',
+    }),
+  /** Control-plane URL agents (and bake builders) on the servers reach (the listen address is loopback by default). */
   server_url: z.url().optional().meta({
     description:
-      "Control-plane URL agents on the servers reach (the listen address is loopback by default).",
+      "Control-plane URL agents (and bake builders) on the servers reach (the listen address is loopback by default).",
   }),
 });
 

@@ -17,6 +17,7 @@ import { releaseRoutes } from "./routes/releases.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { hashToken, sameSecret } from "../fleet/tokens.js";
 import { allowed, runAs } from "./access.js";
+import type { ReleaseGrants } from "../image/release-grants.js";
 
 export interface ApiDeps {
   store: Store;
@@ -39,6 +40,8 @@ export interface ApiDeps {
   readSession?: (cookie: string | undefined) => boolean;
   /** Signs release file manifests for agents (src/cas/); without it agents fetch whole tarballs. */
   signer?: ReleaseSigner;
+  /** Bake builders' credentials: each reads one release's artifact while its image bakes. */
+  grants?: Pick<ReleaseGrants, "check">;
 }
 
 /** What an agent's own token may call outside /v1/agents: its release's tarball or files. */
@@ -81,6 +84,8 @@ export function createApi(deps: ApiDeps): Hono {
       }
       return runAs(`token:${record.name}`, next);
     }
+    const grant = token ? await deps.grants?.check(token, c.req.method, c.req.path) : null;
+    if (grant) return runAs(grant, next);
     if (
       token &&
       AGENT_PATHS.some(([method, path]) => c.req.method === method && path.test(c.req.path))

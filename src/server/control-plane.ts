@@ -20,6 +20,7 @@ import { adoptMembership, createDataPlane, openBalancer } from "./compose/data-p
 import { closeHttp, createHttpApi, listenApi, prepareTls } from "./compose/http.js";
 import { createPlanning, createScaling, startSchedulers } from "./compose/schedulers.js";
 import { openState } from "./compose/state.js";
+import { createReleaseGrants } from "../image/release-grants.js";
 import { parseEngines } from "./engines.js";
 import { dayTwoRoutes } from "./routes/day-two.js";
 import { createRemoval } from "./removal.js";
@@ -113,8 +114,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   const planningClock = options.planningClock ?? clock;
   const openstack = config.settings["provider.openstack"];
+  let url = "";
+  // A builder reaches the control plane where the provider's servers do.
+  const grants = createReleaseGrants({
+    secret: state.adminToken,
+    baseUrl: () => openstack?.server_url ?? url,
+    clock,
+    baking: async (image) => (await store.images.get(image))?.state === "saving",
+  });
   const { localImages, images, forecasts } = await createPlanning({
     state,
+    grants,
     ...(openstack ? { openstack } : {}),
     imageConfig,
     forecastConfig,
@@ -123,7 +133,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
   });
   const tls = await prepareTls(config, dataDir);
-  let url = "";
   const { provider, fleet, fleetOps, ensurePool } = await createDataPlane({
     config,
     state,
@@ -184,6 +193,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   const api = createHttpApi({
     state,
+    grants,
     routes: {
       admin: [ops.routes, dayTwo, secretRoutes({ secrets })],
       agent: [ops.agentRoutes, agentSecretRoutes({ secrets, fleet })],

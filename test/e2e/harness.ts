@@ -39,6 +39,8 @@ export interface TestPlaneOptions {
   agentEnv?: Record<string, string>;
   /** Extra top-level lines of strata.yaml. */
   yaml?: string[];
+  /** The `provider:` line of strata.yaml. @default the local provider on `serverPrefix` */
+  provider?: string;
 }
 
 /** Starts a real control plane in-process, with fast heartbeats; its agents are real processes. */
@@ -49,7 +51,8 @@ export async function startTestPlane(options: TestPlaneOptions = {}): Promise<Te
   const api = options.apiPrefix ?? randomLoopbackPrefix();
   const webDir = options.webDir ? { webDir: options.webDir } : {};
   const yaml = [
-    `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
+    options.provider ??
+      `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
     `balancer: { host: "${api}.1" }`,
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",

@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { test } from "node:test";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { packDirectory } from "../../artifact/pack.js";
+import { releaseDirName } from "../../lib/server-root.js";
 import { encodeUserData } from "../../provider/openstack/user-data.js";
 import { builderUserData, DONE_MARKER, FAILED_MARKER } from "./builder-user-data.js";
+import { runConfined } from "./testbed-hypervisor.js";
 
 const payloadOf = (script: string) =>
   Buffer.from(script.split("<<'STRATA_PAYLOAD'\n")[1]!.split("\nSTRATA_PAYLOAD")[0]!, "base64");
@@ -35,3 +43,91 @@ test("a release builder unpacks into the agent's layout; a tarball over Nova's u
   );
   assert.throws(() => encodeUserData(big), { code: "too_large" });
 });
+
+describe(
+  "a release builder that fetches its release (run as cloud-init would, confined)",
+  {
+    skip:
+      process.getuid?.() === 0
+        ? undefined
+        : "needs root: the script runs in a private mount namespace",
+  },
+  () => {
+    let work = "";
+    let server: Server;
+    let base = "";
+    let tarball: Buffer;
+    let id = "";
+    const served: { auth: string | undefined; path: string | undefined }[] = [];
+    before(async () => {
+      work = await mkdtemp(join(tmpdir(), "strata-builder-"));
+      const app = join(work, "app");
+      await mkdir(app);
+      await writeFile(join(app, "blob.bin"), randomBytes(200_000));
+      const packed = await packDirectory(app, join(work, "release.tar.gz"));
+      tarball = await readFile(packed.file);
+      id = packed.id;
+      server = createServer((req, res) => {
+        served.push({ auth: req.headers.authorization, path: req.url });
+        if (req.headers.authorization !== "Bearer good") return res.writeHead(401).end();
+        res.writeHead(200).end(req.url?.includes("corrupt") ? randomBytes(1000) : tarball);
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.91.0.2", resolve));
+      base = `http://127.91.0.2:${(server.address() as AddressInfo).port}`;
+    });
+    after(async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await rm(work, { recursive: true, force: true });
+    });
+
+    async function run(grant: { url: string; token: string }) {
+      const root = await mkdtemp(join(work, "root-"));
+      const script = builderUserData(
+        { kind: "release", grant, release: { id, version: "2.0.0" } },
+        { image: "web-app", root },
+      );
+      const console = join(work, `console-${randomBytes(4).toString("hex")}`);
+      await runConfined(script, console);
+      return { root, script, output: await readFile(console, "utf8") };
+    }
+
+    test("downloads with the grant, checks the sha256 and unpacks into the root", async () => {
+      const { root, script, output } = await run({
+        url: `${base}/v1/releases/${id}/artifact`,
+        token: "good",
+      });
+      assert.ok(output.includes(DONE_MARKER), output);
+      assert.ok(encodeUserData(script).length < 4096, "the user data stays small");
+      const dir = join(root, "releases", releaseDirName(id));
+      assert.deepEqual(
+        await readFile(join(dir, "blob.bin")),
+        await readFile(join(work, "app", "blob.bin")),
+      );
+      assert.equal(await readlink(join(root, "current")), `releases/${releaseDirName(id)}`);
+      assert.equal(served.at(-1)?.auth, "Bearer good");
+    });
+
+    test("a checksum mismatch fails the bake with a console line and unpacks nothing", async () => {
+      const { root, output } = await run({ url: `${base}/corrupt`, token: "good" });
+      assert.match(
+        output,
+        new RegExp(
+          `${FAILED_MARKER} checksum mismatch for release ${id} \\(got sha256:[0-9a-f]{64}\\)`,
+        ),
+      );
+      assert.deepEqual(await readdir(root), []);
+    });
+
+    test("a refused download fails the bake with a console line naming the release and the URL", async () => {
+      const url = `${base}/v1/releases/${id}/artifact`;
+      const { root, output } = await run({ url, token: "revoked" });
+      assert.ok(
+        output.includes(
+          `${FAILED_MARKER} downloading release ${id} from ${url}: curl exited with 22`,
+        ),
+        output,
+      );
+      assert.deepEqual(await readdir(root), []);
+    });
+  },
+);

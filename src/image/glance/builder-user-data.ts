@@ -1,9 +1,15 @@
 import { releaseDirName } from "../../lib/server-root.js";
+import type { ReleaseGrant } from "../release-grants.js";
 
-/** What a builder server applies: the recipe folder or the release, as a gzip'd tar. */
+/**
+ * What a builder server applies: the recipe folder or the release, as a
+ * gzip'd tar carried in the script, or the release fetched from the control
+ * plane with a grant (a release too big for Nova's 65,535 bytes of user data).
+ */
 export type BuilderPayload =
   | { kind: "recipe"; tarball: Buffer; timeoutMs: number; env: Record<string, string> }
-  | { kind: "release"; tarball: Buffer; release: { id: string; version: string } };
+  | { kind: "release"; tarball: Buffer; release: { id: string; version: string } }
+  | { kind: "release"; grant: ReleaseGrant; release: { id: string; version: string } };
 
 export interface BuilderScriptOptions {
   /** Image being baked (named in the script's comment and log). */
@@ -30,6 +36,12 @@ const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
  */
 export function builderUserData(payload: BuilderPayload, options: BuilderScriptOptions): string {
   const root = options.root ?? "/var/lib/strata/server";
+  const obtain =
+    "grant" in payload
+      ? fetchRelease(payload.grant, payload.release.id)
+      : `base64 -d > "$work/payload.tar.gz" <<'STRATA_PAYLOAD'
+${payload.tarball.toString("base64").replace(/(.{76})/g, "$1\n")}
+STRATA_PAYLOAD`;
   const apply =
     payload.kind === "recipe"
       ? `mkdir -p "$work/recipe"
@@ -56,11 +68,32 @@ finish() {
   exit 0
 }
 work=$(mktemp -d)
-base64 -d > "$work/payload.tar.gz" <<'STRATA_PAYLOAD'
-${payload.tarball.toString("base64").replace(/(.{76})/g, "$1\n")}
-STRATA_PAYLOAD
+${obtain}
 ${apply}
 rm -rf "$work"
 finish ""
 `;
+}
+
+/**
+ * Downloads the release with curl, else wget (whichever the image has), and
+ * checks its sha256 against the release id before anything is unpacked. The
+ * credential goes in a header (curl reads it from a file, off the command
+ * line); curl drops it on a redirect to another host.
+ */
+function fetchRelease(grant: ReleaseGrant, id: string): string {
+  const out = `"$work/payload.tar.gz"`;
+  return `printf 'header = "Authorization: Bearer %s"\\n' ${quote(grant.token)} > "$work/curlrc"
+if command -v curl >/dev/null 2>&1; then
+  curl -fsSL --retry 5 --retry-connrefused --retry-delay 2 -K "$work/curlrc" -o ${out} ${quote(grant.url)} \\
+    || finish "downloading release ${id} from ${grant.url}: curl exited with $?"
+elif command -v wget >/dev/null 2>&1; then
+  wget -q --tries=5 --header=${quote(`Authorization: Bearer ${grant.token}`)} -O ${out} ${quote(grant.url)} \\
+    || finish "downloading release ${id} from ${grant.url}: wget exited with $?"
+else
+  finish "downloading release ${id}: the image has neither curl nor wget"
+fi
+rm -f "$work/curlrc"
+got="sha256:$(sha256sum ${out} | cut -d ' ' -f 1)"
+[ "$got" = ${quote(id)} ] || finish "checksum mismatch for release ${id} (got $got)"`;
 }

@@ -26,6 +26,7 @@ export async function createConfiguredImageStore(
       baseImage: openstack.base_image,
       ...(openstack.key_name ? { keyName: openstack.key_name } : {}),
       securityGroups: openstack.security_groups,
+      root: openstack.server_root,
     },
   });
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,10 +16,16 @@ import { hypervisorStandIn, type NovaServer, type GlanceImage } from "./testbed-
 const skip = await testbedSkip();
 const client = testbedClient();
 
+const builderSettings = {
+  flavor: TESTBED.flavor,
+  network: TESTBED.network,
+  baseImage: TESTBED.baseImage,
+};
+
 function glanceStore(namespace: string, overrides: { snapshotTimeoutMs?: number } = {}) {
   return createGlanceImageStore({
     client,
-    builder: { flavor: TESTBED.flavor, network: TESTBED.network, baseImage: TESTBED.baseImage },
+    builder: builderSettings,
     namespace,
     pollMs: 250,
     ...overrides,
@@ -200,6 +208,62 @@ describe("Glance image store against the testbed", { skip }, () => {
       assert.equal((await store.get(image.id))?.state, "active");
     } finally {
       await standIn.stop();
+      await removeAll(store);
+    }
+  });
+
+  test("a release whose bytes do not match its id fails the bake with the builder's console line; nothing is left", async () => {
+    const namespace = `test-${randomBytes(4).toString("hex")}`;
+    const root = await mkdtemp(join(work, "root-"));
+    const store = createGlanceImageStore({
+      client,
+      builder: { ...builderSettings, root },
+      namespace,
+      pollMs: 250,
+    });
+    const standIn = hypervisorStandIn(client, namespace, {
+      run: { admin: testbedClient("admin"), root },
+    });
+    // Serves bytes that are not the release: the builder's sha256 check must catch it.
+    const http = createServer((_req, res) => res.writeHead(200).end(randomBytes(4096)));
+    await new Promise<void>((resolve) => http.listen(0, "127.91.0.5", resolve));
+    const url = `http://127.91.0.5:${(http.address() as AddressInfo).port}/artifact`;
+    const id = `sha256:${"ab".repeat(32)}`;
+    try {
+      const queued = await store.create({ name: "web-app" });
+      await assert.rejects(
+        store.build(queued.id, {
+          parent: null,
+          layer: {
+            kind: "release",
+            release: { id, version: "1.0.0" },
+            download: () => Promise.reject(new Error("the builder fetches it")),
+            fetchGrant: () => ({ url, token: "grant" }),
+          },
+        }),
+        (err: Error & { code?: string; output?: string }) => {
+          assert.equal(err.code, "hook_failed");
+          assert.match(
+            err.message,
+            new RegExp(`checksum mismatch for release ${id} \\(got sha256:`),
+          );
+          assert.match(err.output ?? "", /strata-bake: failed: checksum mismatch/);
+          return true;
+        },
+      );
+      assert.equal(standIn.ran.length, 1);
+      assert.deepEqual(await readdir(root), [], "nothing unpacked");
+      assert.equal((await store.get(queued.id))?.state, "killed");
+      const builders = await client.list<NovaServer>("compute", "/servers/detail", "servers", {
+        tags: `strata,strata:builder=${queued.id}`,
+      });
+      assert.deepEqual(
+        builders.filter((s) => s.status !== "DELETED"),
+        [],
+      );
+    } finally {
+      await standIn.stop();
+      await new Promise((resolve) => http.close(resolve));
       await removeAll(store);
     }
   });

@@ -30,6 +30,8 @@ export interface GlanceImageStoreOptions {
     baseImage: string;
     keyName?: string;
     securityGroups?: string[];
+    /** The agent's server root on the image, where a release layer goes. @default "/var/lib/strata/server" */
+    root?: string;
   };
   /**
    * Marks this store's images (property `strata:store`) so that `list` sees
@@ -92,15 +94,17 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
   const namespace = options.namespace ?? "strata";
   const pollMs = options.pollMs ?? 2000;
   const releaseTimeoutMs = options.releaseTimeoutMs ?? 600_000;
+  const bootTimeoutMs = options.bootTimeoutMs ?? 600_000;
+  const { root, ...builder } = options.builder;
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 1_800_000;
   const prefix = `[image] glance (cloud ${client.cloud.name})`;
   const provider = (userData: string) =>
     createOpenStackProvider({
       client,
-      ...options.builder,
+      ...builder,
       userData: () => userData,
       pollMs,
-      bootTimeoutMs: options.bootTimeoutMs ?? 600_000,
+      bootTimeoutMs,
       // Regression (CI): a builder that powered off before a poll saw it ACTIVE failed its bake.
       shutoffIsBooted: true,
     });
@@ -164,7 +168,12 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
     });
   }
 
-  async function payloadOf(request: BuildRequest, work: string, signal: AbortSignal) {
+  async function payloadOf(
+    request: BuildRequest,
+    image: string,
+    work: string,
+    signal: AbortSignal,
+  ): Promise<BuilderPayload> {
     const { layer } = request;
     if (layer.kind === "recipe") {
       const packed = await packDirectory(layer.dir, join(work, "recipe.tar.gz"));
@@ -175,6 +184,13 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
         env: layer.env ?? {},
       } satisfies BuilderPayload;
     }
+    // The builder fetches it: a release of any size bakes, the user data stays small.
+    if (layer.fetchGrant)
+      return {
+        kind: "release",
+        grant: layer.fetchGrant(image, bootTimeoutMs + releaseTimeoutMs),
+        release: layer.release,
+      };
     const file = join(work, "release.tar.gz");
     await layer.download(file, signal);
     return {
@@ -216,12 +232,10 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
     const created: { builder?: string; snapshot?: string } = {};
     const nova = provider(
       builderUserData(
-        await payloadOf(request, work, signal).finally(() =>
+        await payloadOf(request, image.id, work, signal).finally(() =>
           rm(work, { recursive: true, force: true }),
         ),
-        {
-          image: image.name,
-        },
+        { image: image.name, ...(root ? { root } : {}) },
       ),
     );
     try {

@@ -37,3 +37,11 @@ test("user data over Nova's limit is refused; under it comes back as base64", ()
   const justOver = "x".repeat((USER_DATA_LIMIT / 4) * 3 + 3);
   assert.throws(() => encodeUserData(justOver), { code: "too_large" });
 });
+
+test("regression (testbed e2e): only the token file is written under umask 077, never the agent it starts", () => {
+  // An agent that inherited umask 077 unpacked releases its unprivileged app could not read.
+  const script = agentUserData(spec);
+  assert.match(script, /^\(umask 077; cat > \/etc\/strata\/agent\.env\) <<'STRATA_ENV'$/m);
+  assert.doesNotMatch(script, /^umask /m);
+  execFileSync("sh", ["-n"], { input: script });
+});

@@ -33,8 +33,9 @@ export function agentUserData(spec: LaunchSpec, options: AgentUserDataOptions = 
 set -eu
 ${options.prelude ?? ""}
 mkdir -p ${quote(root)} /etc/strata
-umask 077
-cat > /etc/strata/agent.env <<'STRATA_ENV'
+# Only the token file is private: an agent started below with umask 077 unpacked releases its
+# unprivileged app could not read (found by the testbed e2e).
+(umask 077; cat > /etc/strata/agent.env) <<'STRATA_ENV'
 ${env}
 STRATA_ENV
 address=$(hostname -I 2>/dev/null | awk '{print $1}')

@@ -11,6 +11,7 @@ import type { Fleet } from "../../fleet/fleet.js";
 import type { FleetOps } from "../../fleet/fleet-ops.js";
 import type { AuditFn, ForecastService } from "../../forecast/service/forecast-service.js";
 import type { ImageService } from "../../image/image-service.js";
+import type { ReleaseGrants } from "../../image/release-grants.js";
 import type { Clock } from "../../lib/clock.js";
 import type { ScaleService } from "../../scale/scale-service.js";
 import { createApi } from "../app.js";
@@ -44,6 +45,8 @@ export interface HttpApiOptions {
   metrics: ControlPlaneMetrics;
   /** Folder of the built dashboard. @default dist/web of this package */
   webDir?: string;
+  /** Bake builders' release credentials (src/image/release-grants.ts). */
+  grants?: Pick<ReleaseGrants, "check">;
   /** Further routes of other parts: admin ones under /v1, agent ones under /v1/agents. */
   routes?: { admin?: Hono[]; agent?: Hono[] };
 }
@@ -102,6 +105,7 @@ export function createHttpApi(options: HttpApiOptions): Hono {
     }),
     readSession: (cookie) => sessions.valid(cookie),
     signer: state.signer,
+    ...(options.grants ? { grants: options.grants } : {}),
   });
 
   // Prometheus scrapes without the admin token (it carries no secrets); outside /v1.

@@ -13,6 +13,7 @@ import { appsToForecast, createForecastScheduler } from "../../forecast/service/
 import type { ImageConfig } from "../../image/image-config.js";
 import { createConfiguredImageStore } from "../../image/glance/create-image-store.js";
 import { createImageService, type ImageService } from "../../image/image-service.js";
+import type { ReleaseGrants } from "../../image/release-grants.js";
 import {
   createLocalImageStore,
   type LocalImageStore,
@@ -37,6 +38,8 @@ export interface PlanningOptions {
   audit: AuditFn;
   /** Bakes go through Nova into Glance when set; else images are local folders. */
   openstack?: OpenStackProviderConfig;
+  /** Credentials that let a bake's builder fetch its release (Glance bakes). */
+  grants?: ReleaseGrants;
 }
 
 export interface Planning {
@@ -58,6 +61,7 @@ export async function createPlanning(options: PlanningOptions): Promise<Planning
     config: imageConfig,
     clock,
     audit,
+    ...(options.grants ? { grants: options.grants } : {}),
   });
   const { traffic, forecasts: forecastRepo } = store;
   const forecasts = createForecastService({

@@ -9,6 +9,7 @@ import { createReleaseIndexer, storeReleaseIndex } from "../../cas/release-index
 import { isoTime, type Clock } from "../../lib/clock.js";
 import { StrataError } from "../../lib/errors.js";
 import type { Store } from "../../store/store.js";
+import { currentActor } from "../access.js";
 import { badRequest } from "../http-errors.js";
 import { APP_NAME, VERSION } from "../../wire/names.js";
 import { releaseFileRoutes } from "./release-files.js";
@@ -76,7 +77,9 @@ export function releaseRoutes(deps: {
     const id = c.req.param("id");
     if (!isReleaseId(id)) throw badRequest(`[server] artifact: "${id}" is not a release id`);
     // fetch drops the Authorization header on a redirect to another origin: the token stays here.
-    if (artifacts.presign) return c.redirect(await artifacts.presign(id), 307);
+    // A bake's builder gets the bytes from here: wget resends its header to a redirect's host.
+    if (artifacts.presign && !currentActor().startsWith("bake:"))
+      return c.redirect(await artifacts.presign(id), 307);
     const found = await artifacts.open(id);
     if (!found) throw new StrataError("not_found", `[server] artifact ${id} is not in the store`);
     return c.body(Readable.toWeb(found.stream) as ReadableStream, 200, {

@@ -4,6 +4,7 @@ import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, groupAlive, killGroup } from "../lib/process.js";
+import { appEnv } from "./app-env.js";
 import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
 import { messageOf } from "../lib/errors.js";
 
@@ -110,14 +111,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const [file, ...args] = app.definition.start;
     const child = spawn(file!, args, {
       cwd: app.dir,
-      env: childEnv({
-        ...app.definition.env,
-        ...secrets,
-        HOST: app.host,
-        PORT: String(app.definition.port),
-        STRATA_RELEASE_ID: app.releaseId,
-        STRATA_RELEASE_VERSION: app.version,
-      }),
+      env: childEnv(appEnv(app, secrets)),
       stdio: ["ignore", fd, fd],
       detached: true,
       ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -185,6 +186,40 @@ describe(
       for (const run of [logs!, exec!]) {
         assert.ok(!run.stdout.includes(t.plane.adminToken), "no admin token");
         assert.ok(!run.stdout.includes(agentToken), "no agent token");
+      }
+    });
+
+    test("exec gets the app's secrets and STRATA_RELEASE_VERSION, as the app does, and never shows them (exec ran without secrets)", async () => {
+      const [name] = [...roots.keys()].sort();
+      const value = `exec-secret-${randomBytes(12).toString("hex")}`;
+      await t.client.request("PUT", "/v1/apps/hello/secrets/DB_PASSWORD", { value });
+      try {
+        const script =
+          'echo "length=${#DB_PASSWORD} version=$STRATA_RELEASE_VERSION"; printenv DB_PASSWORD';
+        const [exec, json] = await runCliBatch([
+          { args: ["exec", "--group", "web", "--on", name!, "--", "sh", "-c", script], env },
+          { args: ["exec", "--group", "web", "--json", "--", "printenv", "DB_PASSWORD"], env },
+        ]);
+        assert.equal(exec!.code, EXIT.OK, exec!.stderr + exec!.stdout);
+        assert.match(
+          exec!.stdout,
+          new RegExp(`^${name} \\| length=${value.length} version=1\\.0\\.0$`, "m"),
+        );
+        assert.match(exec!.stdout, /\| \[redacted\]$/m, "the value is replaced in the output");
+        assert.equal(json!.code, EXIT.OK, json!.stderr);
+        const summary = JSON.parse(json!.stdout) as Extract<ExecEvent, { type: "summary" }>;
+        assert.deepEqual(
+          summary.results.map((r) => r.output),
+          ["[redacted]\n", "[redacted]\n"],
+        );
+        const agentLogs = await Promise.all(
+          [...roots.values()].map((root) => readFile(join(root, "logs", "agent.log"), "utf8")),
+        );
+        const audit = JSON.stringify(await t.client.get("/v1/audit?limit=100"));
+        for (const text of [exec!.stdout, exec!.stderr, json!.stdout, audit, ...agentLogs])
+          assert.ok(!text.includes(value), "the value is never printed or logged");
+      } finally {
+        await t.client.request("DELETE", "/v1/apps/hello/secrets/DB_PASSWORD");
       }
     });
 

@@ -26,6 +26,7 @@ import {
   type RollbackRequest,
   type Strategy,
 } from "../wire/deployment.js";
+import { isGroupStopped } from "../fleet/group-stopped.js";
 import { batchSize, planWaves, STRATEGIES } from "./plan.js";
 
 /** What the deployer needs of the fleet: service-out and service-in, and what agents fetch. */
@@ -252,10 +253,8 @@ export class Deployer {
   }
 
   /** Whether any server of the group is asked to keep its app stopped. */
-  async #stopped(group: string): Promise<boolean> {
-    const servers = await this.#o.store.servers.list(group);
-    const states = await Promise.all(servers.map((s) => this.#o.coordinator.desired(s.name)));
-    return states.some((s) => s.stopped === true);
+  #stopped(group: string): Promise<boolean> {
+    return isGroupStopped(this.#o, group);
   }
 
   /** Deploys the previous (or named) release again, as a deployment of kind `rollback`. */

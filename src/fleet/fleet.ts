@@ -11,6 +11,7 @@ import type {
   JoinRequest,
   JoinResponse,
 } from "../wire/agent.js";
+import { isGroupStopped } from "./group-stopped.js";
 import { hashToken, newToken, sameSecret } from "./tokens.js";
 
 export interface FleetOptions {
@@ -209,7 +210,9 @@ export class Fleet {
     const desired = await coordinator.desired(req.name);
     if (!desired.release && group.desired_release) {
       const release = await this.describe(group.desired_release);
-      await coordinator.setDesired(req.name, release);
+      // Regression: a server that joined a stopped group started its app.
+      const stopped = await isGroupStopped(this.#options, req.group, req.name);
+      await coordinator.setDesired(req.name, release, stopped ? { run: { stopped } } : {});
     }
     await this.#alive(req.name);
     await this.#options.audit("agent.join", req.name, {

@@ -1,11 +1,14 @@
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
 import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DAEMON_FILE } from "../../src/balancer/local/daemon.js";
 import { ApiClient } from "../../src/cli/client.js";
 import { buildRelease } from "../../src/cli/commands/build.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
+import { groupAlive, killGroup } from "../../src/lib/process.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { Release } from "../../src/wire/release.js";
@@ -211,4 +214,48 @@ async function killLeftApps(serversDir: string): Promise<void> {
       // gone, as it should be
     }
   }
+}
+
+/**
+ * Stops the balancer daemon (`strata-balancer.mjs`) of a control plane's data folder, as
+ * `strata fleet down` would have: a `strata server` stopped while servers are registered
+ * (or killed) leaves it serving on purpose, so a test that runs `strata server` processes
+ * stops it itself. Only the process named in `balancer.json` whose arguments name `dataDir`
+ * (never a recycled pid). Returns whether one was running.
+ */
+export async function stopBalancerDaemon(dataDir: string, graceMs = 10_000): Promise<boolean> {
+  const text = await readFile(join(dataDir, DAEMON_FILE), "utf8").catch(() => "");
+  const pid = text ? (JSON.parse(text) as { pid?: number }).pid : undefined;
+  if (!pid || !groupAlive(pid)) return false;
+  const args = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!args.includes(dataDir)) return false;
+  killGroup(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid)) {
+    if (Date.now() >= deadline) killGroup(pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/**
+ * Processes still running from `dir`: its path in their arguments (a balancer daemon, an
+ * agent) or their working directory inside it (an app). A test's teardown expects none.
+ */
+export function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      const cwd = realpathSync(`/proc/${entry}/cwd`);
+      const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state === "Z") continue;
+      if (args.includes(dir) || cwd === dir || cwd.startsWith(dir + "/"))
+        found.push(`${entry} ${args}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }

@@ -11,7 +11,7 @@ import type {
   JoinRequest,
   JoinResponse,
 } from "../wire/agent.js";
-import { isGroupStopped } from "./group-stopped.js";
+import { joinsStopped } from "./group-stopped.js";
 import { hashToken, newToken, sameSecret } from "./tokens.js";
 
 export interface FleetOptions {
@@ -211,7 +211,7 @@ export class Fleet {
     if (!desired.release && group.desired_release) {
       const release = await this.describe(group.desired_release);
       // Regression: a server that joined a stopped group started its app.
-      const stopped = await isGroupStopped(this.#options, req.group, req.name);
+      const stopped = await joinsStopped(store, req.group);
       await coordinator.setDesired(req.name, release, stopped ? { run: { stopped } } : {});
     }
     await this.#alive(req.name);

@@ -12,7 +12,8 @@ import { groupAlive, killGroup } from "../../src/lib/process.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { Release } from "../../src/wire/release.js";
-import type { StatusView } from "../../src/wire/server.js";
+import { MAX_TRAFFIC_MINUTES_PER_POST, type TrafficMinute } from "../../src/wire/traffic.js";
+import type { ServerView, StatusView } from "../../src/wire/server.js";
 
 export const EXAMPLE_APP = fileURLToPath(new URL("../../examples/hello", import.meta.url));
 
@@ -40,7 +41,7 @@ export interface TestPlaneOptions {
   webDir?: string;
   /** Extra environment of the agents the local provider starts. */
   agentEnv?: Record<string, string>;
-  /** Extra top-level lines of strata.yaml. */
+  /** Extra top-level lines of strata.yaml; one whose key the defaults set replaces theirs. */
   yaml?: string[];
 }
 
@@ -51,14 +52,18 @@ export async function startTestPlane(options: TestPlaneOptions = {}): Promise<Te
   await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = options.apiPrefix ?? randomLoopbackPrefix();
   const webDir = options.webDir ? { webDir: options.webDir } : {};
+  const keyOf = (line: string) => /^(\w+):/.exec(line)?.[1];
+  const overridden = new Set((options.yaml ?? []).map(keyOf));
   const yaml = [
     `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
     `balancer: { host: "${api}.1" }`,
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",
     "deploy: { server_timeout: 60s, drain_timeout: 5s }",
-    ...(options.yaml ?? []),
-  ].join("\n");
+  ]
+    .filter((line) => !overridden.has(keyOf(line)))
+    .concat(options.yaml ?? [])
+    .join("\n");
   let config = parseServerConfig(yaml, "test", {
     dataDir: join(dir, "data"),
     listen: `${api}.1:0`,
@@ -114,6 +119,24 @@ export async function waitFor<T>(
 
 export function status(client: ApiClient): Promise<StatusView> {
   return client.get<StatusView>("/v1/status");
+}
+
+/**
+ * Launches servers until the group has `count` (`POST /v1/fleet/up`) and waits until each
+ * has joined and heartbeats: a deployment only counts servers whose agent has joined.
+ */
+export async function launchJoined(
+  client: ApiClient,
+  group: string,
+  count: number,
+): Promise<ServerView[]> {
+  await client.post("/v1/fleet/up", { group, count });
+  return waitFor(`${count} servers of ${group} to join`, async () => {
+    const joined = (await status(client)).servers.filter(
+      (s) => s.group === group && s.state !== "launching" && s.last_heartbeat,
+    );
+    return joined.length >= count && joined;
+  });
 }
 
 /** Waits until `count` servers of the group are ready and in service. */
@@ -258,4 +281,33 @@ export function processesUnder(dir: string): string[] {
     }
   }
   return found;
+}
+
+/**
+ * Posts one minute of all-2xx traffic for every whole minute of [from, to) (Unix ms) to the
+ * app's traffic route, `totalAt(minute)` requests each, in as few posts as the route takes.
+ */
+export async function postTraffic(
+  client: ApiClient,
+  app: string,
+  from: number,
+  to: number,
+  totalAt: (minute: number) => number,
+): Promise<void> {
+  const minutes: TrafficMinute[] = [];
+  for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) {
+    const total = totalAt(t);
+    minutes.push({
+      minute: new Date(t).toISOString(),
+      total,
+      s2xx: total,
+      s3xx: 0,
+      s4xx: 0,
+      s5xx: 0,
+    });
+  }
+  for (let i = 0; i < minutes.length; i += MAX_TRAFFIC_MINUTES_PER_POST)
+    await client.post(`/v1/apps/${app}/traffic`, {
+      minutes: minutes.slice(i, i + MAX_TRAFFIC_MINUTES_PER_POST),
+    });
 }

@@ -22,6 +22,7 @@ import {
   waitFor,
   startTestPlane,
   type TestPlane,
+  launchJoined,
 } from "./harness.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -79,10 +80,7 @@ describe(
       );
       assert.notEqual(chatty, original);
       const app = await variantOf(t.dir, { "server.js": chatty });
-      await t.client.post("/v1/fleet/up", { group: "web", count: 2 });
-      await waitFor("the agents to join", async () =>
-        (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
-      );
+      await launchJoined(t.client, "web", 2);
       release = await build(t.client, app, "1.0.0");
       const d = await deployAndWait(t.client, { version: "1.0.0" });
       assert.equal(d.state, "succeeded", d.error ?? "");
@@ -154,10 +152,7 @@ describe(
         new RegExp(`${name}: \\[ops\\] ${name}: no answer from its agent`),
       );
 
-      await t.client.post("/v1/fleet/up", { group: "solo", count: 1 });
-      await waitFor("the solo server to heartbeat", async () =>
-        (await status(t.client)).servers.some((s) => s.group === "solo" && s.last_heartbeat),
-      );
+      await launchJoined(t.client, "solo", 1);
       const solo = spawnCli(["logs", "--group", "solo", "--agent", "-f"], env);
       live.push(solo);
       await waitFor("the solo agent's lines", async () => solo.stdout().includes("joined"));

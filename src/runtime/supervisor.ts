@@ -134,6 +134,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     child.on("close", (code, sig) => {
       if (pid === child.pid) pid = null;
       if (signal.aborted) return;
+      // Regression: what the app had started (a shell's child) outlived it, kept its port and
+      // made every restart fail, and no stop reached it (the pid file names the new group).
+      killGroup(child.pid, "SIGKILL");
       if (code !== null || sig !== null) {
         lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
         for (const listener of exitListeners) listener(lastExit);

@@ -22,7 +22,7 @@ import { createOpenStackProvider } from "../src/provider/openstack/openstack-pro
 import type { LaunchSpec } from "../src/provider/provider.js";
 import { machineInfo, markdownTable, round, secondsSince, writeReport } from "./lib/report.js";
 
-const skip = await testbedSkip();
+const skip = testbedSkip();
 if (skip) {
   console.error(`[bench] openstack: ${skip}`);
   process.exit(1);

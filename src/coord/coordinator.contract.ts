@@ -286,6 +286,22 @@ export function runCoordinatorContract(name: string, options: CoordinatorContrac
       await close();
     });
 
+    it("forget removes servers' desired state, on every replica and after a restart (group rm left it)", async () => {
+      const { coordinator, peer, release, reopen, close } = await options.create();
+      await coordinator.setDesired("a", release(R1), { run: { stopped: true } });
+      await coordinator.setDesired("b", release(R1));
+      await peer.setDesired("a", release(R2));
+      await coordinator.forget(["a", "gone"]);
+      await coordinator.forget(["a"]);
+      for (const c of [coordinator, peer, await reopen()])
+        assert.deepEqual(await c.desired("a"), { generation: 0, release: null });
+      assert.equal((await coordinator.desired("b")).release?.id, R1, "b is kept");
+      const again = await peer.setDesired("a", release(R1));
+      assert.equal(again.generation, 1, "a server that takes the name starts afresh");
+      assert.equal(again.stopped ?? false, false);
+      await close();
+    });
+
     it("a durable lock outlives the coordinator that took it until releaseLock", async () => {
       const { coordinator, reopen, close } = await options.create();
       const lock = await coordinator.tryLock("maintenance/web", "m-1", { durable: true });

@@ -49,6 +49,12 @@ export interface Coordinator {
   /** `setStage` of one release for many servers as one batch, like `setDesiredMany`. */
   setStageMany(servers: string[], release: DesiredRelease | null): Promise<DesiredState[]>;
   /**
+   * Removes the desired state (and etcd: the last report) of servers gone for good, once
+   * `group rm` has terminated them: a later read is generation 0 with no release, and a new
+   * server may take the name. Idempotent; may run concurrently with changes of other servers.
+   */
+  forget(servers: string[]): Promise<void>;
+  /**
    * Long poll: resolves as soon as the server's generation differs from `after`,
    * or after `timeoutMs` with the current state. Many may wait at once.
    */

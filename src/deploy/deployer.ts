@@ -26,6 +26,7 @@ import {
   type RollbackRequest,
   type Strategy,
 } from "../wire/deployment.js";
+import { isGroupStopped } from "../fleet/group-stopped.js";
 import { batchSize, planWaves, STRATEGIES } from "./plan.js";
 
 /** What the deployer needs of the fleet: service-out and service-in, and what agents fetch. */
@@ -257,9 +258,8 @@ export class Deployer {
   }
 
   /** Whether any of the group's servers is asked to keep its app stopped: one batch of reads. */
-  async #stopped(servers: ServerRecord[]): Promise<boolean> {
-    const states = await this.#o.coordinator.desiredMany(servers.map((s) => s.name));
-    return states.some((s) => s.stopped === true);
+  #stopped(servers: ServerRecord[]): Promise<boolean> {
+    return isGroupStopped(this.#o.coordinator, servers);
   }
 
   /** Deploys the previous (or named) release again, as a deployment of kind `rollback`. */

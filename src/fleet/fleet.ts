@@ -11,6 +11,7 @@ import type {
   JoinRequest,
   JoinResponse,
 } from "../wire/agent.js";
+import { joinsStopped } from "./group-stopped.js";
 import { hashToken, newToken, sameSecret } from "./tokens.js";
 
 export interface FleetOptions {
@@ -208,7 +209,9 @@ export class Fleet {
     const desired = await coordinator.desired(req.name);
     if (!desired.release && group.desired_release) {
       const release = await this.describe(group.desired_release);
-      await coordinator.setDesired(req.name, release);
+      // Regression: a server that joined a stopped group started its app.
+      const stopped = await joinsStopped(store, req.group);
+      await coordinator.setDesired(req.name, release, stopped ? { run: { stopped } } : {});
     }
     await this.#alive(req.name);
     await this.#options.audit("agent.join", req.name, {

@@ -3,9 +3,11 @@ import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { runInGroup } from "../lib/process.js";
-import { readCurrent, releaseDir } from "../lib/server-root.js";
+import { readCurrent } from "../lib/server-root.js";
 import { tlsOptions } from "../lib/tls-fetch.js";
-import { loadDefinition } from "../runtime/release-app.js";
+import { appEnv } from "../runtime/app-env.js";
+import { loadAppSpec } from "../runtime/release-app.js";
+import { fetchSecrets, type SecretSource } from "../runtime/secrets.js";
 import { rotatedFiles } from "../runtime/log-rotation.js";
 import type { AgentTask, AgentTasks, TaskEnd, TaskOutput } from "../wire/ops.js";
 import { followFile, readLastLines, sizeOf } from "./log-reader.js";
@@ -38,6 +40,8 @@ export interface AgentTasksOptions {
   log: (line: string) => void;
   /** Strings replaced in any output sent (the agent's own tokens). */
   secrets(): string[];
+  /** The app's secrets, for a command's environment. @default fetched over the agent's token */
+  appSecrets?: SecretSource;
   signal: AbortSignal;
 }
 
@@ -53,6 +57,13 @@ export async function runAgentTasks(options: AgentTasksOptions): Promise<void> {
   const base = options.server.replace(/\/+$/, "");
   const tls = tlsOptions(options.ca);
   const running = new Set<Promise<void>>();
+  const appSecrets =
+    options.appSecrets ??
+    fetchSecrets({
+      server: options.server,
+      token: options.token,
+      ...(options.ca ? { ca: options.ca } : {}),
+    });
 
   /** `last`: the end of a task, sent even while the agent stops (bounded by its own timeout). */
   async function call(
@@ -102,7 +113,7 @@ export async function runAgentTasks(options: AgentTasksOptions): Promise<void> {
         void sender.end({ ...NO_EXIT, error: `[agent] busy: ${MAX_RUNNING} tasks run already` });
         continue;
       }
-      const work = runTask(task, sender, options)
+      const work = runTask(task, sender, { ...options, appSecrets })
         .catch((err) => void sender.end({ ...NO_EXIT, error: messageOf(err) }))
         .finally(() => running.delete(work));
       running.add(work);
@@ -119,6 +130,8 @@ interface Sender {
   /** Sends an empty post if nothing went out for the task's keepalive interval. */
   keepalive(): Promise<boolean>;
   end(end: TaskEnd): Promise<boolean>;
+  /** Adds values replaced in everything sent from now on (the app's secrets). */
+  hide(values: string[]): void;
   /** Aborts when a post was refused. */
   readonly stopped: AbortSignal;
 }
@@ -130,9 +143,10 @@ function createSender(
 ): Sender {
   const stop = new AbortController();
   let lastSent = Date.now();
+  const hidden: string[] = [];
   const redact = (text: string) => {
     let out = text;
-    for (const secret of secrets())
+    for (const secret of [...secrets(), ...hidden])
       if (secret.length >= 8) out = out.split(secret).join("[redacted]");
     return out;
   };
@@ -156,11 +170,16 @@ function createSender(
     keepalive: () =>
       Date.now() - lastSent >= task.keepalive_ms ? post({}) : Promise.resolve(!stop.signal.aborted),
     end: (end) => post({ end: end.error ? { ...end, error: redact(end.error) } : end }),
+    hide: (values) => void hidden.push(...values),
     stopped: stop.signal,
   };
 }
 
-async function runTask(task: AgentTask, sender: Sender, options: AgentTasksOptions): Promise<void> {
+async function runTask(
+  task: AgentTask,
+  sender: Sender,
+  options: AgentTasksOptions & { appSecrets: SecretSource },
+): Promise<void> {
   const signal = AbortSignal.any([options.signal, sender.stopped]);
   if (task.kind === "logs") {
     const file = join(options.root, task.source === "app" ? "app.log" : AGENT_LOG);
@@ -186,18 +205,22 @@ async function runTask(task: AgentTask, sender: Sender, options: AgentTasksOptio
   const current = await readCurrent(options.root);
   if (!current)
     return void (await sender.end({ ...NO_EXIT, error: "[agent] exec: no current release" }));
-  const definition = await loadDefinition(options.root, current);
+  const app = await loadAppSpec(options.root, current, options.address);
+  // Regression: exec ran without the app's secrets. Never in the output either.
+  let secrets: Record<string, string>;
+  try {
+    secrets = await options.appSecrets();
+  } catch (err) {
+    const error = `[agent] exec: cannot fetch the app's secrets: ${messageOf(err)}`;
+    return void (await sender.end({ ...NO_EXIT, error }));
+  }
+  sender.hide(Object.values(secrets));
   const keepalive = setInterval(() => void sender.keepalive(), task.keepalive_ms);
   try {
     const result = await runInGroup(task.argv, {
       label: "[agent] exec",
-      cwd: releaseDir(options.root, current),
-      env: {
-        ...definition.env,
-        HOST: options.address,
-        PORT: String(definition.port),
-        STRATA_RELEASE_ID: current,
-      },
+      cwd: app.dir,
+      env: appEnv(app, secrets),
       timeoutMs: task.timeout_ms,
       maxOutputBytes: task.max_output_bytes,
       clock: options.clock,

@@ -54,6 +54,7 @@ export function createAppControl(options: AppControlOptions): AppControl {
     releaseId: string,
     name: "stop" | "start" | "restart",
     work: () => Promise<number | void>,
+    currentRelease: string | null = releaseId,
   ): Promise<void> {
     const started = clock.now();
     const step: StepReport = {
@@ -66,7 +67,7 @@ export function createAppControl(options: AppControlOptions): AppControl {
       generation,
       release_id: releaseId,
       phase,
-      current_release: releaseId,
+      current_release: currentRelease,
       steps: [{ ...step }],
       ...extra,
     });
@@ -83,6 +84,11 @@ export function createAppControl(options: AppControlOptions): AppControl {
       step.duration_ms = clock.now() - started;
       await report(snapshot("failed", { error: messageOf(err) }));
     }
+  }
+
+  async function stopAndMark(): Promise<void> {
+    await supervisor.stop();
+    await writeFile(marker, `${isoTime(clock.now())}\n`);
   }
 
   /** Starts (or restarts) what `current` holds and waits for its health check; returns its port. */
@@ -110,13 +116,20 @@ export function createAppControl(options: AppControlOptions): AppControl {
       const previousRestart = lastRestart;
       lastRestart = restart;
       const current = await readCurrent(root);
-      if (!state.release || current !== state.release.id) return false;
+      if (!state.release) return false;
+      if (current !== state.release.id) {
+        // Regression: a server that joined a stopped group reconciled and started its app.
+        // It keeps what it has, stopped; `strata app start` brings it to the release.
+        if (state.stopped) {
+          await run(generation, state.release.id, "stop", () => stopAndMark(), current);
+          return true;
+        }
+        await rm(marker, { force: true }); // the reconcile starts the app
+        return false;
+      }
       const releaseId = current;
       if (state.stopped) {
-        await run(generation, releaseId, "stop", async () => {
-          await supervisor.stop();
-          await writeFile(marker, `${isoTime(clock.now())}\n`);
-        });
+        await run(generation, releaseId, "stop", () => stopAndMark());
         return true;
       }
       if (await isAppStopped(root)) {

@@ -132,6 +132,23 @@ describe("supervisor", () => {
     await supervisor.stop(); // idempotent
   });
 
+  test("an app that ends leaves nothing of its process group behind to hold its port when it restarts", async () => {
+    const supervisor = createSupervisor({
+      logFile: join(dir, "orphans.log"),
+      clock: systemClock,
+      restartBaseMs: 20,
+    });
+    // The leader starts a child, then waits; only the leader is killed, as `kill <pid>` would.
+    const start = `sleep 300 & echo $! >> children.txt; wait`;
+    await supervisor.start(spec(`start: ${JSON.stringify(start)}\n`));
+    const child = await waitFor("the first child", async () => (await lines("children.txt"))[0]);
+    const leader = supervisor.pid!;
+    process.kill(leader, "SIGKILL");
+    await waitFor("the restart", async () => supervisor.pid !== null && supervisor.pid !== leader);
+    await waitFor("the first child to be gone", async () => !isAlive(Number(child)));
+    await supervisor.stop();
+  });
+
   test("stop escalates to SIGKILL after stop_timeout when the app ignores SIGTERM", async () => {
     const supervisor = createSupervisor({ logFile: join(dir, "app.log"), clock: systemClock });
     await rm(join(dir, "stubborn.pid"), { force: true });

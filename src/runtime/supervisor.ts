@@ -4,6 +4,7 @@ import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
 import { childEnv, groupAlive, killGroup } from "../lib/process.js";
+import { appEnv } from "./app-env.js";
 import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
 import { messageOf } from "../lib/errors.js";
 
@@ -118,14 +119,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const [file, ...args] = app.definition.start;
     const child = spawn(file!, args, {
       cwd: app.dir,
-      env: childEnv({
-        ...app.definition.env,
-        ...secrets,
-        HOST: app.host,
-        PORT: String(app.definition.port),
-        STRATA_RELEASE_ID: app.releaseId,
-        STRATA_RELEASE_VERSION: app.version,
-      }),
+      env: childEnv(appEnv(app, secrets)),
       stdio: ["ignore", fd, fd],
       detached: true,
       ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
@@ -148,6 +142,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     child.on("close", (code, sig) => {
       if (pid === child.pid) pid = null;
       if (signal.aborted) return;
+      // Regression: what the app had started (a shell's child) outlived it, kept its port and
+      // made every restart fail, and no stop reached it (the pid file names the new group).
+      killGroup(child.pid, "SIGKILL");
       if (code !== null || sig !== null) {
         lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
         for (const listener of exitListeners) listener(lastExit);

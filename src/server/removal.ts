@@ -18,14 +18,19 @@ export interface RemovalOptions {
 /** `strata group rm`, `strata release rm`, `strata app rm`: each refuses what is still in use. */
 export interface Removal {
   /**
-   * Removes a group: its balancer listener, image channel, maintenance lock and record.
-   * Refused while a deployment of it runs, and while servers run unless `force`
-   * (which terminates them, drained first). Returns the servers terminated.
+   * Removes a group: its balancer listener, image channel, maintenance lock, its servers'
+   * desired state and its record. Refused while a deployment of it runs, and while servers
+   * run unless `force` (which terminates them, drained first). Returns the servers
+   * terminated. The record goes last: a run cut short is finished by running it again.
    */
   removeGroup(group: string, force: boolean): Promise<string[]>;
   /** Removes app@version and, when no other release shares its bytes, its artifact. */
   removeRelease(app: string, version: string): Promise<Release>;
-  /** Removes an app no group runs: every release (each as removeRelease checks) and secret. */
+  /**
+   * Removes an app no group runs: its traffic and forecasts, then every release (each as
+   * removeRelease checks) and secret. Its releases or secrets go last, so a run cut short
+   * still finds the app and finishes.
+   */
   removeApp(app: string): Promise<{ releases: string[] }>;
 }
 
@@ -86,7 +91,13 @@ export function createRemoval(options: RemovalOptions): Removal {
         const names = servers.map((s) => s.name).join(", ");
         throw conflict(`[server] group ${group}: servers run (${names}); --force terminates them`);
       }
+      // Regression: the desired state of the servers it terminated outlived the group.
+      // Forgotten before they terminate too: a rerun after a crash in between (they are no
+      // longer listed then) has nothing left to find.
+      const names = servers.map((s) => s.name);
+      await coordinator.forget(names);
       const terminated = servers.length > 0 ? await fleetOps.down(group) : [];
+      await coordinator.forget([...new Set([...names, ...terminated])]);
       await balancer.removePool(group);
       await store.images.deleteChannel(`${group}:current`);
       const lock = `maintenance/${group}`;
@@ -121,6 +132,9 @@ export function createRemoval(options: RemovalOptions): Removal {
         const why = await inUse(release);
         if (why) throw conflict(`[server] app rm: ${why}`);
       }
+      // Regression: the app's traffic and forecasts outlived it.
+      await store.traffic.deleteApp(app);
+      await store.forecasts.deleteApp(app);
       for (const release of releases) await forget(release);
       await store.secrets.deleteApp(app);
       await audit("app.rm", app, { releases: releases.length });

@@ -64,6 +64,18 @@ export function runDesiredRepoContract(options: DesiredRepoContractOptions): voi
       assert.deepEqual(await repo.getMany([]), []);
       await repo.putMany([]);
     },
+    "deleteMany deletes the records of those servers only (group rm left them)": async (repo) => {
+      for (const server of ["web-1", "web-2", "api-1"])
+        await repo.put({ ...run, server, generation: 3, release: R1, stage: null });
+      await repo.deleteMany(["web-1", "web-2", "web-none"]);
+      await repo.deleteMany(["web-1"]);
+      await repo.deleteMany([]);
+      assert.equal(await repo.get("web-1"), null);
+      assert.deepEqual(
+        (await repo.getMany(["web-1", "web-2", "api-1"])).map((r) => r.server),
+        ["api-1"],
+      );
+    },
   };
   describe("DesiredRepo contract", () => {
     runCases(

@@ -55,6 +55,21 @@ export function runForecastRepoContract(options: ForecastRepoContractOptions): v
       assert.equal(await repo.latest("none"), null);
       assert.deepEqual(await repo.apps(), ["api", "web"]);
     },
+    "deleteApp removes an app's forecasts, events and daily runs, and only its (app rm left them)":
+      async (repo) => {
+        await repo.insert(forecast("web", T0, [1, 2]));
+        await repo.insert(forecast("api", T0, [3]));
+        await repo.addEvent(event("web", 0, 2));
+        await repo.claimDay("web", "2024-03-01", T0);
+        await repo.deleteApp("web");
+        await repo.deleteApp("web");
+        assert.equal(await repo.latest("web"), null);
+        assert.deepEqual(await repo.events("web"), []);
+        assert.deepEqual(await repo.dailyRuns("web"), []);
+        assert.deepEqual(await repo.apps(), ["api"]);
+        assert.equal((await repo.latest("api"))?.mean[0], 3);
+        assert.equal(await repo.claimDay("web", "2024-03-01", T0), true, "claimable again");
+      },
     "the replayed backtest score reads back; a forecast without one has none": async (repo) => {
       const scored = {
         ...forecast("web", T0, [1, 2]),

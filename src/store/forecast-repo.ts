@@ -115,4 +115,6 @@ export interface ForecastRepo {
   ): Promise<void>;
   /** The app's daily runs, newest day first. Read-only. */
   dailyRuns(app: string, limit?: number): Promise<DailyRunRecord[]>;
+  /** Deletes the app's forecasts, known events and daily runs (`app rm`), in one transaction. Idempotent. */
+  deleteApp(app: string): Promise<void>;
 }

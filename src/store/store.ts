@@ -145,6 +145,8 @@ export interface DesiredRepo {
   lockOwner(name: string): Promise<string | null>;
   /** Frees the durable lock `name` if `owner` holds it. Idempotent. */
   deleteLock(name: string, owner: string): Promise<void>;
+  /** Deletes the records of `servers` (gone for good: `group rm`), in one transaction. Idempotent. */
+  deleteMany(servers: string[]): Promise<void>;
 }
 
 export interface ServerRepo {

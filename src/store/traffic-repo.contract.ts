@@ -40,6 +40,20 @@ export function runTrafficRepoContract(options: TrafficRepoContractOptions): voi
         { minute: T0 + MIN, total: 5, s2xx: 5, s3xx: 0, s4xx: 0, s5xx: 0 },
       ]);
     },
+    "deleteApp removes an app's minutes, sources and checkpoints, and only its (app rm left them)":
+      async (repo) => {
+        const whole = { key: `sha256:${"c".repeat(64)}`, part: 0 };
+        const key = `follow:${"d".repeat(64)}`;
+        await repo.add("web", [minute(0, 3)], whole);
+        await repo.add("web", [minute(1, 4)], { key, start: 0, end: 300, inode: 7 });
+        await repo.add("api", [minute(0, 5)], whole);
+        await repo.deleteApp("web");
+        await repo.deleteApp("web");
+        assert.deepEqual(await repo.minutes("web", T0, T0 + HOUR), []);
+        assert.equal(await repo.checkpoint("web", key), null);
+        assert.equal((await repo.add("web", [minute(0, 3)], whole)).duplicate, false);
+        assert.equal(sumTotals(await repo.minutes("api", T0, T0 + HOUR)), 5);
+      },
     "minutes are per app and the range is [from, to)": async (repo) => {
       await repo.add("web", [minute(0, 1), minute(1, 2), minute(2, 4)]);
       await repo.add("api", [minute(1, 100)]);

@@ -64,6 +64,8 @@ export interface TrafficRepo {
   hourly(app: string, from: number, to: number): Promise<HourCounts[]>;
   /** The checkpoint of a followed file, read by `strata ingest --follow` before it resumes. Read-only. */
   checkpoint(app: string, key: string): Promise<TrafficCheckpoint | null>;
+  /** Deletes the app's minutes, sources and checkpoints (`app rm`), in one transaction. Idempotent. */
+  deleteApp(app: string): Promise<void>;
 }
 
 const KEY = /^[\x21-\x7e]{1,200}$/;

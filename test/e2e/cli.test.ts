@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Command } from "commander";
-import { ApiClient } from "../../src/cli/client.js";
+import type { ApiClient } from "../../src/cli/client.js";
 import { runCliBatch, type CliInvocation } from "../../src/cli/capture.js";
 import { EXIT } from "../../src/cli/exit-codes.js";
 import { parseExposition, total } from "../../src/lib/metrics/exposition.js";
 import { buildProgram, walk } from "../../src/cli/program.js";
-import { parseServerConfig } from "../../src/config/server-config.js";
-import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
+import type { ControlPlane } from "../../src/server/control-plane.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { EventView } from "../../src/wire/forecast.js";
-import type { TrafficMinute } from "../../src/wire/traffic.js";
 import {
   build,
   deployAndWait,
@@ -23,6 +20,10 @@ import {
   waitFor,
   waitForDeployment,
   waitForServing,
+  launchJoined,
+  postTraffic,
+  startTestPlane,
+  type TestPlane,
 } from "./harness.js";
 
 const H = 3_600_000;
@@ -35,6 +36,7 @@ const pathOf = (cmd: Command): string => {
 };
 
 describe("the strata CLI against a real control plane", { timeout: 600_000 }, () => {
+  let testPlane: TestPlane;
   let dir = "";
   let plane: ControlPlane;
   let client: ApiClient;
@@ -42,53 +44,31 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
   let first: DeploymentView;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "strata-e2e-cli-"));
-    const yaml = [
-      'provider: { local: { address_prefix: "127.50.1" } }',
-      'balancer: { host: "127.50.0.1" }',
-      "heartbeat_interval: 300ms",
-      "heartbeat_timeout: 3s",
-      "deploy: { server_timeout: 60s, drain_timeout: 1s }",
-      "forecast: { min_history: 7d }",
-      "scaling: { web: { capacity_per_server: 50 } }",
-    ].join("\n");
-    plane = await startControlPlane({
-      config: parseServerConfig(yaml, "test", {
-        dataDir: join(dir, "data"),
-        listen: "127.50.0.1:0",
-      }),
+    testPlane = await startTestPlane({
+      apiPrefix: "127.50.0",
+      serverPrefix: "127.50.1",
+      yaml: [
+        "deploy: { server_timeout: 60s, drain_timeout: 1s }",
+        "forecast: { min_history: 7d }",
+        "scaling: { web: { capacity_per_server: 50 } }",
+      ],
     });
-    client = new ApiClient(plane.url, plane.adminToken);
+    ({ dir, plane, client } = testPlane);
     env = { STRATA_SERVER: plane.url, STRATA_TOKEN: plane.adminToken };
-    await client.post("/v1/fleet/up", { group: "web", count: 1 });
-    await waitFor("web-1 to join", async () =>
-      (await status(client)).servers.some((s) => s.name === "web-1" && s.state !== "launching"),
-    );
+    await launchJoined(client, "web", 1);
     await build(client, await variantOf(dir, { "message.txt": "one\n" }), "1.0.0");
     await build(client, await variantOf(dir, { "message.txt": "two\n" }), "2.0.0");
     first = await deployAndWait(client, { version: "1.0.0" });
     assert.equal(first.state, "succeeded", first.error ?? "");
     await waitForServing(client, "web", 1, "1.0.0");
     // Eight days of traffic, so that a forecast can run.
-    const minutes: TrafficMinute[] = [];
     const end = Math.floor(Date.now() / H) * H;
-    for (let t = end - 8 * 24 * H; t < end; t += 60_000) {
-      const total = 50 + Math.round(20 * Math.sin((2 * Math.PI * t) / (24 * H)));
-      minutes.push({
-        minute: new Date(t).toISOString(),
-        total,
-        s2xx: total,
-        s3xx: 0,
-        s4xx: 0,
-        s5xx: 0,
-      });
-    }
-    for (let i = 0; i < minutes.length; i += 5000)
-      await client.post("/v1/apps/hello/traffic", { minutes: minutes.slice(i, i + 5000) });
+    await postTraffic(client, "hello", end - 8 * 24 * H, end, (t) =>
+      Math.round(50 + 20 * Math.sin((2 * Math.PI * t) / (24 * H))),
+    );
   });
   after(async () => {
-    await plane?.close();
-    await rm(dir, { recursive: true, force: true });
+    await testPlane?.close();
   });
 
   test("rough edges a new user hit (issue 15, defects 8, 11 and 13)", async () => {

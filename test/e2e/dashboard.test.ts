@@ -14,11 +14,11 @@ import {
   EXAMPLE_APP,
   build,
   startTestPlane,
-  status,
   variantOf,
   waitFor,
   waitForDeployment,
   type TestPlane,
+  launchJoined,
 } from "./harness.js";
 
 const HOUR_MS = 3_600_000;
@@ -96,11 +96,7 @@ describe(
       );
       await buildDashboard(webDir);
       t = await startTestPlane({ apiPrefix: "127.30.0", serverPrefix: "127.30.1", webDir });
-      await t.client.post("/v1/fleet/up", { group: "web", count: 3 });
-      await waitFor("3 agents to join", async () => {
-        const s = await status(t.client);
-        return s.servers.length === 3 && s.servers.every((x) => x.last_heartbeat);
-      });
+      await launchJoined(t.client, "web", 3);
       browser = await startBrowser();
     });
     after(async () => {

@@ -119,7 +119,7 @@ describe("strata app restart|stop|start and maintenance locks", { timeout: 600_0
     await waitForServing(t.client, "web", 2, "1.0.0");
   });
 
-  test("a stopped app stays stopped across an agent restart until started; deploys are refused meanwhile", async () => {
+  test("a stopped app stays stopped across an agent restart and on a server that joins, until started; deploys are refused meanwhile", async () => {
     const pids = servers.map((s) => appPid(t, s)!);
     const stopped = await act(t, "stop", { batch: "2" });
     assert.equal(stopped.state, "succeeded", stopped.error ?? "");
@@ -171,10 +171,30 @@ describe("strata app restart|stop|start and maintenance locks", { timeout: 600_0
     );
     assert.match(String(restartRefused?.message), /stopped/);
 
+    // Regression: a server that joined a stopped group started its app.
+    const [joiner] = (
+      await t.client.post<{ launched: string[] }>("/v1/fleet/up", { group: "web", count: 3 })
+    ).launched;
+    assert.ok(joiner, "a third server launched");
+    const joinerRoot = rootOf(t, joiner);
+    await waitFor("the joining server to apply its first desired state", async () =>
+      existsSync(join(joinerRoot, STOPPED_MARKER)),
+    );
+    assert.equal(appPid(t, joiner), null, "the joining server did not start the app");
+    s = await status(t.client);
+    assert.ok(!s.servers.find((x) => x.name === joiner)!.in_service);
+
     const started = await act(t, "start");
     assert.equal(started.state, "succeeded", started.error ?? "");
-    await waitForServing(t.client, "web", 2, "1.0.0");
-    assert.ok(servers.every((name) => !existsSync(join(rootOf(t, name), STOPPED_MARKER))));
+    await waitForServing(t.client, "web", 3, "1.0.0");
+    assert.ok(
+      [...servers, joiner].every((name) => !existsSync(join(rootOf(t, name), STOPPED_MARKER))),
+    );
+    const scaled = await t.client.post<{ terminated: string[] }>("/v1/fleet/scale", {
+      group: "web",
+      count: 2,
+    });
+    assert.deepEqual(scaled.terminated, [joiner], "back to the two servers the later tests use");
   });
 
   test("bad input: an unknown action, a bad batch and an unknown group are 4xx", async () => {

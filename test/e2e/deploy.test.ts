@@ -20,6 +20,7 @@ import {
   waitForServing,
   startTestPlane,
   type TestPlane,
+  launchJoined,
 } from "./harness.js";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,10 +55,7 @@ describe(
 
     before(async () => {
       t = await startTestPlane();
-      await t.client.post("/v1/fleet/up", { group: "web", count: 3 });
-      await waitFor("3 agents to join", async () =>
-        (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
-      );
+      await launchJoined(t.client, "web", 3);
     });
     after(async () => {
       await t?.close();

@@ -11,12 +11,8 @@ import { parseServerConfig } from "../../src/config/server-config.js";
 import { createZone } from "../../src/forecast/service/zone.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { EventsView, EventView, ForecastView } from "../../src/wire/forecast.js";
-import {
-  MAX_TRAFFIC_MINUTES_PER_POST,
-  type TrafficMinute,
-  type TrafficSeries,
-} from "../../src/wire/traffic.js";
-import { randomLoopbackPrefix, waitFor } from "./harness.js";
+import type { TrafficSeries } from "../../src/wire/traffic.js";
+import { postTraffic, randomLoopbackPrefix, waitFor } from "./harness.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const H = 3_600_000;
@@ -99,23 +95,7 @@ describe("forecasts in the control plane, end to end", { timeout: 300_000 }, () 
   test("three weeks of minutes posted to the traffic route give a forecast that follows them", async () => {
     const now = Date.now();
     const first = Math.floor(now / H) * H - 21 * 24 * H;
-    const minutes: TrafficMinute[] = [];
-    for (let t = first; t < Math.floor(now / MINUTE) * MINUTE; t += MINUTE) {
-      const total = truth(t);
-      minutes.push({
-        minute: new Date(t).toISOString(),
-        total,
-        s2xx: total,
-        s3xx: 0,
-        s4xx: 0,
-        s5xx: 0,
-      });
-    }
-    for (let i = 0; i < minutes.length; i += MAX_TRAFFIC_MINUTES_PER_POST) {
-      await client.post("/v1/apps/hello/traffic", {
-        minutes: minutes.slice(i, i + MAX_TRAFFIC_MINUTES_PER_POST),
-      });
-    }
+    await postTraffic(client, "hello", first, Math.floor(now / MINUTE) * MINUTE, truth);
 
     const run = await client.post<ForecastView>("/v1/apps/hello/forecasts");
     const origin = Math.floor(Date.now() / H) * H;

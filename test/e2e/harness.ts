@@ -1,15 +1,19 @@
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
 import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DAEMON_FILE } from "../../src/balancer/local/daemon.js";
 import { ApiClient } from "../../src/cli/client.js";
 import { buildRelease } from "../../src/cli/commands/build.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
+import { groupAlive, killGroup } from "../../src/lib/process.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { DeploymentView } from "../../src/wire/deployment.js";
 import type { Release } from "../../src/wire/release.js";
-import type { StatusView } from "../../src/wire/server.js";
+import { MAX_TRAFFIC_MINUTES_PER_POST, type TrafficMinute } from "../../src/wire/traffic.js";
+import type { ServerView, StatusView } from "../../src/wire/server.js";
 
 export const EXAMPLE_APP = fileURLToPath(new URL("../../examples/hello", import.meta.url));
 
@@ -37,7 +41,7 @@ export interface TestPlaneOptions {
   webDir?: string;
   /** Extra environment of the agents the local provider starts. */
   agentEnv?: Record<string, string>;
-  /** Extra top-level lines of strata.yaml. */
+  /** Extra top-level lines of strata.yaml; one whose key the defaults set replaces theirs. */
   yaml?: string[];
   /** The `provider:` line of strata.yaml. @default the local provider on `serverPrefix` */
   provider?: string;
@@ -50,6 +54,8 @@ export async function startTestPlane(options: TestPlaneOptions = {}): Promise<Te
   await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = options.apiPrefix ?? randomLoopbackPrefix();
   const webDir = options.webDir ? { webDir: options.webDir } : {};
+  const keyOf = (line: string) => /^(\w+):/.exec(line)?.[1];
+  const overridden = new Set((options.yaml ?? []).map(keyOf));
   const yaml = [
     options.provider ??
       `provider: { local: { address_prefix: "${options.serverPrefix ?? randomLoopbackPrefix()}" } }`,
@@ -57,8 +63,10 @@ export async function startTestPlane(options: TestPlaneOptions = {}): Promise<Te
     "heartbeat_interval: 300ms",
     "heartbeat_timeout: 3s",
     "deploy: { server_timeout: 60s, drain_timeout: 5s }",
-    ...(options.yaml ?? []),
-  ].join("\n");
+  ]
+    .filter((line) => !overridden.has(keyOf(line)))
+    .concat(options.yaml ?? [])
+    .join("\n");
   let config = parseServerConfig(yaml, "test", {
     dataDir: join(dir, "data"),
     listen: `${api}.1:0`,
@@ -114,6 +122,24 @@ export async function waitFor<T>(
 
 export function status(client: ApiClient): Promise<StatusView> {
   return client.get<StatusView>("/v1/status");
+}
+
+/**
+ * Launches servers until the group has `count` (`POST /v1/fleet/up`) and waits until each
+ * has joined and heartbeats: a deployment only counts servers whose agent has joined.
+ */
+export async function launchJoined(
+  client: ApiClient,
+  group: string,
+  count: number,
+): Promise<ServerView[]> {
+  await client.post("/v1/fleet/up", { group, count });
+  return waitFor(`${count} servers of ${group} to join`, async () => {
+    const joined = (await status(client)).servers.filter(
+      (s) => s.group === group && s.state !== "launching" && s.last_heartbeat,
+    );
+    return joined.length >= count && joined;
+  });
 }
 
 /** Waits until `count` servers of the group are ready and in service. */
@@ -214,4 +240,77 @@ async function killLeftApps(serversDir: string): Promise<void> {
       // gone, as it should be
     }
   }
+}
+
+/**
+ * Stops the balancer daemon (`strata-balancer.mjs`) of a control plane's data folder, as
+ * `strata fleet down` would have: a `strata server` stopped while servers are registered
+ * (or killed) leaves it serving on purpose, so a test that runs `strata server` processes
+ * stops it itself. Only the process named in `balancer.json` whose arguments name `dataDir`
+ * (never a recycled pid). Returns whether one was running.
+ */
+export async function stopBalancerDaemon(dataDir: string, graceMs = 10_000): Promise<boolean> {
+  const text = await readFile(join(dataDir, DAEMON_FILE), "utf8").catch(() => "");
+  const pid = text ? (JSON.parse(text) as { pid?: number }).pid : undefined;
+  if (!pid || !groupAlive(pid)) return false;
+  const args = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!args.includes(dataDir)) return false;
+  killGroup(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pid)) {
+    if (Date.now() >= deadline) killGroup(pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/**
+ * Processes still running from `dir`: its path in their arguments (a balancer daemon, an
+ * agent) or their working directory inside it (an app). A test's teardown expects none.
+ */
+export function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      const cwd = realpathSync(`/proc/${entry}/cwd`);
+      const state = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state === "Z") continue;
+      if (args.includes(dir) || cwd === dir || cwd.startsWith(dir + "/"))
+        found.push(`${entry} ${args}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/**
+ * Posts one minute of all-2xx traffic for every whole minute of [from, to) (Unix ms) to the
+ * app's traffic route, `totalAt(minute)` requests each, in as few posts as the route takes.
+ */
+export async function postTraffic(
+  client: ApiClient,
+  app: string,
+  from: number,
+  to: number,
+  totalAt: (minute: number) => number,
+): Promise<void> {
+  const minutes: TrafficMinute[] = [];
+  for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) {
+    const total = totalAt(t);
+    minutes.push({
+      minute: new Date(t).toISOString(),
+      total,
+      s2xx: total,
+      s3xx: 0,
+      s4xx: 0,
+      s5xx: 0,
+    });
+  }
+  for (let i = 0; i < minutes.length; i += MAX_TRAFFIC_MINUTES_PER_POST)
+    await client.post(`/v1/apps/${app}/traffic`, {
+      minutes: minutes.slice(i, i + MAX_TRAFFIC_MINUTES_PER_POST),
+    });
 }

@@ -22,6 +22,7 @@ import {
   variantOf,
   waitFor,
   waitForServing,
+  launchJoined,
 } from "./harness.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -76,11 +77,7 @@ describe("golden images end to end (control plane + agent processes)", { timeout
       if (part === "blobs") opened.push({ id, at: Date.now() });
       return openPart(id, part, range);
     };
-    await client.post("/v1/fleet/up", { group: "web", count: 1 });
-    // A deployment only counts servers whose agent has joined.
-    await waitFor("web-1 to join", async () =>
-      (await status(client)).servers.some((s) => s.name === "web-1" && s.state !== "launching"),
-    );
+    await launchJoined(client, "web", 1);
   });
   after(async () => {
     await plane?.close();

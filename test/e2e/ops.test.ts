@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +22,7 @@ import {
   waitFor,
   startTestPlane,
   type TestPlane,
+  launchJoined,
 } from "./harness.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -78,10 +80,7 @@ describe(
       );
       assert.notEqual(chatty, original);
       const app = await variantOf(t.dir, { "server.js": chatty });
-      await t.client.post("/v1/fleet/up", { group: "web", count: 2 });
-      await waitFor("the agents to join", async () =>
-        (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
-      );
+      await launchJoined(t.client, "web", 2);
       release = await build(t.client, app, "1.0.0");
       const d = await deployAndWait(t.client, { version: "1.0.0" });
       assert.equal(d.state, "succeeded", d.error ?? "");
@@ -153,10 +152,7 @@ describe(
         new RegExp(`${name}: \\[ops\\] ${name}: no answer from its agent`),
       );
 
-      await t.client.post("/v1/fleet/up", { group: "solo", count: 1 });
-      await waitFor("the solo server to heartbeat", async () =>
-        (await status(t.client)).servers.some((s) => s.group === "solo" && s.last_heartbeat),
-      );
+      await launchJoined(t.client, "solo", 1);
       const solo = spawnCli(["logs", "--group", "solo", "--agent", "-f"], env);
       live.push(solo);
       await waitFor("the solo agent's lines", async () => solo.stdout().includes("joined"));
@@ -185,6 +181,40 @@ describe(
       for (const run of [logs!, exec!]) {
         assert.ok(!run.stdout.includes(t.plane.adminToken), "no admin token");
         assert.ok(!run.stdout.includes(agentToken), "no agent token");
+      }
+    });
+
+    test("exec gets the app's secrets and STRATA_RELEASE_VERSION, as the app does, and never shows them (exec ran without secrets)", async () => {
+      const [name] = [...roots.keys()].sort();
+      const value = `exec-secret-${randomBytes(12).toString("hex")}`;
+      await t.client.request("PUT", "/v1/apps/hello/secrets/DB_PASSWORD", { value });
+      try {
+        const script =
+          'echo "length=${#DB_PASSWORD} version=$STRATA_RELEASE_VERSION"; printenv DB_PASSWORD';
+        const [exec, json] = await runCliBatch([
+          { args: ["exec", "--group", "web", "--on", name!, "--", "sh", "-c", script], env },
+          { args: ["exec", "--group", "web", "--json", "--", "printenv", "DB_PASSWORD"], env },
+        ]);
+        assert.equal(exec!.code, EXIT.OK, exec!.stderr + exec!.stdout);
+        assert.match(
+          exec!.stdout,
+          new RegExp(`^${name} \\| length=${value.length} version=1\\.0\\.0$`, "m"),
+        );
+        assert.match(exec!.stdout, /\| \[redacted\]$/m, "the value is replaced in the output");
+        assert.equal(json!.code, EXIT.OK, json!.stderr);
+        const summary = JSON.parse(json!.stdout) as Extract<ExecEvent, { type: "summary" }>;
+        assert.deepEqual(
+          summary.results.map((r) => r.output),
+          ["[redacted]\n", "[redacted]\n"],
+        );
+        const agentLogs = await Promise.all(
+          [...roots.values()].map((root) => readFile(join(root, "logs", "agent.log"), "utf8")),
+        );
+        const audit = JSON.stringify(await t.client.get("/v1/audit?limit=100"));
+        for (const text of [exec!.stdout, exec!.stderr, json!.stdout, audit, ...agentLogs])
+          assert.ok(!text.includes(value), "the value is never printed or logged");
+      } finally {
+        await t.client.request("DELETE", "/v1/apps/hello/secrets/DB_PASSWORD");
       }
     });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { realpathSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,7 +23,9 @@ import {
   build,
   deployAndWait,
   get,
+  processesUnder,
   status,
+  stopBalancerDaemon,
   variantOf,
   waitFor,
   waitForDeployment,
@@ -247,6 +250,9 @@ describe(
           .filter((c) => c.exitCode === null && c.signalCode === null)
           .map((c) => once(c, "exit")),
       );
+      // Regression: both replicas' balancer daemons outlived every run (a `strata server`
+      // stopped while servers are registered, or killed, leaves its data plane serving).
+      for (const { dataDir } of replicas) await stopBalancerDaemon(dataDir);
       await new Promise((closed) => proxy?.close(closed));
       if (etcd && etcd.exitCode === null) {
         etcd.kill("SIGKILL");
@@ -256,7 +262,9 @@ describe(
       await db.connect();
       await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await db.end();
+      const left = processesUnder(realpathSync(dir));
       await rm(dir, { recursive: true, force: true });
+      assert.deepEqual(left, [], "nothing of this run is left running");
     });
 
     const versions = () =>

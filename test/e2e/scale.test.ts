@@ -26,6 +26,9 @@ import {
   waitFor,
   waitForDeployment,
   waitForServing,
+  launchJoined,
+  startTestPlane,
+  type TestPlane,
 } from "./harness.js";
 
 const M = 60_000;
@@ -75,10 +78,7 @@ describe(
         }),
       });
       client = new ApiClient(plane.url, plane.adminToken);
-      await client.post("/v1/fleet/up", { group: "web", count: 1 });
-      await waitFor("web-1 to join", async () =>
-        (await status(client)).servers.some((s) => s.name === "web-1" && s.last_heartbeat),
-      );
+      await launchJoined(client, "web", 1);
       version = (await build(client, EXAMPLE_APP, "1.0.0")).version;
       const d = await deployAndWait(client, { version });
       assert.equal(d.state, "succeeded", d.error ?? "");
@@ -288,45 +288,26 @@ describe(
   "ScalePort contract on the live fleet (FleetOps, local provider)",
   { timeout: 300_000 },
   () => {
-    let dir = "";
-    let plane: ControlPlane;
+    let t: TestPlane;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), "strata-e2e-scale-port-"));
-      const yaml = [
-        `provider: { local: { address_prefix: "127.20.2" } }`,
-        `balancer: { host: "127.20.0.1" }`,
-        "heartbeat_interval: 300ms",
-        "heartbeat_timeout: 3s",
-        "deploy: { server_timeout: 60s, drain_timeout: 5s }",
-      ].join("\n");
-      plane = await startControlPlane({
-        config: parseServerConfig(yaml, "test", {
-          dataDir: join(dir, "data"),
-          listen: "127.20.0.1:0",
-        }),
-      });
-      const client = new ApiClient(plane.url, plane.adminToken);
-      await client.post("/v1/fleet/up", { group: "pool", count: 1 });
-      await waitFor("pool-1 to join", async () =>
-        (await status(client)).servers.some((s) => s.name === "pool-1" && s.last_heartbeat),
-      );
-      const { version } = await build(client, EXAMPLE_APP, "1.0.0");
-      const d = await deployAndWait(client, { version, group: "pool" });
+      t = await startTestPlane({ apiPrefix: "127.20.0", serverPrefix: "127.20.2" });
+      await launchJoined(t.client, "pool", 1);
+      const { version } = await build(t.client, EXAMPLE_APP, "1.0.0");
+      const d = await deployAndWait(t.client, { version, group: "pool" });
       assert.equal(d.state, "succeeded", d.error ?? "");
       // The group keeps its desired release: servers the contract launches join on it.
-      await plane.fleetOps.down("pool");
+      await t.plane.fleetOps.down("pool");
     });
     after(async () => {
-      await plane?.close();
-      await rm(dir, { recursive: true, force: true });
+      await t?.close();
     });
     runScalePortContract("FleetOps", {
       create: async () => {
         const port = createFleetPort({
           group: "pool",
-          store: plane.store,
-          fleetOps: plane.fleetOps,
-          currentImage: () => plane.images.imageFor("pool"),
+          store: t.plane.store,
+          fleetOps: t.plane.fleetOps,
+          currentImage: () => t.plane.images.imageFor("pool"),
         });
         return {
           subject: {
@@ -334,7 +315,7 @@ describe(
             settle: (what, ready) =>
               waitFor(what, async () => ready(await port.snapshot())).then(() => undefined),
           },
-          close: async () => void (await plane.fleetOps.down("pool")),
+          close: async () => void (await t.plane.fleetOps.down("pool")),
         };
       },
     });

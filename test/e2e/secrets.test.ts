@@ -10,9 +10,8 @@ import {
   build,
   deployAndWait,
   startTestPlane,
-  status,
   variantOf,
-  waitFor,
+  launchJoined,
 } from "./harness.js";
 
 // From a release folder: ../.. is the server root, ../../.. the provider's folder, ../../../.. the data folder.
@@ -41,10 +40,7 @@ test(
   async () => {
     const t = await startTestPlane();
     try {
-      await t.client.post("/v1/fleet/up", { group: "web", count: 1 });
-      const server = await waitFor("the agent to join", async () =>
-        (await status(t.client)).servers.find((s) => s.last_heartbeat),
-      );
+      const server = (await launchJoined(t.client, "web", 1))[0]!;
       const yaml = (await readFile(join(EXAMPLE_APP, "strata.yaml"), "utf8")).replace(
         /before_switch: .*/,
         `before_switch: ${JSON.stringify(PROBE)}`,

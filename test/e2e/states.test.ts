@@ -10,6 +10,7 @@ import {
   waitForDeployment,
   startTestPlane,
   type TestPlane,
+  launchJoined,
 } from "./harness.js";
 
 /** Every server state a deployment's event stream named, per server. */
@@ -32,10 +33,7 @@ describe("deployment server states say what happened", { timeout: 300_000 }, () 
 
   before(async () => {
     t = await startTestPlane();
-    await t.client.post("/v1/fleet/up", { group: "web", count: 3 });
-    await waitFor("3 agents to join", async () =>
-      (await status(t.client)).servers.every((s) => s.state !== "launching" && s.last_heartbeat),
-    );
+    await launchJoined(t.client, "web", 3);
   });
   after(async () => {
     await t?.close();

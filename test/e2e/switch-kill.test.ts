@@ -12,9 +12,8 @@ import {
   deployAndWait,
   get,
   startTestPlane,
-  status,
   variantOf,
-  waitFor,
+  launchJoined,
 } from "./harness.js";
 
 /** Every failpoint the agent passes while switching (src/agent/reconcile.ts, src/lib/server-root.ts). */
@@ -43,10 +42,7 @@ describe(
       test(`killed at ${point}`, async () => {
         const t = await startTestPlane({ agentEnv: { STRATA_FAILPOINT: point } });
         try {
-          await t.client.post("/v1/fleet/up", { group: "web", count: 1 });
-          const server = await waitFor("the agent to join", async () =>
-            (await status(t.client)).servers.find((s) => s.last_heartbeat),
-          );
+          const server = (await launchJoined(t.client, "web", 1))[0]!;
           const yaml = (await readFile(join(EXAMPLE_APP, "strata.yaml"), "utf8")).replace(
             /hooks:\n( {2}.*\n)+/,
             HOOKS,

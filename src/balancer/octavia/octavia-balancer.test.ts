@@ -6,7 +6,7 @@ import { testbedClient, testbedSkip } from "../../lib/openstack/testbed.js";
 import { runBalancerContract, type BalancerCase } from "../balancer.contract.js";
 import { createOctaviaBalancer } from "./octavia-balancer.js";
 
-const skip = await testbedSkip();
+const skip = testbedSkip();
 let client: OpenStackClient;
 let lbId = "";
 

@@ -13,7 +13,7 @@ export function registerRemoveCommands(program: Command, app: Command): void {
     .description("server groups")
     .command("rm")
     .description(
-      "remove a group: its balancer listener, image channel and desired state (refused while servers run or a deployment is open, unless --force terminates the servers)",
+      "remove a group: its balancer listener, image channel and its servers' desired state (refused while servers run or a deployment is open, unless --force terminates the servers); run it again after an interruption",
     )
     .argument("<group>")
     .option("--force", "terminate the group's servers first (drained from the balancer)")
@@ -55,7 +55,9 @@ export function registerRemoveCommands(program: Command, app: Command): void {
 
   app
     .command("rm")
-    .description("remove an app no group runs: its releases and artifacts, its secrets")
+    .description(
+      "remove an app no group runs: its traffic and forecasts, its releases and artifacts, its secrets; run it again after an interruption",
+    )
     .argument("<app>")
     .option("--yes", "remove without asking")
     .option("--json", "print one JSON document")

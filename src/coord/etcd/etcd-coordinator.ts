@@ -136,6 +136,8 @@ export async function createEtcdCoordinator(
         remember(server, event.kv);
         wakeWaiters(server, event.kv);
       }
+      if (key.startsWith(DESIRED) && event.type === "delete")
+        known.set(key.slice(DESIRED.length), null);
       if (key.startsWith(REPORTS) && event.type === "put") deliverReport(event.kv);
       if (key.startsWith(MEMBERS)) {
         const member = key.slice(MEMBERS.length);
@@ -551,6 +553,19 @@ export async function createEtcdCoordinator(
     async setStageMany(servers, stage) {
       await learn(servers);
       return Promise.all(servers.map((s) => update(s, (now) => nextStage(now, stage))));
+    },
+
+    async forget(servers) {
+      // etcd takes at most 128 operations in one transaction (--max-txn-ops).
+      for (let i = 0; i < servers.length; i += 64) {
+        const part = servers.slice(i, i + 64);
+        const keys = part.flatMap((s) => [desiredKey(s), `${REPORTS}${s}`]);
+        await client.txn(
+          [],
+          keys.map((key) => ({ delete: { key } })),
+        );
+        for (const server of part) known.set(server, null);
+      }
     },
 
     async watch(server, after, timeoutMs, signal) {

@@ -121,6 +121,7 @@ export function createLocalCoordinator(options: LocalCoordinatorOptions): Coordi
     setDesiredMany: (servers, release, setOptions = {}) =>
       writeMany(servers, (now) => nextDesired(now, release, setOptions)),
     setStageMany: (servers, stage) => writeMany(servers, (now) => nextStage(now, stage)),
+    forget: (servers) => repo.deleteMany(servers),
     async setDesired(server, release, setOptions = {}) {
       const now = await current(server);
       const next = nextDesired(now, release, setOptions);

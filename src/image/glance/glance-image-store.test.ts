@@ -13,7 +13,7 @@ import type { ImageStore, RecipeLayer } from "../image-store.js";
 import { createGlanceImageStore } from "./glance-image-store.js";
 import { hypervisorStandIn, type NovaServer, type GlanceImage } from "./testbed-hypervisor.js";
 
-const skip = await testbedSkip();
+const skip = testbedSkip();
 const client = testbedClient();
 
 const builderSettings = {

@@ -6,7 +6,7 @@ import { testbedClient, testbedSkip, TESTBED } from "../../lib/openstack/testbed
 import { runProviderContract } from "../provider.contract.js";
 import { createOpenStackProvider } from "./openstack-provider.js";
 
-const skip = await testbedSkip();
+const skip = testbedSkip();
 const reason = skip ?? "";
 
 runProviderContract({

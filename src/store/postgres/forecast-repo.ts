@@ -27,6 +27,16 @@ function eventOf(row: Row): EventRecord {
 /** ForecastRepo on the tables of migration 004-forecasts.sql. */
 export function createPostgresForecastRepo(db: pg.Pool): ForecastRepo {
   return {
+    async deleteApp(app) {
+      await inTransaction(db, async (client) => {
+        await client.query(
+          "DELETE FROM forecast_hours WHERE forecast_id IN (SELECT id FROM forecasts WHERE app = $1)",
+          [app],
+        );
+        for (const table of ["forecasts", "forecast_events", "forecast_daily_runs"])
+          await client.query(`DELETE FROM ${table} WHERE app = $1`, [app]);
+      });
+    },
     async insert(f) {
       if (f.mean.length !== f.p90.length)
         throw new StrataError("bad_request", "[forecast] store: mean and p90 differ in length");

@@ -285,6 +285,8 @@ function desiredRepo(db: pg.Pool): DesiredRepo {
         name,
         owner,
       ])),
+    deleteMany: async (servers) =>
+      void (await db.query("DELETE FROM desired_state WHERE server = ANY($1)", [servers])),
   };
 }
 

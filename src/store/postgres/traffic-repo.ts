@@ -54,6 +54,12 @@ export function createPostgresTrafficRepo(
       | undefined) ?? null;
 
   return {
+    async deleteApp(app) {
+      await inTransaction(db, async (client) => {
+        for (const table of ["traffic_minutes", "traffic_sources", "traffic_checkpoints"])
+          await client.query(`DELETE FROM ${table} WHERE app = $1`, [app]);
+      });
+    },
     async add(app, minutes, source?: TrafficSource) {
       const kind = checkTrafficBatch(minutes, source);
       // A batch with one minute twice would hit the upsert twice in one statement: merge first.

@@ -151,7 +151,18 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
     return eventOf(row);
   });
 
+  const deleteApp = db.transaction((app: string) => {
+    db.prepare(
+      "DELETE FROM forecast_hours WHERE forecast_id IN (SELECT id FROM forecasts WHERE app = ?)",
+    ).run(app);
+    for (const table of ["forecasts", "forecast_events", "forecast_daily_runs"])
+      db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app);
+  });
+
   return {
+    async deleteApp(app) {
+      deleteApp(app);
+    },
     async insert(forecast) {
       if (forecast.mean.length !== forecast.p90.length)
         throw new StrataError("bad_request", "[forecast] store: mean and p90 differ in length");

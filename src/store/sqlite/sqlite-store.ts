@@ -315,6 +315,10 @@ function desiredRepo(db: Database): DesiredRepo {
   const putAll = db.transaction((records: DesiredRecord[]) => {
     for (const record of records) put.run(toRow(record));
   });
+  const remove = prepare(db, "DELETE FROM desired_state WHERE server = ?");
+  const removeAll = db.transaction((servers: string[]) => {
+    for (const server of servers) remove.run(server);
+  });
   return {
     get: async (server) => {
       const row = get.get(server) as Row | undefined;
@@ -336,6 +340,7 @@ function desiredRepo(db: Database): DesiredRepo {
     lockOwner: async (name) =>
       (lockOwner.get(name) as { owner: string } | undefined)?.owner ?? null,
     deleteLock: async (name, owner) => void deleteLock.run(name, owner),
+    deleteMany: async (servers) => void removeAll(servers),
   };
 }
 

@@ -101,9 +101,17 @@ export function createSqliteTrafficRepo(
     },
   );
 
+  const deleteApp = db.transaction((app: string) => {
+    for (const table of ["traffic_minutes", "traffic_sources", "traffic_checkpoints"])
+      db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app);
+  });
+
   return {
     async add(app, minutes, source) {
       return add(app, minutes, source);
+    },
+    async deleteApp(app) {
+      deleteApp(app);
     },
     async minutes(app, from, to) {
       return selectMinutes.all(app, from, to) as MinuteCounts[];

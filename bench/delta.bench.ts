@@ -46,7 +46,7 @@ const FILES = Number(values.files);
 const CHANGED = Math.round(FILES / 100);
 /** ~0.5 MB of new content over the changed files. */
 const CHANGED_BYTES = 512 * 1024;
-const CAP_PREFIX = "127.81.100";
+const CAP_PREFIX = "127.94.100";
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 
 type Variant = "strata full" | "strata everyday" | "strata whole tarball (before)" | "capistrano";
@@ -323,8 +323,8 @@ try {
   if (cap.status !== 0) throw new Error(`capistrano setup: ${cap.stderr}`);
   plane = await startBenchPlane({
     tempPrefix: "strata-bench-delta-plane-",
-    apiPrefix: "127.81.1",
-    serverPrefix: "127.81.2",
+    apiPrefix: "127.94.1",
+    serverPrefix: "127.94.2",
     yaml: ["heartbeat_interval: 1s", "deploy: { server_timeout: 900s, drain_timeout: 5s }"],
   });
   const b = plane;

@@ -57,6 +57,13 @@ export interface ReleaseBuilderOptions {
 export interface CasReleaseBuilder {
   build: ReleaseBuilder;
   store: FileStore;
+  /**
+   * Starts the store's upkeep left by the last build, off the deploy's path:
+   * adding the files of a release extracted whole to the store, then
+   * collecting it. For the agent to call once a deploy has converged; the next
+   * build waits for it (and does it first when nobody called this). Never rejects.
+   */
+  settle(): Promise<void>;
 }
 
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
@@ -78,8 +85,8 @@ class Transient extends Error {}
  * manifest says which files the release holds, one pack request fetches the
  * contents the store lacks (each verified against its sha256 as it streams),
  * and the folder is made of links to, or copies of, the store's blobs. The
- * store is collected after each build, off the deploy's path (the next build
- * waits for it): blobs no release on disk names go.
+ * store's upkeep (a release extracted whole joining it, then collection:
+ * blobs no release on disk names go) waits for settle(), off the deploy's path.
  */
 export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasReleaseBuilder {
   const store = createFileStore(options.root);
@@ -255,16 +262,51 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
   };
 
   const releases = join(options.root, "releases");
-  /** The collection after the last build: off the deploy's path, awaited by the next build. */
-  let collecting: Promise<unknown> = Promise.resolve();
+  /** A release extracted whole whose files are still to join the store. */
+  let adopting: { id: string; dir: string; entries: ManifestEntry[] } | null = null;
+  /** Whether a build ran since the last collection. */
+  let dirty = false;
+  let upkeep: Promise<void> = Promise.resolve();
+  const adoptFiles = async (job: NonNullable<typeof adopting>) => {
+    const started = options.clock.now();
+    let joined = 0;
+    let refused = 0;
+    for (const [i, entry] of job.entries.entries()) {
+      if (entry.kind !== "file") continue;
+      const file = join(job.dir, ...entry.path.split("/"));
+      if (store.adopt(entry.sha256, entry.mode, file, files)) joined++;
+      else refused++;
+      // Each file is a few syscalls and a hash: let heartbeats and the long poll through.
+      if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const changed = refused ? `, ${refused} changed or gone since the extraction and left out` : "";
+    options.log?.(
+      `[cas] ${job.id}: ${joined} files joined the store${changed} (${options.clock.now() - started} ms)`,
+    );
+  };
   const collect = async () => {
     const live = new Set((await readdir(releases).catch(() => [] as string[])).map(hexOfDir));
     await store.collect(live);
   };
+  const settle = () => {
+    if (!dirty) return upkeep;
+    dirty = false;
+    upkeep = upkeep.then(async () => {
+      try {
+        const job = adopting;
+        adopting = null;
+        if (job) await adoptFiles(job);
+        await collect();
+      } catch (err) {
+        options.log?.(`[cas] store upkeep: ${messageOf(err)}`);
+      }
+    });
+    return upkeep;
+  };
 
   const build: ReleaseBuilder = async (release, dir, run, signal) => {
     const key = options.releaseKey();
-    await collecting;
+    await settle();
     let manifest: Awaited<ReturnType<typeof fetchManifest>> = null;
     let whole = false;
     const tarball = join(options.root, "tmp", `${releaseDirName(release.id)}.tar`);
@@ -314,13 +356,13 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
               `[agent] extract: ${release.id}: its ${MANIFEST_FILE} is not the signed manifest`,
             );
           }
-          for (const entry of found.entries) {
-            if (entry.kind !== "file") continue;
-            store.adopt(entry.sha256, entry.mode, join(dir, ...entry.path.split("/")), files);
-          }
           if (options.runAs) ownRelease(dir, found.entries, options.runAs, files);
           await store.keepManifest(hexOfDir(releaseDirName(release.id)), found.bytes);
-          const summary = `${count} files, ${bytes} bytes extracted, added to the store`;
+          // Linking or copying 10,000 files into the store would double the
+          // extraction's file-system work on the deploy's path: they join it
+          // in settle(), checked against their sha256 (the app may run by then).
+          adopting = { id: release.id, dir, entries: found.entries };
+          const summary = `${count} files, ${bytes} bytes extracted, joining the store after the deploy`;
           options.log?.(`[cas] ${release.id}: ${summary} (${options.clock.now() - started} ms)`);
           return summary;
         }
@@ -339,13 +381,11 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
       });
     } finally {
       await rm(tarball, { force: true });
-      collecting = collect().catch((err: unknown) => {
-        options.log?.(`[cas] collecting the store: ${messageOf(err)}`);
-      });
+      dirty = true;
     }
   };
 
-  return { build, store };
+  return { build, store, settle };
 }
 
 /** The builder of a running agent, from its parts. */

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
-import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
+import { Readable } from "node:stream";
+import { createDigest } from "../artifact/digest.js";
+import { extractArchive, extractStream, type ExtractOptions } from "../artifact/extract.js";
 import { verifyManifestSignature } from "../artifact/signing.js";
 import { giveTree, type RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
@@ -173,6 +175,62 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     return { missing, total };
   };
 
+  /**
+   * Downloads the tarball and extracts it to `dir` as it streams: one read of
+   * the bytes, no copy on disk. Its sha256 and size are checked before `dir`
+   * appears (a corrupt tarball leaves nothing); a broken transfer starts over.
+   */
+  const streamTarball = (release: DesiredRelease, dir: string, signal: AbortSignal) =>
+    retried(async () => {
+      const res = await call(release.artifact_path, {}, signal);
+      if (res.status === 404 || !res.body) {
+        await res.body?.cancel();
+        throw new StrataError("not_found", `[agent] fetch: ${release.artifact_path}: HTTP 404`);
+      }
+      const digest = createDigest();
+      let bytes = 0;
+      let broken: unknown = null;
+      const tap = async function* (source: AsyncIterable<Uint8Array>) {
+        try {
+          for await (const chunk of source) {
+            bytes += chunk.length;
+            if (bytes > release.size) {
+              throw new StrataError(
+                "checksum_mismatch",
+                `[agent] fetch: ${release.id} is larger than its recorded ${release.size} bytes`,
+              );
+            }
+            digest.update(chunk);
+            yield chunk;
+          }
+        } catch (err) {
+          if (!(err instanceof StrataError)) broken = err;
+          throw err;
+        }
+      };
+      const body = Readable.from(tap(res.body as AsyncIterable<Uint8Array>));
+      try {
+        return await extractStream(body, release.artifact_path, dir, options.extract, () => {
+          if (bytes < release.size) {
+            broken = new Error(`body ended after ${bytes} of ${release.size} bytes`);
+            throw broken;
+          }
+          if (digest.id() !== release.id) {
+            throw new StrataError(
+              "checksum_mismatch",
+              `[agent] fetch: checksum mismatch for ${release.id} (got ${digest.id()})`,
+            );
+          }
+        });
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (broken) throw new Transient(`${release.artifact_path}: ${messageOf(broken)}`);
+        throw err;
+      } finally {
+        body.destroy();
+      }
+    }, signal);
+
   /** Fetches what the store lacks in one pack request (retried: each try asks for what is still missing). */
   const fillStore = async (
     release: DesiredRelease,
@@ -308,7 +366,8 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     const key = options.releaseKey();
     await settle();
     let manifest: Awaited<ReturnType<typeof fetchManifest>> = null;
-    let whole = false;
+    /** Set when the tarball was extracted as it streamed (a full deploy). */
+    let extracted: { files: number; bytes: number } | null = null;
     const tarball = join(options.root, "tmp", `${releaseDirName(release.id)}.tar`);
     try {
       await run("fetch", async () => {
@@ -322,11 +381,9 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
         const listed = options.clock.now();
         const { missing, total } = missingBytes(manifest.entries);
         if (missing > total * WHOLE_TARBALL_SHARE) {
-          whole = true;
-          await mkdir(join(options.root, "tmp"), { recursive: true });
-          await options.fetchTarball(release, tarball, signal);
+          extracted = await streamTarball(release, dir, signal);
           const share = Math.round((missing / Math.max(1, total)) * 100);
-          const summary = `${release.size} bytes, checksum verified (whole tarball: the store lacks ${share}% of the release)`;
+          const summary = `${release.size} bytes, checksum verified, extracted as it streamed (whole tarball: the store lacks ${share}% of the release)`;
           const took = `manifest ${listed - started} ms, tarball ${options.clock.now() - listed} ms`;
           options.log?.(`[cas] ${release.id}: ${summary} (${took})`);
           return summary;
@@ -346,10 +403,10 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           return `${count} files, ${bytes} bytes`;
         }
         const started = options.clock.now();
-        if (whole) {
-          const { files: count, bytes } = await extractArchive(tarball, dir, options.extract);
-          const extracted = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
-          if (!extracted?.equals(found.bytes)) {
+        if (extracted) {
+          const { files: count, bytes } = extracted as { files: number; bytes: number };
+          const member = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
+          if (!member?.equals(found.bytes)) {
             await rm(dir, { recursive: true, force: true });
             throw new StrataError(
               "unsafe_archive",
@@ -362,7 +419,7 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           // extraction's file-system work on the deploy's path: they join it
           // in settle(), checked against their sha256 (the app may run by then).
           adopting = { id: release.id, dir, entries: found.entries };
-          const summary = `${count} files, ${bytes} bytes extracted, joining the store after the deploy`;
+          const summary = `${count} files, ${bytes} bytes extracted while fetching, joining the store after the deploy`;
           options.log?.(`[cas] ${release.id}: ${summary} (${options.clock.now() - started} ms)`);
           return summary;
         }

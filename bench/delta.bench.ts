@@ -308,9 +308,10 @@ const record = (variant: Variant, count: number, sample: Sample) => {
 
 const onSignal = (signal: NodeJS.Signals) => {
   process.stderr.write(`bench: ${signal}, stopping the control plane and sshd\n`);
+  // sshd first: a deploy's balancer sampler fails once the plane is closed and may end the process.
+  spawnSync(setup, ["stop", capWork]);
   void (async () => {
     await plane?.close().catch(() => undefined);
-    spawnSync(setup, ["stop", capWork]);
     await rm(work, { recursive: true, force: true });
     process.exit(130);
   })();

@@ -99,6 +99,22 @@ async function serving(b: BenchPlane, count: number, v: string): Promise<StatusV
   }
 }
 
+/**
+ * Waits until the folders of terminated servers are deleted: a scale-down's
+ * removal of 24 servers' releases and stores otherwise competes for the disk
+ * with the next measured deploy (the likely reason a run's first deploy at N = 1
+ * after N = 25 took twice as long as the rest).
+ */
+async function rootsGone(b: BenchPlane, live: StatusView): Promise<void> {
+  const names = new Set(live.servers.filter((x) => x.state !== "terminated").map((x) => x.name));
+  const roots = join(b.plane.dataDir, "servers");
+  for (;;) {
+    const entries = await readdir(roots, { withFileTypes: true });
+    if (entries.every((e) => !e.isDirectory() || names.has(e.name))) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Rewrites `count` of the tree's text files with fresh content, `bytes` in all. */
 async function changeFiles(dir: string, count: number, bytes: number): Promise<void> {
   const files: string[] = [];
@@ -278,7 +294,9 @@ async function report(done: string): Promise<void> {
       "`current`, touch restart.txt (bench/capistrano/setup.sh). Wall time: strata, from the deploy",
       "call to every server serving the version; Capistrano, the `cap` run. CPU per server: strata,",
       "the agent process; Capistrano, the sshd sessions (tar included). The out-of-service window is",
-      "the time a server is absent from strata's balancer (Capistrano has none here).",
+      "the time a server is absent from strata's balancer (Capistrano has none here). Each N starts",
+      "once the folders of servers a scale-down terminated are deleted; odd runs deploy the whole",
+      "tarball first, even runs last.",
       "",
       markdownTable(
         [
@@ -341,7 +359,14 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const count of COUNTS) {
       await b.client.post("/v1/fleet/scale", { group: "web", count });
-      await serving(b, count, `1.${version - 1}.0`);
+      await rootsGone(b, await serving(b, count, `1.${version - 1}.0`));
+      const whole = async () => {
+        const tree = await freshTree();
+        record("strata whole tarball (before)", count, await strataDeploy(b, tree, count, true));
+        return tree;
+      };
+      // Odd runs deploy the whole tarball first: no variant always follows the scaling.
+      const old = run % 2 === 1 ? await whole() : null;
       const previous = current;
       current = await freshTree();
       await rm(previous, { recursive: true, force: true });
@@ -349,10 +374,9 @@ try {
       await changeFiles(current, CHANGED, CHANGED_BYTES);
       record("strata everyday", count, await strataDeploy(b, current, count));
       record("capistrano", count, await capistranoDeploy(current, count));
-      const old = await freshTree();
-      record("strata whole tarball (before)", count, await strataDeploy(b, old, count, true));
+      const last = old ?? (await whole());
       await rm(current, { recursive: true, force: true });
-      current = old;
+      current = last;
       await report(`run ${run + 1} of ${RUNS}, N = ${count}`);
     }
   }

@@ -152,9 +152,11 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const members = new Set((await b.plane.balancer.members("web")).map((m) => m.id));
+      // A refused or cut call only skips this sample (one ended a run: "other side closed").
+      const listed = await b.plane.balancer.members("web").catch(() => null);
+      const members = new Set((listed ?? []).map((m) => m.id));
       const now = process.hrtime.bigint();
-      for (const name of names) {
+      for (const name of listed ? names : []) {
         if (!members.has(name) && !away.has(name)) away.set(name, now);
         if (members.has(name) && away.has(name)) {
           windows.push(Number(now - away.get(name)!) / 1e9);

@@ -69,6 +69,8 @@ await chmod(work, 0o711); // the Capistrano hosts' users live below it
 const samples: Record<string, Sample[]> = {};
 let plane: BenchPlane | null = null;
 let version = 0;
+/** The version strata deployed last (Capistrano's releases count in `version` too). */
+let deployed = "";
 
 /** CPU seconds (user + system) of a process, or of the children it reaped. */
 function cpuOf(pid: number, children = false): number {
@@ -133,6 +135,7 @@ async function changeFiles(dir: string, count: number, bytes: number): Promise<v
 /** One strata deploy of the tree at `dir`; `withhold` removes the manifest (the old path). */
 async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold = false) {
   const v = `1.${version++}.0`;
+  deployed = v;
   await writeFile(join(dir, "message.txt"), `release ${v}\n`);
   const release = await buildRelease(b.client, dir, "hello", v);
   if (withhold) {
@@ -361,7 +364,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const count of COUNTS) {
       await b.client.post("/v1/fleet/scale", { group: "web", count });
-      await rootsGone(b, await serving(b, count, `1.${version - 1}.0`));
+      await rootsGone(b, await serving(b, count, deployed));
       const whole = async () => {
         const tree = await freshTree();
         record("strata whole tarball (before)", count, await strataDeploy(b, tree, count, true));

@@ -46,7 +46,7 @@ const FILES = Number(values.files);
 const CHANGED = Math.round(FILES / 100);
 /** ~0.5 MB of new content over the changed files. */
 const CHANGED_BYTES = 512 * 1024;
-const CAP_PREFIX = "127.81.100";
+const CAP_PREFIX = "127.94.100";
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 
 type Variant = "strata full" | "strata everyday" | "strata whole tarball (before)" | "capistrano";
@@ -69,6 +69,8 @@ await chmod(work, 0o711); // the Capistrano hosts' users live below it
 const samples: Record<string, Sample[]> = {};
 let plane: BenchPlane | null = null;
 let version = 0;
+/** The version strata deployed last (Capistrano's releases count in `version` too). */
+let deployed = "";
 
 /** CPU seconds (user + system) of a process, or of the children it reaped. */
 function cpuOf(pid: number, children = false): number {
@@ -99,6 +101,22 @@ async function serving(b: BenchPlane, count: number, v: string): Promise<StatusV
   }
 }
 
+/**
+ * Waits until the folders of terminated servers are deleted: a scale-down's
+ * removal of 24 servers' releases and stores otherwise competes for the disk
+ * with the next measured deploy (the likely reason a run's first deploy at N = 1
+ * after N = 25 took twice as long as the rest).
+ */
+async function rootsGone(b: BenchPlane, live: StatusView): Promise<void> {
+  const names = new Set(live.servers.filter((x) => x.state !== "terminated").map((x) => x.name));
+  const roots = join(b.plane.dataDir, "servers");
+  for (;;) {
+    const entries = await readdir(roots, { withFileTypes: true });
+    if (entries.every((e) => !e.isDirectory() || names.has(e.name))) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Rewrites `count` of the tree's text files with fresh content, `bytes` in all. */
 async function changeFiles(dir: string, count: number, bytes: number): Promise<void> {
   const files: string[] = [];
@@ -117,6 +135,7 @@ async function changeFiles(dir: string, count: number, bytes: number): Promise<v
 /** One strata deploy of the tree at `dir`; `withhold` removes the manifest (the old path). */
 async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold = false) {
   const v = `1.${version++}.0`;
+  deployed = v;
   await writeFile(join(dir, "message.txt"), `release ${v}\n`);
   const release = await buildRelease(b.client, dir, "hello", v);
   if (withhold) {
@@ -136,9 +155,11 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const members = new Set((await b.plane.balancer.members("web")).map((m) => m.id));
+      // A refused or cut call only skips this sample (one ended a run: "other side closed").
+      const listed = await b.plane.balancer.members("web").catch(() => null);
+      const members = new Set((listed ?? []).map((m) => m.id));
       const now = process.hrtime.bigint();
-      for (const name of names) {
+      for (const name of listed ? names : []) {
         if (!members.has(name) && !away.has(name)) away.set(name, now);
         if (members.has(name) && away.has(name)) {
           windows.push(Number(now - away.get(name)!) / 1e9);
@@ -278,7 +299,9 @@ async function report(done: string): Promise<void> {
       "`current`, touch restart.txt (bench/capistrano/setup.sh). Wall time: strata, from the deploy",
       "call to every server serving the version; Capistrano, the `cap` run. CPU per server: strata,",
       "the agent process; Capistrano, the sshd sessions (tar included). The out-of-service window is",
-      "the time a server is absent from strata's balancer (Capistrano has none here).",
+      "the time a server is absent from strata's balancer (Capistrano has none here). Each N starts",
+      "once the folders of servers a scale-down terminated are deleted; odd runs deploy the whole",
+      "tarball first, even runs last.",
       "",
       markdownTable(
         [
@@ -308,9 +331,10 @@ const record = (variant: Variant, count: number, sample: Sample) => {
 
 const onSignal = (signal: NodeJS.Signals) => {
   process.stderr.write(`bench: ${signal}, stopping the control plane and sshd\n`);
+  // sshd first: a deploy's balancer sampler fails once the plane is closed and may end the process.
+  spawnSync(setup, ["stop", capWork]);
   void (async () => {
     await plane?.close().catch(() => undefined);
-    spawnSync(setup, ["stop", capWork]);
     await rm(work, { recursive: true, force: true });
     process.exit(130);
   })();
@@ -323,8 +347,8 @@ try {
   if (cap.status !== 0) throw new Error(`capistrano setup: ${cap.stderr}`);
   plane = await startBenchPlane({
     tempPrefix: "strata-bench-delta-plane-",
-    apiPrefix: "127.81.1",
-    serverPrefix: "127.81.2",
+    apiPrefix: "127.94.1",
+    serverPrefix: "127.94.2",
     yaml: ["heartbeat_interval: 1s", "deploy: { server_timeout: 900s, drain_timeout: 5s }"],
   });
   const b = plane;
@@ -340,7 +364,14 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const count of COUNTS) {
       await b.client.post("/v1/fleet/scale", { group: "web", count });
-      await serving(b, count, `1.${version - 1}.0`);
+      await rootsGone(b, await serving(b, count, deployed));
+      const whole = async () => {
+        const tree = await freshTree();
+        record("strata whole tarball (before)", count, await strataDeploy(b, tree, count, true));
+        return tree;
+      };
+      // Odd runs deploy the whole tarball first: no variant always follows the scaling.
+      const old = run % 2 === 1 ? await whole() : null;
       const previous = current;
       current = await freshTree();
       await rm(previous, { recursive: true, force: true });
@@ -348,10 +379,9 @@ try {
       await changeFiles(current, CHANGED, CHANGED_BYTES);
       record("strata everyday", count, await strataDeploy(b, current, count));
       record("capistrano", count, await capistranoDeploy(current, count));
-      const old = await freshTree();
-      record("strata whole tarball (before)", count, await strataDeploy(b, old, count, true));
+      const last = old ?? (await whole());
       await rm(current, { recursive: true, force: true });
-      current = old;
+      current = last;
       await report(`run ${run + 1} of ${RUNS}, N = ${count}`);
     }
   }

@@ -175,6 +175,7 @@ async function followDesired(agent: Agent, handledBefore: number | null): Promis
       continue;
     }
     handled = await reconcileOnce(agent, generation, release);
+    void agent.cas?.settle(); // the store's upkeep, off the deploy's path
   }
 }
 

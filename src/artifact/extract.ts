@@ -78,6 +78,49 @@ export async function extractArchive(
   dest: string,
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
+  const open = () => createReadStream(archive, { highWaterMark: 1024 * 1024 });
+  return extractInto(open, archive, dest, options, undefined, async (err) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && !(await exists(archive))) {
+      return new StrataError("not_found", `[artifact] extract: ${archive}: no such archive`, {
+        cause: err,
+      });
+    }
+    return null;
+  });
+}
+
+/**
+ * extractArchive from a stream (a download, read once): every rule the same,
+ * `label` naming the archive in errors. `accept` runs once the whole archive
+ * has been read and accepted, before `dest` appears: what it throws (say, the
+ * download's checksum did not match) rejects it, leaving nothing at `dest`.
+ */
+export async function extractStream(
+  source: Readable,
+  label: string,
+  dest: string,
+  options: ExtractOptions = {},
+  accept?: () => void,
+): Promise<ExtractResult> {
+  return extractInto(
+    () => source,
+    label,
+    dest,
+    options,
+    accept,
+    async () => null,
+  );
+}
+
+async function extractInto(
+  open: () => NodeJS.ReadableStream & { destroy(): void },
+  archive: string,
+  dest: string,
+  options: ExtractOptions,
+  accept: (() => void) | undefined,
+  explain: (err: unknown) => Promise<StrataError | null>,
+): Promise<ExtractResult> {
   const target = resolve(dest);
   if (await exists(target)) {
     throw new StrataError("conflict", `[artifact] extract: ${target}: destination already exists`);
@@ -92,13 +135,13 @@ export async function extractArchive(
     // A umask that strips 0755 would strip file modes too; then every mode is set explicitly.
     const fixModes = ((await stat(staging)).mode & 0o777) !== 0o755;
     if (fixModes) await chmod(staging, 0o755);
-    const open = () => createReadStream(archive, { highWaterMark: 1024 * 1024 });
     const extractor = new Extractor(open, archive, staging, {
       maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
       maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
       fixModes,
     });
     const result = await extractor.run();
+    accept?.();
     try {
       await rename(staging, target);
     } catch (err) {
@@ -116,12 +159,8 @@ export async function extractArchive(
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     if (err instanceof StrataError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !(await exists(archive))) {
-      throw new StrataError("not_found", `[artifact] extract: ${archive}: no such archive`, {
-        cause: err,
-      });
-    }
+    const explained = await explain(err);
+    if (explained) throw explained;
     throw new StrataError("internal", `[artifact] extract: ${target}: ${messageOf(err)}`, {
       cause: err,
     });

@@ -1,16 +1,18 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
-  chmodSync,
   closeSync,
   constants,
   copyFileSync,
   existsSync,
   fchmodSync,
+  fstatSync,
   linkSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { readdir, readFile, rm, writeFile, rename, mkdir } from "node:fs/promises";
@@ -36,12 +38,15 @@ export interface FileStore {
   write(sha256: string, mode: 0o644 | 0o755, data: Uint8Array): void;
   /**
    * Takes a file of a release extracted from its verified tarball into the
-   * store: `link` makes it read-only and links it in (the release and the
-   * store then share the read-only inode), `copy` stores a copy. A blob
-   * stored already is kept. The file's content must be `sha256` (the tarball's
-   * checksum vouches for it).
+   * store, checked: `link` links it into the store's private folder, `copy`
+   * copies it there (a reflink where the filesystem has them); the store's own
+   * name is then hashed, made read-only (for `link`, the release's file is the
+   * same read-only inode) and renamed into place. Safe while the app runs: a
+   * file the app replaced, removed or changed since the extraction fails the
+   * check and stays out (false; the next deploy fetches that content). True
+   * when the blob is stored, also when it was already.
    */
-  adopt(sha256: string, mode: 0o644 | 0o755, file: string, how: "link" | "copy"): void;
+  adopt(sha256: string, mode: 0o644 | 0o755, file: string, how: "link" | "copy"): boolean;
   /** Makes the blob of the other exec bit from one stored (a copy: modes live on inodes). */
   copyMode(sha256: string, from: 0o644 | 0o755): void;
   /** Keeps the manifest of release `id` (hex) while its folder exists. */
@@ -129,25 +134,24 @@ export function createFileStore(root: string): FileStore {
       usage.blobs++;
     },
     adopt(sha256, mode, file, how) {
-      if (names().has(nameOf(sha256, mode))) return;
+      if (names().has(nameOf(sha256, mode))) return true;
       prepare();
-      const readOnly = mode === 0o755 ? 0o555 : 0o444;
-      if (how === "link") {
-        chmodSync(file, readOnly);
-        const fan = join(blobs, sha256.slice(0, 2));
-        if (!made.has(fan)) {
-          mkdirSync(fan, { recursive: true, mode: 0o700 });
-          made.add(fan);
-        }
-        linkSync(file, path(sha256, mode));
-        names().add(nameOf(sha256, mode));
-      } else {
-        const temp = join(tmp, `${tempPrefix}${++temps}`);
-        copyFileSync(file, temp, constants.COPYFILE_FICLONE);
-        chmodSync(temp, readOnly);
-        place(temp, sha256, mode);
+      const temp = join(tmp, `${tempPrefix}${++temps}`);
+      try {
+        // link() does not follow a symlink the app may have put at `file`: O_NOFOLLOW below refuses it.
+        if (how === "link") linkSync(file, temp);
+        else copyFileSync(file, temp, constants.COPYFILE_FICLONE);
+      } catch (err) {
+        if (isGone(err)) return false;
+        throw err;
       }
+      if (!holds(temp, sha256, mode === 0o755 ? 0o555 : 0o444)) {
+        unlinkSync(temp);
+        return false;
+      }
+      place(temp, sha256, mode);
       usage.blobs++;
+      return true;
     },
     copyMode(sha256, from) {
       prepare();
@@ -211,6 +215,40 @@ export function createFileStore(root: string): FileStore {
       return { ...usage };
     },
   };
+}
+
+const CHUNK = 1024 * 1024;
+let chunk: Buffer | null = null;
+
+/**
+ * Whether the regular file at `file` (the store's own name: nothing outside
+ * the store can swap it) holds `sha256`; if so it is made `readOnly`.
+ */
+function holds(file: string, sha256: string, readOnly: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") return false;
+    throw err;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+    const hash = createHash("sha256");
+    chunk ??= Buffer.allocUnsafe(CHUNK);
+    for (let n; (n = readSync(fd, chunk, 0, CHUNK, null)) > 0;) hash.update(chunk.subarray(0, n));
+    if (hash.digest("hex") !== sha256) return false;
+    fchmodSync(fd, readOnly);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  // EPERM, EISDIR: a folder where the file was (link() and copyFile() refuse one).
+  return code === "ENOENT" || code === "ENOTDIR" || code === "EPERM" || code === "EISDIR";
 }
 
 function fchmodOf(file: string, mode: number): void {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { localArtifactPath } from "../artifact/local/local-store.js";
 import { releaseDirName } from "../lib/server-root.js";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   EXAMPLE_APP,
   build,
@@ -33,7 +33,7 @@ async function built(root: string, release: string): Promise<{ fetch: string; ex
     .map((line) => line.msg!.slice(release.length + 2));
   return {
     fetch: lines.find((line) => / fetched, |whole tarball/.test(line)) ?? "",
-    extract: lines.find((line) => /(from|added to) the store/.test(line)) ?? "",
+    extract: lines.find((line) => /from the store|joining the store/.test(line)) ?? "",
   };
 }
 
@@ -66,14 +66,17 @@ describe(
       assert.equal(d.state, "succeeded", d.error ?? "");
       const steps = await built(root, ids[0]!);
       assert.match(steps.fetch, /whole tarball: the store lacks 100% of the release/);
-      assert.match(steps.extract, /extracted, added to the store/);
+      assert.match(steps.extract, /extracted while fetching, joining the store after the deploy/);
       const dir = join(root, "releases", releaseDirName(ids[0]!));
       assert.ok(
         (await readFile(join(dir, MANIFEST_FILE), "utf8")).startsWith("strata-manifest-v1"),
       );
-      const file = await lstat(join(dir, "server.js"));
-      assert.equal(file.nlink, 2, "the release's file is the store's blob");
-      assert.equal(file.mode & 0o777, 0o444);
+      // Its files join the store once the deploy has converged, off its path.
+      const file = await waitFor("the release's files to join the store", async () => {
+        const info = await lstat(join(dir, "server.js"));
+        return info.nlink === 2 ? info : null;
+      });
+      assert.equal(file.mode & 0o777, 0o444, "the release's file is the store's read-only blob");
     });
 
     test("an everyday deploy fetches only the changed file", async () => {
@@ -146,6 +149,25 @@ describe(
         code: "ENOENT",
       });
       assert.match((await built(root, v3.id)).fetch, /^2 of \d+ distinct files fetched/);
+    });
+
+    test("a full deploy whose tarball is corrupt leaves no release and keeps the working one", async () => {
+      const before = (await status(t.client)).servers[0]!.version;
+      // Mostly new content: the agent streams the tarball instead of asking for a pack.
+      const dir = await variantOf(t.dir, { "big.txt": randomBytes(512 * 1024).toString("hex") });
+      const bad = await build(t.client, dir, "3.5.0");
+      const tarball = localArtifactPath(join(t.plane.dataDir, "artifacts"), bad.id);
+      const bytes = await readFile(tarball);
+      bytes[bytes.length - 5]! ^= 0xff; // inside the gzip trailer: the data reads, the checksum fails
+      await writeFile(tarball, bytes);
+      const d = await deployAndWait(t.client, { version: "3.5.0" });
+      assert.equal(d.state, "failed");
+      await assert.rejects(lstat(join(root, "releases", releaseDirName(bad.id))), {
+        code: "ENOENT",
+      });
+      const hidden = (await readdir(join(root, "releases"))).filter((n) => n.startsWith("."));
+      assert.deepEqual(hidden, [], "no partial extraction left");
+      assert.equal((await status(t.client)).servers[0]!.version, before);
     });
 
     test("a release without a file manifest is fetched and extracted whole, as before", async () => {

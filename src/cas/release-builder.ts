@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
-import { extractArchive, type ExtractOptions } from "../artifact/extract.js";
+import { Readable } from "node:stream";
+import { createDigest } from "../artifact/digest.js";
+import { extractArchive, extractStream, type ExtractOptions } from "../artifact/extract.js";
 import { verifyManifestSignature } from "../artifact/signing.js";
 import { giveTree, type RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
@@ -57,6 +59,13 @@ export interface ReleaseBuilderOptions {
 export interface CasReleaseBuilder {
   build: ReleaseBuilder;
   store: FileStore;
+  /**
+   * Starts the store's upkeep left by the last build, off the deploy's path:
+   * adding the files of a release extracted whole to the store, then
+   * collecting it. For the agent to call once a deploy has converged; the next
+   * build waits for it (and does it first when nobody called this). Never rejects.
+   */
+  settle(): Promise<void>;
 }
 
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
@@ -78,8 +87,8 @@ class Transient extends Error {}
  * manifest says which files the release holds, one pack request fetches the
  * contents the store lacks (each verified against its sha256 as it streams),
  * and the folder is made of links to, or copies of, the store's blobs. The
- * store is collected after each build, off the deploy's path (the next build
- * waits for it): blobs no release on disk names go.
+ * store's upkeep (a release extracted whole joining it, then collection:
+ * blobs no release on disk names go) waits for settle(), off the deploy's path.
  */
 export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasReleaseBuilder {
   const store = createFileStore(options.root);
@@ -165,6 +174,62 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     }
     return { missing, total };
   };
+
+  /**
+   * Downloads the tarball and extracts it to `dir` as it streams: one read of
+   * the bytes, no copy on disk. Its sha256 and size are checked before `dir`
+   * appears (a corrupt tarball leaves nothing); a broken transfer starts over.
+   */
+  const streamTarball = (release: DesiredRelease, dir: string, signal: AbortSignal) =>
+    retried(async () => {
+      const res = await call(release.artifact_path, {}, signal);
+      if (res.status === 404 || !res.body) {
+        await res.body?.cancel();
+        throw new StrataError("not_found", `[agent] fetch: ${release.artifact_path}: HTTP 404`);
+      }
+      const digest = createDigest();
+      let bytes = 0;
+      let broken: unknown = null;
+      const tap = async function* (source: AsyncIterable<Uint8Array>) {
+        try {
+          for await (const chunk of source) {
+            bytes += chunk.length;
+            if (bytes > release.size) {
+              throw new StrataError(
+                "checksum_mismatch",
+                `[agent] fetch: ${release.id} is larger than its recorded ${release.size} bytes`,
+              );
+            }
+            digest.update(chunk);
+            yield chunk;
+          }
+        } catch (err) {
+          if (!(err instanceof StrataError)) broken = err;
+          throw err;
+        }
+      };
+      const body = Readable.from(tap(res.body as AsyncIterable<Uint8Array>));
+      try {
+        return await extractStream(body, release.artifact_path, dir, options.extract, () => {
+          if (bytes < release.size) {
+            broken = new Error(`body ended after ${bytes} of ${release.size} bytes`);
+            throw broken;
+          }
+          if (digest.id() !== release.id) {
+            throw new StrataError(
+              "checksum_mismatch",
+              `[agent] fetch: checksum mismatch for ${release.id} (got ${digest.id()})`,
+            );
+          }
+        });
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (broken) throw new Transient(`${release.artifact_path}: ${messageOf(broken)}`);
+        throw err;
+      } finally {
+        body.destroy();
+      }
+    }, signal);
 
   /** Fetches what the store lacks in one pack request (retried: each try asks for what is still missing). */
   const fillStore = async (
@@ -255,18 +320,54 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
   };
 
   const releases = join(options.root, "releases");
-  /** The collection after the last build: off the deploy's path, awaited by the next build. */
-  let collecting: Promise<unknown> = Promise.resolve();
+  /** A release extracted whole whose files are still to join the store. */
+  let adopting: { id: string; dir: string; entries: ManifestEntry[] } | null = null;
+  /** Whether a build ran since the last collection. */
+  let dirty = false;
+  let upkeep: Promise<void> = Promise.resolve();
+  const adoptFiles = async (job: NonNullable<typeof adopting>) => {
+    const started = options.clock.now();
+    let joined = 0;
+    let refused = 0;
+    for (const [i, entry] of job.entries.entries()) {
+      if (entry.kind !== "file") continue;
+      const file = join(job.dir, ...entry.path.split("/"));
+      if (store.adopt(entry.sha256, entry.mode, file, files)) joined++;
+      else refused++;
+      // Each file is a few syscalls and a hash: let heartbeats and the long poll through.
+      if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const changed = refused ? `, ${refused} changed or gone since the extraction and left out` : "";
+    options.log?.(
+      `[cas] ${job.id}: ${joined} files joined the store${changed} (${options.clock.now() - started} ms)`,
+    );
+  };
   const collect = async () => {
     const live = new Set((await readdir(releases).catch(() => [] as string[])).map(hexOfDir));
     await store.collect(live);
   };
+  const settle = () => {
+    if (!dirty) return upkeep;
+    dirty = false;
+    upkeep = upkeep.then(async () => {
+      try {
+        const job = adopting;
+        adopting = null;
+        if (job) await adoptFiles(job);
+        await collect();
+      } catch (err) {
+        options.log?.(`[cas] store upkeep: ${messageOf(err)}`);
+      }
+    });
+    return upkeep;
+  };
 
   const build: ReleaseBuilder = async (release, dir, run, signal) => {
     const key = options.releaseKey();
-    await collecting;
+    await settle();
     let manifest: Awaited<ReturnType<typeof fetchManifest>> = null;
-    let whole = false;
+    /** Set when the tarball was extracted as it streamed (a full deploy). */
+    let extracted: { files: number; bytes: number } | null = null;
     const tarball = join(options.root, "tmp", `${releaseDirName(release.id)}.tar`);
     try {
       await run("fetch", async () => {
@@ -280,11 +381,9 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
         const listed = options.clock.now();
         const { missing, total } = missingBytes(manifest.entries);
         if (missing > total * WHOLE_TARBALL_SHARE) {
-          whole = true;
-          await mkdir(join(options.root, "tmp"), { recursive: true });
-          await options.fetchTarball(release, tarball, signal);
+          extracted = await streamTarball(release, dir, signal);
           const share = Math.round((missing / Math.max(1, total)) * 100);
-          const summary = `${release.size} bytes, checksum verified (whole tarball: the store lacks ${share}% of the release)`;
+          const summary = `${release.size} bytes, checksum verified, extracted as it streamed (whole tarball: the store lacks ${share}% of the release)`;
           const took = `manifest ${listed - started} ms, tarball ${options.clock.now() - listed} ms`;
           options.log?.(`[cas] ${release.id}: ${summary} (${took})`);
           return summary;
@@ -304,23 +403,23 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
           return `${count} files, ${bytes} bytes`;
         }
         const started = options.clock.now();
-        if (whole) {
-          const { files: count, bytes } = await extractArchive(tarball, dir, options.extract);
-          const extracted = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
-          if (!extracted?.equals(found.bytes)) {
+        if (extracted) {
+          const { files: count, bytes } = extracted as { files: number; bytes: number };
+          const member = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
+          if (!member?.equals(found.bytes)) {
             await rm(dir, { recursive: true, force: true });
             throw new StrataError(
               "unsafe_archive",
               `[agent] extract: ${release.id}: its ${MANIFEST_FILE} is not the signed manifest`,
             );
           }
-          for (const entry of found.entries) {
-            if (entry.kind !== "file") continue;
-            store.adopt(entry.sha256, entry.mode, join(dir, ...entry.path.split("/")), files);
-          }
           if (options.runAs) ownRelease(dir, found.entries, options.runAs, files);
           await store.keepManifest(hexOfDir(releaseDirName(release.id)), found.bytes);
-          const summary = `${count} files, ${bytes} bytes extracted, added to the store`;
+          // Linking or copying 10,000 files into the store would double the
+          // extraction's file-system work on the deploy's path: they join it
+          // in settle(), checked against their sha256 (the app may run by then).
+          adopting = { id: release.id, dir, entries: found.entries };
+          const summary = `${count} files, ${bytes} bytes extracted while fetching, joining the store after the deploy`;
           options.log?.(`[cas] ${release.id}: ${summary} (${options.clock.now() - started} ms)`);
           return summary;
         }
@@ -339,13 +438,11 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
       });
     } finally {
       await rm(tarball, { force: true });
-      collecting = collect().catch((err: unknown) => {
-        options.log?.(`[cas] collecting the store: ${messageOf(err)}`);
-      });
+      dirty = true;
     }
   };
 
-  return { build, store };
+  return { build, store, settle };
 }
 
 /** The builder of a running agent, from its parts. */

@@ -26,6 +26,7 @@ import { buildRelease } from "../src/cli/commands/build.js";
 import { ENGINES } from "../src/lib/engine-tests.js";
 import type { JoinResponse } from "../src/wire/agent.js";
 import type { DeploymentView } from "../src/wire/deployment.js";
+import { stopBalancerDaemon } from "../test/e2e/harness.js";
 import { EXAMPLE_APP } from "./lib/app-tree.js";
 import { waitFor } from "./lib/plane.js";
 import {
@@ -61,6 +62,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Replica {
   child: ChildProcess;
   url: string;
+  /** Its data folder, where its balancer daemon's pid is. */
+  dataDir: string;
 }
 
 async function cpuSeconds(pid: number): Promise<number> {
@@ -113,7 +116,7 @@ async function startReplicas(setup: "embedded" | "engines", dir: string, schema:
       if (child.exitCode !== null) throw new Error(`replica ${i} exited`);
       return JSON.parse(await readFile(join(dataDir, "server.json"), "utf8")) as { url: string };
     });
-    replicas.push({ child, url: info.url });
+    replicas.push({ child, url: info.url, dataDir });
   }
   return { replicas, admin, join: join_ };
 }
@@ -246,6 +249,8 @@ async function run(setup: "embedded" | "engines", n: number) {
     await Promise.all(
       replicas.filter((r) => r.child.exitCode === null).map((r) => once(r.child, "exit")),
     );
+    // A `strata server` stopped while servers are registered leaves its balancer daemon serving.
+    for (const r of replicas) await stopBalancerDaemon(r.dataDir);
     if (setup === "engines") {
       const db = new pg.Client({ connectionString: ENGINES.postgresUrl });
       await db.connect();

@@ -15,6 +15,7 @@ import { runServerRepoContract } from "../server-repo.contract.js";
 import { runSecretRepoContract } from "../secret-repo.contract.js";
 import type { Store } from "../store.js";
 import { runTrafficRepoContract } from "../traffic-repo.contract.js";
+import { ensureSchema } from "./migrate.js";
 import { createPostgresStore, redact } from "./postgres-store.js";
 
 const url = ENGINES.postgresUrl;
@@ -87,6 +88,23 @@ if (skip) {
   });
 
   describe("PostgreSQL store", () => {
+    test("replicas creating one new schema at once all succeed", async () => {
+      // Regression: PostgreSQL's CREATE SCHEMA IF NOT EXISTS races itself, so two replicas
+      // starting at once on a new schema failed one of them a third of the time (CI, 23505).
+      const pools = Array.from({ length: 2 }, () => new pg.Pool({ connectionString: url }));
+      await Promise.all(pools.map((p) => p.query("SELECT 1")));
+      const schemas = Array.from({ length: 10 }, () => `t_${randomBytes(6).toString("hex")}`);
+      const results = await Promise.allSettled(
+        schemas.flatMap((s) => pools.map((p) => ensureSchema(p, s))),
+      );
+      for (const s of schemas) await pools[0]!.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await Promise.all(pools.map((p) => p.end()));
+      assert.deepEqual(
+        results.filter((r) => r.status === "rejected").map((r) => String(r.reason)),
+        [],
+      );
+    });
+
     test("two replicas starting at once apply each migration once", async () => {
       const schema = `t_${randomBytes(6).toString("hex")}`;
       const [a, b] = await Promise.all([

@@ -22,7 +22,7 @@ import type {
 } from "../store.js";
 import { createPostgresForecastRepo } from "./forecast-repo.js";
 import { createPostgresImageRepo } from "./image-repo.js";
-import { migrate } from "./migrate.js";
+import { ensureSchema, migrate } from "./migrate.js";
 import {
   inTransaction,
   insertSql,
@@ -69,7 +69,7 @@ export async function createPostgresStore(
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on("error", () => {});
   try {
-    if (schema !== "public") await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    if (schema !== "public") await ensureSchema(pool, schema);
     await migrate(pool);
   } catch (err) {
     await pool.end();

@@ -70,9 +70,9 @@ const WATCH_INTERVAL_MS = 10;
 export async function boot(options: BootOptions): Promise<Booted> {
   const app = options.start ? await startCurrent(options) : null;
   if (app) failpoint("boot.started", options.root);
-  // After the spawn, not beside it: a kill between the control plane's answer to the join and
-  // the saved token leaves a server that cannot join again (its join token is spent), so that
-  // window stays as short as it was. The join still runs while the app comes up.
+  // The join runs while the app comes up. A kill between the control plane's answer to the
+  // join and the saved token is safe: the join token stays valid until the new agent token's
+  // first use (Fleet.join), so the restarted agent joins again.
   const joined = options.join?.() ?? Promise.resolve();
   let healthy = app ? watchHealth(app, options) : null;
   const unshared = options.unshare

@@ -30,7 +30,7 @@ import { buildRelease } from "../src/cli/commands/build.js";
 import type { DeploymentView } from "../src/wire/deployment.js";
 import type { StatusView } from "../src/wire/server.js";
 import { generateAppTree } from "./lib/app-tree.js";
-import { startBenchPlane, type BenchPlane } from "./lib/plane.js";
+import { startBenchPlane, waitFor, type BenchPlane } from "./lib/plane.js";
 import { machineInfo, markdownTable, median, round, writeReport } from "./lib/report.js";
 
 const { values } = parseArgs({
@@ -92,13 +92,16 @@ function agentPids(root: string): Map<string, number> {
   return pids;
 }
 
-async function serving(b: BenchPlane, count: number, v: string): Promise<StatusView> {
-  for (;;) {
-    const s = await b.client.get<StatusView>("/v1/status?group=web");
-    const live = s.servers.filter((x) => x.state !== "terminated");
-    if (live.length === count && live.every((x) => x.in_service && x.version === v)) return s;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function serving(b: BenchPlane, count: number, v: string): Promise<StatusView> {
+  return waitFor(
+    `${count} server(s) serving ${v}`,
+    async () => {
+      const s = await b.client.get<StatusView>("/v1/status?group=web");
+      const live = s.servers.filter((x) => x.state !== "terminated");
+      return live.length === count && live.every((x) => x.in_service && x.version === v) && s;
+    },
+    600_000,
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   symlinkSync,
   writeSync,
 } from "node:fs";
-import { chmod, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -26,6 +26,7 @@ import {
   parsePax,
   TarFormatError,
 } from "./tar-format.js";
+import { exists } from "../lib/exists.js";
 
 export interface ExtractOptions {
   /** Largest total of regular-file bytes accepted. @default 2 GiB */
@@ -207,16 +208,6 @@ export async function verifyArchive(
   extractor.visitor = visitor;
   const result = await extractor.run();
   return { ...result, definition: extractor.definition };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
 }
 
 interface Limits {

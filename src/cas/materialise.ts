@@ -12,12 +12,13 @@ import {
   symlinkSync,
   writeSync,
 } from "node:fs";
-import { lstat, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { RunAs } from "../lib/app-user.js";
 import { messageOf, StrataError } from "../lib/errors.js";
 import type { FileStore } from "./file-store.js";
 import { MANIFEST_FILE, type ManifestEntry } from "./manifest.js";
+import { exists } from "../lib/exists.js";
 
 /**
  * How release files come from the store. `link`: hard links to the store's
@@ -137,16 +138,6 @@ function tryLink(blob: string, abs: string): boolean {
     if (code === "EMLINK" || code === "EPERM" || code === "EXDEV" || code === "ENOTSUP") {
       return false;
     }
-    throw err;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
   }
 }

@@ -102,11 +102,7 @@ if (skip) {
       assert.equal(await peer.heldOut("web-1"), true);
       child.kill("SIGKILL");
       await once(child, "exit");
-      const deadline = Date.now() + 15_000;
-      while ((await peer.heldOut("web-1")) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(await peer.heldOut("web-1"), false, "the dead replica's hold lapsed");
+      await waitFor("the dead replica's hold to lapse", async () => !(await peer.heldOut("web-1")));
       const id = "00000000-0000-4000-8000-00000000000a";
       assert.equal(await peer.postTaskOutput("web-1", id, {}), false, "its task is gone");
       assert.deepEqual(await peer.takeTasks("web-1", 0, new AbortController().signal), []);

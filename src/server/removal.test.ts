@@ -168,6 +168,22 @@ function removalCases(name: string, open: () => Promise<{ store: Store; close():
         await close();
       }
     });
+
+    test("app rm removes an app that has only traffic and forecasts (it answered no app and kept them)", async () => {
+      const { store, close } = await open();
+      const t = await removalOn(store);
+      try {
+        await traffic(store, "ingested");
+        await t.removal.removeApp("ingested");
+        assert.deepEqual(await store.traffic.minutes("ingested", 0, T0 + H), []);
+        assert.equal(await store.forecasts.latest("ingested"), null);
+        await assert.rejects(t.removal.removeApp("ingested"), /no app ingested/);
+        await assert.rejects(t.removal.removeApp("never"), /no app never/);
+      } finally {
+        await t.close();
+        await close();
+      }
+    });
   });
 }
 

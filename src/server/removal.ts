@@ -126,15 +126,17 @@ export function createRemoval(options: RemovalOptions): Removal {
         );
       }
       const releases = await store.releases.list(app);
-      if (releases.length === 0 && (await store.secrets.list(app)).length === 0)
-        throw new StrataError("not_found", `[server] no app ${app}`);
       for (const release of releases) {
         const why = await inUse(release);
         if (why) throw conflict(`[server] app rm: ${why}`);
       }
-      // Regression: the app's traffic and forecasts outlived it.
-      await store.traffic.deleteApp(app);
-      await store.forecasts.deleteApp(app);
+      const secrets = (await store.secrets.list(app)).length;
+      // Regression: the app's traffic and forecasts outlived it. Regression too: an app with
+      // only traffic or forecasts (ingested before any build) was "no app" and kept them.
+      const traffic = await store.traffic.deleteApp(app);
+      const forecasts = await store.forecasts.deleteApp(app);
+      if (releases.length === 0 && secrets === 0 && !traffic && !forecasts)
+        throw new StrataError("not_found", `[server] no app ${app}`);
       for (const release of releases) await forget(release);
       await store.secrets.deleteApp(app);
       await audit("app.rm", app, { releases: releases.length });

@@ -61,8 +61,8 @@ export function runForecastRepoContract(options: ForecastRepoContractOptions): v
         await repo.insert(forecast("api", T0, [3]));
         await repo.addEvent(event("web", 0, 2));
         await repo.claimDay("web", "2024-03-01", T0);
-        await repo.deleteApp("web");
-        await repo.deleteApp("web");
+        assert.equal(await repo.deleteApp("web"), true);
+        assert.equal(await repo.deleteApp("web"), false, "nothing left the second time");
         assert.equal(await repo.latest("web"), null);
         assert.deepEqual(await repo.events("web"), []);
         assert.deepEqual(await repo.dailyRuns("web"), []);

@@ -115,6 +115,9 @@ export interface ForecastRepo {
   ): Promise<void>;
   /** The app's daily runs, newest day first. Read-only. */
   dailyRuns(app: string, limit?: number): Promise<DailyRunRecord[]>;
-  /** Deletes the app's forecasts, known events and daily runs (`app rm`), in one transaction. Idempotent. */
-  deleteApp(app: string): Promise<void>;
+  /**
+   * Deletes the app's forecasts, known events and daily runs (`app rm`), in
+   * one transaction; resolves whether there was any. Idempotent.
+   */
+  deleteApp(app: string): Promise<boolean>;
 }

@@ -47,8 +47,8 @@ export function runTrafficRepoContract(options: TrafficRepoContractOptions): voi
         await repo.add("web", [minute(0, 3)], whole);
         await repo.add("web", [minute(1, 4)], { key, start: 0, end: 300, inode: 7 });
         await repo.add("api", [minute(0, 5)], whole);
-        await repo.deleteApp("web");
-        await repo.deleteApp("web");
+        assert.equal(await repo.deleteApp("web"), true);
+        assert.equal(await repo.deleteApp("web"), false, "nothing left the second time");
         assert.deepEqual(await repo.minutes("web", T0, T0 + HOUR), []);
         assert.equal(await repo.checkpoint("web", key), null);
         assert.equal((await repo.add("web", [minute(0, 3)], whole)).duplicate, false);

@@ -64,8 +64,11 @@ export interface TrafficRepo {
   hourly(app: string, from: number, to: number): Promise<HourCounts[]>;
   /** The checkpoint of a followed file, read by `strata ingest --follow` before it resumes. Read-only. */
   checkpoint(app: string, key: string): Promise<TrafficCheckpoint | null>;
-  /** Deletes the app's minutes, sources and checkpoints (`app rm`), in one transaction. Idempotent. */
-  deleteApp(app: string): Promise<void>;
+  /**
+   * Deletes the app's minutes, sources and checkpoints (`app rm`), in one
+   * transaction; resolves whether there was any. Idempotent.
+   */
+  deleteApp(app: string): Promise<boolean>;
 }
 
 const KEY = /^[\x21-\x7e]{1,200}$/;

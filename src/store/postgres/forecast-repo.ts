@@ -28,13 +28,16 @@ function eventOf(row: Row): EventRecord {
 export function createPostgresForecastRepo(db: pg.Pool): ForecastRepo {
   return {
     async deleteApp(app) {
-      await inTransaction(db, async (client) => {
+      return inTransaction(db, async (client) => {
         await client.query(
           "DELETE FROM forecast_hours WHERE forecast_id IN (SELECT id FROM forecasts WHERE app = $1)",
           [app],
         );
+        let deleted = 0;
         for (const table of ["forecasts", "forecast_events", "forecast_daily_runs"])
-          await client.query(`DELETE FROM ${table} WHERE app = $1`, [app]);
+          deleted +=
+            (await client.query(`DELETE FROM ${table} WHERE app = $1`, [app])).rowCount ?? 0;
+        return deleted > 0;
       });
     },
     async insert(f) {

@@ -55,9 +55,12 @@ export function createPostgresTrafficRepo(
 
   return {
     async deleteApp(app) {
-      await inTransaction(db, async (client) => {
+      return inTransaction(db, async (client) => {
+        let deleted = 0;
         for (const table of ["traffic_minutes", "traffic_sources", "traffic_checkpoints"])
-          await client.query(`DELETE FROM ${table} WHERE app = $1`, [app]);
+          deleted +=
+            (await client.query(`DELETE FROM ${table} WHERE app = $1`, [app])).rowCount ?? 0;
+        return deleted > 0;
       });
     },
     async add(app, minutes, source?: TrafficSource) {

@@ -155,13 +155,15 @@ export function createSqliteForecastRepo(db: Database): ForecastRepo {
     db.prepare(
       "DELETE FROM forecast_hours WHERE forecast_id IN (SELECT id FROM forecasts WHERE app = ?)",
     ).run(app);
+    let deleted = 0;
     for (const table of ["forecasts", "forecast_events", "forecast_daily_runs"])
-      db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app);
+      deleted += db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app).changes;
+    return deleted > 0;
   });
 
   return {
     async deleteApp(app) {
-      deleteApp(app);
+      return deleteApp(app);
     },
     async insert(forecast) {
       if (forecast.mean.length !== forecast.p90.length)

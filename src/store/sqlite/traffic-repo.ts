@@ -102,8 +102,10 @@ export function createSqliteTrafficRepo(
   );
 
   const deleteApp = db.transaction((app: string) => {
+    let deleted = 0;
     for (const table of ["traffic_minutes", "traffic_sources", "traffic_checkpoints"])
-      db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app);
+      deleted += db.prepare(`DELETE FROM ${table} WHERE app = ?`).run(app).changes;
+    return deleted > 0;
   });
 
   return {
@@ -111,7 +113,7 @@ export function createSqliteTrafficRepo(
       return add(app, minutes, source);
     },
     async deleteApp(app) {
-      deleteApp(app);
+      return deleteApp(app);
     },
     async minutes(app, from, to) {
       return selectMinutes.all(app, from, to) as MinuteCounts[];

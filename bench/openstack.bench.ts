@@ -3,7 +3,7 @@
 // scale-in from 10 to 5 through Octavia (baseline: the same terminations without the balancer),
 // and a bake through the Glance image store (builder boot, poweroff, createImage, snapshot active,
 // properties, builder deleted). Writes docs/benchmarks/openstack.{json,md}.
-// Usage: npm run bench -- openstack
+// Usage: STRATA_OPENSTACK_TESTS=1 npm run bench -- openstack (the testbed up: scripts/ci/openstack.sh start)
 import { randomBytes, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";

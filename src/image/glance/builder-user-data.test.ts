@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { packDirectory } from "../../artifact/pack.js";
 import { releaseDirName } from "../../lib/server-root.js";
+import { ensureTls } from "../../server/tls.js";
+import type { ReleaseGrant } from "../release-grants.js";
 import { encodeUserData } from "../../provider/openstack/user-data.js";
 import { builderUserData, DONE_MARKER, FAILED_MARKER } from "./builder-user-data.js";
 import { runConfined } from "./testbed-hypervisor.js";
@@ -95,7 +98,7 @@ describe(
       await rm(work, { recursive: true, force: true });
     });
 
-    async function run(grant: { url: string; token: string }, agentCommand = STRATA_AGENT) {
+    async function run(grant: ReleaseGrant, agentCommand = STRATA_AGENT) {
       const root = await mkdtemp(join(work, "root-"));
       const script = builderUserData(
         { kind: "release", grant, release: { id, version: "2.0.0" } },
@@ -176,6 +179,30 @@ describe(
       );
       assert.deepEqual(await readdir(join(root, "releases")).catch(() => []), []);
       assert.ok(!(await readdir(root)).includes("current"));
+    });
+
+    test("over HTTPS with strata's own certificate, the builder trusts the grant's CA (and nothing else)", async () => {
+      const tls = await ensureTls(join(work, "tls"), ["127.83.0.2"]);
+      const https = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) =>
+        res.writeHead(req.headers.authorization === "Bearer good" ? 200 : 401).end(tarball),
+      );
+      await new Promise<void>((resolve) => https.listen(0, "127.83.0.2", resolve));
+      try {
+        const url = `https://127.83.0.2:${(https.address() as AddressInfo).port}/v1/releases/${id}/artifact`;
+        const pinned = await run({ url, token: "good", ca: tls.ca });
+        assert.ok(pinned.output.includes(DONE_MARKER), pinned.output);
+        assert.ok(pinned.script.includes(`--cacert "$work/ca.pem"`));
+        // Without it, curl refuses the certificate (exit 60): the gap before the CA was handed.
+        const unpinned = await run({ url, token: "good" });
+        assert.ok(
+          unpinned.output.includes(
+            `${FAILED_MARKER} downloading release ${id} from ${url}: curl exited with 60`,
+          ),
+          unpinned.output,
+        );
+      } finally {
+        await new Promise((resolve) => https.close(resolve));
+      }
     });
 
     test("a checksum mismatch fails the bake with a console line and unpacks nothing", async () => {

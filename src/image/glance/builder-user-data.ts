@@ -109,16 +109,27 @@ fi`;
  * Downloads the release with curl, else wget (whichever the image has), and
  * checks its sha256 against the release id before anything is unpacked. The
  * credential goes in a header (curl reads it from a file, off the command
- * line); curl drops it on a redirect to another host.
+ * line); curl drops it on a redirect to another host. With the grant's CA
+ * (a control plane serving HTTPS with strata's own certificate), that CA is
+ * what the download trusts, as the agents pin it.
  */
 function fetchRelease(grant: ReleaseGrant, id: string): string {
   const out = `"$work/payload.tar.gz"`;
-  return `printf 'header = "Authorization: Bearer %s"\\n' ${quote(grant.token)} > "$work/curlrc"
+  const ca = grant.ca
+    ? `cat > "$work/ca.pem" <<'STRATA_CA'
+${grant.ca.trim()}
+STRATA_CA
+`
+    : "";
+  const [curlCa, wgetCa] = grant.ca
+    ? [` --cacert "$work/ca.pem"`, ` --ca-certificate="$work/ca.pem"`]
+    : ["", ""];
+  return `${ca}printf 'header = "Authorization: Bearer %s"\\n' ${quote(grant.token)} > "$work/curlrc"
 if command -v curl >/dev/null 2>&1; then
-  curl -fsSL --retry 5 --retry-connrefused --retry-delay 2 -K "$work/curlrc" -o ${out} ${quote(grant.url)} \\
+  curl -fsSL --retry 5 --retry-connrefused --retry-delay 2${curlCa} -K "$work/curlrc" -o ${out} ${quote(grant.url)} \\
     || finish "downloading release ${id} from ${grant.url}: curl exited with $?"
 elif command -v wget >/dev/null 2>&1; then
-  wget -q --tries=5 --header=${quote(`Authorization: Bearer ${grant.token}`)} -O ${out} ${quote(grant.url)} \\
+  wget -q --tries=5${wgetCa} --header=${quote(`Authorization: Bearer ${grant.token}`)} -O ${out} ${quote(grant.url)} \\
     || finish "downloading release ${id} from ${grant.url}: wget exited with $?"
 else
   finish "downloading release ${id}: the image has neither curl nor wget"

@@ -146,7 +146,8 @@ export function hypervisorStandIn(
         if (options.run && !ran.has(builder.id)) {
           ran.add(builder.id);
           const { root } = options.run;
-          for (const entry of await readdir(root))
+          // The script makes the root when missing.
+          for (const entry of await readdir(root).catch(() => []))
             await rm(join(root, entry), { recursive: true, force: true });
           const script = await runUserData(options.run, builder.id);
           if (script) {

@@ -145,15 +145,10 @@ export function hypervisorStandIn(
       if (builder.status === "ACTIVE" && !builder["OS-EXT-STS:task_state"]) {
         if (options.run && !ran.has(builder.id)) {
           ran.add(builder.id);
-          const { root } = options.run;
-          // The script makes the root when missing.
-          for (const entry of await readdir(root).catch(() => []))
-            await rm(join(root, entry), { recursive: true, force: true });
-          const script = await runUserData(options.run, builder.id);
+          const disk = join(await contents, builder.id);
+          const script = await runUserData(options.run, builder.id, disk);
           if (script) {
             scripts.push(script);
-            const disk = join(await contents, builder.id);
-            await cloneTree(root, disk, { gnuCp: true });
             builderRoots.set(builder.id, disk);
           }
         }
@@ -216,7 +211,8 @@ export function hypervisorStandIn(
   };
 }
 
-async function runUserData(run: NonNullable<StandInOptions["run"]>, server: string) {
+/** Runs a release builder's script on an empty `run.root`, then copies what it left to `disk`. */
+async function runUserData(run: NonNullable<StandInOptions["run"]>, server: string, disk: string) {
   const answer = await run.admin.request<{ server: Record<string, unknown> }>(
     "compute",
     "GET",
@@ -228,7 +224,11 @@ async function runUserData(run: NonNullable<StandInOptions["run"]>, server: stri
   if (!script.includes("# strata: bake a release layer") || !script.includes(`'${run.root}/`))
     return null;
   await mkdir(TESTBED_CONSOLE_DIR, { recursive: true });
+  await mkdir(run.root, { recursive: true });
+  for (const entry of await readdir(run.root))
+    await rm(join(run.root, entry), { recursive: true, force: true });
   await runConfined(script, join(TESTBED_CONSOLE_DIR, server));
+  await cloneTree(run.root, disk, { gnuCp: true });
   return script;
 }
 

@@ -11,6 +11,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { packDirectory } from "../src/artifact/pack.js";
 import { createGlanceImageStore } from "../src/image/glance/glance-image-store.js";
 import { createReleaseGrants } from "../src/image/release-grants.js";
@@ -155,29 +156,32 @@ try {
   await new Promise<void>((resolve) => http.listen(0, "127.91.0.3", resolve));
   base = `http://127.91.0.3:${(http.address() as AddressInfo).port}`;
   const root = join(releaseWork, "root");
-  const fetching = createGlanceImageStore({
-    client,
-    builder: {
-      flavor: TESTBED.flavor,
-      network: TESTBED.network,
-      baseImage: TESTBED.baseImage,
-      root,
-    },
-    namespace: `bench-${run}-release`,
-    pollMs: 250,
-  });
-  const runner = hypervisorStandIn(client, `bench-${run}-release`, {
-    run: { admin: testbedClient("admin"), root },
-  });
   const release = { id: packed.id, version: "1.0.0" };
-  const fetched = await timed(async () => {
-    const queued = await fetching.create({
-      name: `bench-${run}-app`,
-      properties: { "strata:group": "bench" },
+  // Laid by this checkout's strata (`strata agent lay-release`: the image carries the file store),
+  // then, as the baseline, by the script's plain unpack (an image without strata).
+  const bakeRelease = async (label: string, agentCommand: string) => {
+    const fetching = createGlanceImageStore({
+      client,
+      builder: {
+        flavor: TESTBED.flavor,
+        network: TESTBED.network,
+        baseImage: TESTBED.baseImage,
+        root,
+        agentCommand,
+      },
+      namespace: `bench-${run}-${label}`,
+      pollMs: 250,
     });
-    baking.add(queued.id);
-    return (
-      await fetching.build(queued.id, {
+    const runner = hypervisorStandIn(client, `bench-${run}-${label}`, {
+      run: { admin: testbedClient("admin"), root },
+    });
+    const baked = await timed(async () => {
+      const queued = await fetching.create({
+        name: `bench-${run}-${label}`,
+        properties: { "strata:group": "bench" },
+      });
+      baking.add(queued.id);
+      return await fetching.build(queued.id, {
         parent: null,
         layer: {
           kind: "release",
@@ -185,14 +189,20 @@ try {
           download: () => Promise.reject(new Error("the builder fetches it")),
           fetchGrant: (image, ttlMs) => grants.issue(release.id, image, ttlMs),
         },
-      })
-    ).image;
-  }).finally(async () => {
-    await runner.stop();
+      });
+    }).finally(() => runner.stop());
+    await fetching.delete(baked.value.image.id);
+    console.error(`[bench] ${label}: ${baked.value.output}`);
+    return baked;
+  };
+  const strataCli = `${process.execPath} ${fileURLToPath(new URL("../bin/strata.js", import.meta.url))} agent`;
+  const [fetched, unpacked] = await (async () => {
+    const laid = await bakeRelease("laid", strataCli);
+    return [laid, await bakeRelease("unpacked", join(releaseWork, "no-strata"))] as const;
+  })().finally(async () => {
     await new Promise((resolve) => http.close(resolve));
     await rm(releaseWork, { recursive: true, force: true });
   });
-  await fetching.delete(fetched.value.id);
 
   const results = {
     launch_1_s: one.seconds,
@@ -206,6 +216,8 @@ try {
     drained_vs_plain: round(drained.seconds / plain.seconds, 2),
     bake_s: bake.seconds,
     bake_release_1mib_fetched_s: fetched.seconds,
+    bake_release_1mib_unpacked_only_s: unpacked.seconds,
+    laid_vs_unpacked: round(fetched.seconds / unpacked.seconds, 2),
   };
   console.log(JSON.stringify(results, null, 2));
   const files = await writeReport({
@@ -242,10 +254,10 @@ ${markdownTable(
       "",
     ],
     [
-      "bake a 1 MiB release layer: the builder fetches it with a grant, checks its sha256, unpacks it",
+      "bake a 1 MiB release layer: the builder fetches it with a grant, checks its sha256, lays it into the file store with `strata agent lay-release`",
       results.bake_release_1mib_fetched_s,
-      `the recipe bake above: ${results.bake_s} s`,
-      round(results.bake_release_1mib_fetched_s / results.bake_s, 2),
+      `the same bake on an image without strata (plain tar unpack, no file store): ${results.bake_release_1mib_unpacked_only_s} s`,
+      results.laid_vs_unpacked,
     ],
   ],
 )}
@@ -254,7 +266,8 @@ In the bakes, the builder's poweroff and the snapshot's upload come from a stand
 hypervisor (src/image/glance/testbed-hypervisor.ts: it stops the builder and uploads 64 KiB to the
 queued snapshot through Glance), polled every 250 ms; on a real cloud the provisioning and the
 disk upload add their own time. For the release layer the stand-in also runs the builder's user
-data (strata's script: curl with the grant, sha256sum, tar) confined to a temporary server root,
+data (strata's script: curl with the grant, sha256sum, then this checkout's \`strata agent
+lay-release\`, or tar where the builder's agent command is missing) confined to a temporary server root,
 as cloud-init would; the recipe layer's script is not run (it writes into \`/\`). Octavia changes are serialised per load balancer, so member changes add up;
 the scale-in's drain runs once per member, in parallel with the others' waits.
 `,

@@ -5,6 +5,7 @@ import { registerAppCommands } from "./commands/app.js";
 import { registerCheckCommand } from "./commands/check.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerAgentInstallCommand } from "./commands/agent-install.js";
+import { registerLayReleaseCommand } from "./commands/lay-release.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerBuildCommand } from "./commands/build.js";
 import { registerCompletionCommand } from "./commands/completion.js";
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
   registerServerCommand(program);
   registerAgentCommand(program);
   registerAgentInstallCommand(program);
+  registerLayReleaseCommand(program);
   registerFleetCommands(program);
   registerStatusCommand(program);
   registerBuildCommand(program);

@@ -230,29 +230,35 @@ export function createBaker(options: BakerOptions): (bake: BakeRecord) => Promis
       const key = `app ${parent ?? "base"} ${release.id}`;
       let app = await findPinned(key);
       const identical = app !== null;
+      // The app layer's own output follows the middleware's: a Glance builder's console says
+      // how it laid the release (in the file store, or only unpacked).
+      const withApp = (more: string) => (output = [output, more].filter(Boolean).join("\n"));
       if (!app) {
-        app = (
-          await bakeLayer({
-            group: bake.group,
-            layer: "app",
-            name: `${bake.group}-${release.app}-${release.version}`,
-            parent,
-            recipeHash,
+        const baked = await bakeLayer({
+          group: bake.group,
+          layer: "app",
+          name: `${bake.group}-${release.app}-${release.version}`,
+          parent,
+          recipeHash,
+          release,
+          key,
+          build: {
+            kind: "release",
             release,
-            key,
-            build: {
-              kind: "release",
-              release,
-              download: (dest, signal) => download(release, dest, signal),
-              ...(grants
-                ? {
-                    fetchGrant: (image: string, ttlMs: number) =>
-                      grants.issue(release.id, image, ttlMs),
-                  }
-                : {}),
-            },
-          })
-        ).record;
+            download: (dest, signal) => download(release, dest, signal),
+            ...(grants
+              ? {
+                  fetchGrant: (image: string, ttlMs: number) =>
+                    grants.issue(release.id, image, ttlMs),
+                }
+              : {}),
+          },
+        }).catch((err: unknown) => {
+          if (err instanceof ImageBuildError) withApp(err.output);
+          throw err;
+        });
+        withApp(baked.output);
+        app = baked.record;
       }
       pinned.push(app.id);
       const moved = await channel.move(bake.group, app);

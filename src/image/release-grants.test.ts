@@ -62,3 +62,12 @@ test("a forged or tampered grant, or one of another control plane, is refused", 
   const elsewhere = grants({ secret: "another-admin-secret" }).made;
   assert.equal(await elsewhere.check(token, "GET", path), null);
 });
+
+test("a grant carries strata's CA when the control plane serves HTTPS with its own certificate", () => {
+  const clock = { now: () => 0, sleep: async () => undefined };
+  const base = { secret: "s", baseUrl: () => "https://10.0.0.5:7700", clock };
+  const pinned = createReleaseGrants({ ...base, baking: async () => true, ca: () => "PEM" });
+  assert.equal(pinned.issue(release, "img-1", 1000).ca, "PEM");
+  const plain = createReleaseGrants({ ...base, baking: async () => true, ca: () => undefined });
+  assert.ok(!("ca" in plain.issue(release, "img-1", 1000)));
+});

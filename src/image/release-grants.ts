@@ -8,6 +8,8 @@ export interface ReleaseGrant {
   url: string;
   /** Reads that one artifact, only while its image bakes and at most until its expiry. */
   token: string;
+  /** PEM of strata's CA when `url` is HTTPS with strata's own certificate: the builder trusts it. */
+  ca?: string;
 }
 
 /**
@@ -38,6 +40,8 @@ export interface ReleaseGrantsOptions {
   clock: Clock;
   /** Whether image `image` is being baked now (its record `saving`). */
   baking: (image: string) => Promise<boolean>;
+  /** PEM of strata's CA when the control plane serves HTTPS with its own certificate. @default none */
+  ca?: () => string | undefined;
 }
 
 const PREFIX = "strata-bake.";
@@ -78,9 +82,11 @@ export function createReleaseGrants(options: ReleaseGrantsOptions): ReleaseGrant
     issue(release, image, ttlMs) {
       const claims: Claims = { r: release, i: image, e: clock.now() + ttlMs };
       const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+      const ca = options.ca?.();
       return {
         url: `${options.baseUrl().replace(/\/+$/, "")}/v1/releases/${release}/artifact`,
         token: `${PREFIX}${payload}.${mac(payload)}`,
+        ...(ca ? { ca } : {}),
       };
     },
 

@@ -8,10 +8,8 @@ import type { ReleaseLayer } from "./image-store.js";
 /**
  * Applies a release layer to an image root being built, for every image
  * store that assembles roots on the control plane's disk: the verified
- * tarball is downloaded into `work`, laid into the root's store with the
- * release materialised from it as links to the blobs (layRelease: a booted
- * server's next deploy fetches only what changed), and `current` and `activations.json` are
- * written by the agent's own switch. Returns the layer's one-line summary.
+ * tarball is downloaded into `work` and installed (installReleaseLayer).
+ * Returns the layer's one-line summary.
  */
 export async function applyReleaseLayer(
   layer: ReleaseLayer,
@@ -21,19 +19,55 @@ export async function applyReleaseLayer(
   signal: AbortSignal,
 ): Promise<string> {
   const tarball = join(work, "release.tar.gz");
-  let laid: LaidRelease;
   try {
     await layer.download(tarball, signal);
     signal.throwIfAborted();
-    laid = await layRelease({ root, releaseId: layer.release.id, tarball, files: "link" });
+    const installed = await installReleaseLayer({
+      root,
+      release: layer.release,
+      tarball,
+      activatedAt: clock.now(),
+    });
+    return installed.summary;
   } finally {
     await rm(tarball, { force: true });
   }
-  signal.throwIfAborted();
-  await switchCurrent(root, layer.release.id, {
-    activated_at: clock.now(),
-    version: layer.release.version,
+}
+
+export interface InstallReleaseLayerOptions {
+  /** The image root (the agent's server root on the image). */
+  root: string;
+  release: { id: string; version: string };
+  /** The release's tarball, its checksum already verified against `release.id`. */
+  tarball: string;
+  /** Recorded as the release's activation time in `activations.json` (ms since the epoch). */
+  activatedAt: number;
+}
+
+/**
+ * Installs a release into an image root as the agent's everyday deploy
+ * leaves it, the one implementation for every image store (the local one on
+ * the control plane's disk, a Glance builder through `strata agent
+ * lay-release`): laid into the root's file store with the release folder
+ * materialised as links to the blobs (layRelease: a booted server's next
+ * deploy fetches only what changed), then `current` and `activations.json`
+ * written by the agent's own switch. Leaves no release folder behind when it
+ * rejects (`current` then still names what it named).
+ */
+export async function installReleaseLayer(
+  options: InstallReleaseLayerOptions,
+): Promise<LaidRelease & { summary: string }> {
+  const { root, release } = options;
+  const laid = await layRelease({
+    root,
+    releaseId: release.id,
+    tarball: options.tarball,
+    files: "link",
+  });
+  await switchCurrent(root, release.id, {
+    activated_at: options.activatedAt,
+    version: release.version,
   });
   const how = laid.stored ? ", in the file store" : " (no file manifest: not in the file store)";
-  return `${layer.release.id}: ${laid.files} files, ${laid.bytes} bytes${how}`;
+  return { ...laid, summary: `${release.id}: ${laid.files} files, ${laid.bytes} bytes${how}` };
 }

@@ -40,12 +40,11 @@ export const openstackProviderConfigSchema = z.strictObject({
     .array(z.string().min(1))
     .default([])
     .meta({ description: "Security group names. (default [])" }),
-  /** Command that runs the agent on the image. @default "strata agent" */
-  agent_command: z
-    .string()
-    .min(1)
-    .default("strata agent")
-    .meta({ description: 'Command that runs the agent on the image. (default "strata agent")' }),
+  /** Command that runs the agent on the image; a bake's builder lays a release with its `lay-release`. @default "strata agent" */
+  agent_command: z.string().min(1).default("strata agent").meta({
+    description:
+      'Command that runs the agent on the image; a bake\'s builder lays a release with its `lay-release`. (default "strata agent")',
+  }),
   /** Shell run as root before the agent starts (installing Node 20 and strata on a bare image). */
   agent_prelude: z.string().optional().meta({
     description:

@@ -121,6 +121,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     baseUrl: () => openstack?.server_url ?? url,
     clock,
     baking: async (image) => (await store.images.get(image))?.state === "saving",
+    // Issued only by bakes, after the TLS material below is ready.
+    ca: () => tls?.ca,
   });
   const { localImages, images, forecasts } = await createPlanning({
     state,

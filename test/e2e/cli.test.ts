@@ -367,8 +367,9 @@ describe("the strata CLI against a real control plane", { timeout: 600_000 }, ()
       .filter((cmd) => cmd.options.some((o) => o.long === "--json"))
       .map(pathOf);
     // Checked with --json in their own tests: cancel catches a deployment running; logs and
-    // exec need servers heartbeating (test/e2e/ops.test.ts).
-    const elsewhere = ["deployments cancel", "logs", "exec"];
+    // exec need servers heartbeating (test/e2e/ops.test.ts); lay-release a packed tarball
+    // (src/cli/commands/lay-release.test.ts).
+    const elsewhere = ["deployments cancel", "logs", "exec", "agent lay-release"];
     const missing = documented.filter((path) => !(path in runs) && !elsewhere.includes(path));
     assert.deepEqual(missing, [], "each command documenting --json has a run in this test");
 

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  cp,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +36,8 @@ import {
 } from "./harness.js";
 
 const skip = await testbedSkip();
+/** The file the second release changes: 64 KiB, incompressible. */
+const PAGE_BYTES = 64 * 1024;
 const nova = testbedClient();
 
 /**
@@ -35,8 +47,9 @@ const nova = testbedClient();
  * this control plane) confined to a temporary server root, and a fleet
  * server's script on an overlay of `/` in its own mount and pid namespace,
  * so the agent it starts (this checkout's) joins, deploys and serves on a
- * loopback address. The servers' roots start empty: the Glance image's bytes
- * are the stand-in's, so a server booted "from" it fetches the release.
+ * loopback address. A server booted from the Glance image starts with what
+ * its builder's script left in its root (the stand-in keeps it as the
+ * snapshot's content), so it carries the image's file store.
  */
 describe(
   "strata on the OpenStack testbed: bake through Nova, scale out from the Glance image",
@@ -51,6 +64,9 @@ describe(
     let harness: TestPlane;
     let standIn: ReturnType<typeof hypervisorStandIn>;
     let release: Release;
+    let app = "";
+    /** The server scale-out launched from the Glance image. */
+    let scaledOut: NovaServer & { name: string };
     const previousClouds = process.env.OS_CLIENT_CONFIG_FILE;
 
     before(async () => {
@@ -89,11 +105,15 @@ describe(
     });
 
     const images = () => harness.client.get<ImagesView>("/v1/images?group=web");
+    /** The agent's log in a fleet server's root. */
+    const agentLog = (name: string) => join(work, "servers", name, "logs", "agent.log");
 
     test("a deploy bakes a 1 MB release in a Nova builder that fetches it from the control plane; web:current names the Glance image", async () => {
       // 1 MiB of incompressible bytes: 20 times what Nova's user data could carry.
-      const app = await variantOf(work, {});
+      app = await variantOf(work, {});
       await writeFile(join(app, "blob.bin"), randomBytes(1 << 20));
+      // The file the next release changes.
+      await writeFile(join(app, "page.bin"), randomBytes(PAGE_BYTES));
       release = await build(harness.client, app, "1.0.0");
       // The group's first server: the stand-in runs its user data, and the agent it starts joins.
       await harness.client.post("/v1/fleet/up", { group: "web", count: 1 });
@@ -130,12 +150,18 @@ describe(
       assert.equal(glance.body.status, "active");
       assert.equal(glance.body["strata:release"], release.id);
       assert.equal(glance.body["strata:layer"], "app");
-      // What the builder's script did, as strata's real code: fetched, verified, unpacked.
+      // What the builder's script did, as strata's real code: fetched, verified, laid into the
+      // root's file store by `strata agent lay-release`, the release folder linked to it.
+      assert.match(bake.output ?? "", /in the file store/, bake.output ?? "");
       const dir = join(root, "releases", releaseDirName(release.id));
       assert.deepEqual(
         await readFile(join(dir, "blob.bin")),
         await readFile(join(app, "blob.bin")),
       );
+      assert.deepEqual(await readdir(join(root, "store", "manifests")), [
+        release.id.slice("sha256:".length),
+      ]);
+      assert.equal((await stat(join(dir, "blob.bin"))).nlink, 2, "a link to its blob");
       assert.equal(await readlink(join(root, "current")), `releases/${releaseDirName(release.id)}`);
       const activations = JSON.parse(
         await readFile(join(root, "activations.json"), "utf8"),
@@ -160,7 +186,7 @@ describe(
       assert.equal(answer.status, 401);
     });
 
-    test("scale-out launches a second Nova server from the channel's Glance image, tagged with its group, whose agent joins and serves; scale-in deletes it", async () => {
+    test("scale-out launches a second Nova server from the channel's Glance image, tagged with its group, whose agent joins and serves the image's release", async () => {
       const channel = (await images()).channels.find((c) => c.name === "web:current")!;
       const scaled = await harness.client.post<ScaleView>("/v1/fleet/scale", {
         group: "web",
@@ -176,6 +202,7 @@ describe(
       );
       const server = servers.find((s) => s.name === scaled.launched[0]);
       assert.ok(server, `Nova has ${scaled.launched[0]}`);
+      scaledOut = server;
       assert.equal(typeof server.image === "object" ? server.image.id : null, channel.image);
       assert.equal(server.metadata["strata:group"], "web");
       assert.equal(server.metadata["strata:image"], channel.image);
@@ -190,6 +217,57 @@ describe(
         500,
       );
       assert.equal(serving.release, release.id);
+      const log = await readFile(agentLog(server.name), "utf8");
+      assert.ok(
+        !log.includes("fetched"),
+        `the image's release, nothing fetched: ${log.slice(-2000)}`,
+      );
+    });
+
+    test("the server from the Glance image deploys the next release fetching only the changed file (the gap: its image had no file store, so that deploy was a full one)", async (t) => {
+      const next = await mkdtemp(join(work, "app-"));
+      await cp(app, next, { recursive: true });
+      await writeFile(join(next, "page.bin"), randomBytes(PAGE_BYTES));
+      const v2 = await build(harness.client, next, "2.0.0");
+      const deployment = await deployAndWait(harness.client, { version: "2.0.0" });
+      assert.equal(deployment.state, "succeeded", deployment.error ?? "");
+      const log = await readFile(agentLog(scaledOut.name), "utf8");
+      const line = log.split("\n").find((l) => l.includes(`${v2.id}: `) && l.includes("fetched"));
+      assert.ok(line, `${scaledOut.name} logged its fetch of 2.0.0: ${log.slice(-2000)}`);
+      const counted = /(\d+) of (\d+) distinct files fetched, (\d+) bytes/.exec(line);
+      assert.ok(counted, `fetched through a pack, not the whole tarball: ${line}`);
+      t.diagnostic(line);
+      assert.equal(Number(counted[1]), 1, "only the changed file was asked for");
+      // The changed content, the gzip'd manifest and framing; not the 1 MiB blob.bin.
+      const bytes = Number(counted[3]);
+      assert.ok(
+        bytes >= PAGE_BYTES && bytes < PAGE_BYTES + 32 * 1024,
+        `${bytes} bytes fetched for ${PAGE_BYTES} bytes of changed content`,
+      );
+      await waitFor(
+        `${scaledOut.name} in service on 2.0.0`,
+        async () =>
+          (await status(harness.client)).servers.find(
+            (s) => s.name === scaledOut.name && s.in_service && s.version === "2.0.0",
+          ),
+        120_000,
+        500,
+      );
+      // The deploy's bake runs a second builder: waited for, so nothing is left baking.
+      const bake = await waitFor(
+        "the 2.0.0 bake to end",
+        async () => {
+          const b = (await images()).bakes.find((x) => x.release === v2.id);
+          return b && (b.state === "succeeded" || b.state === "failed") ? b : null;
+        },
+        900_000,
+        1000,
+      );
+      assert.equal(bake.state, "succeeded", bake.error ?? "");
+    });
+
+    test("scale-in deletes the server launched from the Glance image", async () => {
+      const server = scaledOut;
       const down = await harness.client.post<ScaleView>("/v1/fleet/scale", {
         group: "web",
         count: 0,

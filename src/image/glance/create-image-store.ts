@@ -27,6 +27,7 @@ export async function createConfiguredImageStore(
       ...(openstack.key_name ? { keyName: openstack.key_name } : {}),
       securityGroups: openstack.security_groups,
       root: openstack.server_root,
+      agentCommand: openstack.agent_command,
     },
   });
 }

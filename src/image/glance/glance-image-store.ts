@@ -32,6 +32,12 @@ export interface GlanceImageStoreOptions {
     securityGroups?: string[];
     /** The agent's server root on the image, where a release layer goes. @default "/var/lib/strata/server" */
     root?: string;
+    /**
+     * Command that runs the agent on the image (the provider's `agent_command`):
+     * a release layer's builder lays the release with its `lay-release`.
+     * @default "strata agent"
+     */
+    agentCommand?: string;
   };
   /**
    * Marks this store's images (property `strata:store`) so that `list` sees
@@ -95,7 +101,7 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
   const pollMs = options.pollMs ?? 2000;
   const releaseTimeoutMs = options.releaseTimeoutMs ?? 600_000;
   const bootTimeoutMs = options.bootTimeoutMs ?? 600_000;
-  const { root, ...builder } = options.builder;
+  const { root, agentCommand, ...builder } = options.builder;
   const snapshotTimeoutMs = options.snapshotTimeoutMs ?? 1_800_000;
   const prefix = `[image] glance (cloud ${client.cloud.name})`;
   const provider = (userData: string) =>
@@ -235,7 +241,7 @@ export function createGlanceImageStore(options: GlanceImageStoreOptions): ImageS
         await payloadOf(request, image.id, work, signal).finally(() =>
           rm(work, { recursive: true, force: true }),
         ),
-        { image: image.name, ...(root ? { root } : {}) },
+        { image: image.name, ...(root ? { root } : {}), ...(agentCommand ? { agentCommand } : {}) },
       ),
     );
     try {

@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OpenStackClient } from "../../lib/openstack/client.js";
+import { cloneTree } from "../tree.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,8 +51,9 @@ export interface StandInOptions {
    * script's server root bound to `<roots>/<server name>` and `hostname -I`
    * answering `address(name)`, a loopback address. The agent it starts runs
    * until the server is deleted or the stand-in stops (the namespace is
-   * killed). The image's content is not there: the root starts empty, as on
-   * a base image, and the agent fetches the desired release.
+   * killed). The server root starts as the image left it: a copy of the
+   * root the builder of the server's image ran its script in (hard links
+   * kept, as a disk snapshot keeps them), else empty, as on a base image.
    */
   agents?: {
     admin: OpenStackClient;
@@ -68,7 +70,10 @@ export interface StandInOptions {
  * with `run`, a release layer's script runs first), and its snapshot never
  * uploads (this uploads bytes to the queued snapshot through Glance's API,
  * as the hypervisor would: the parent's size plus 64 KiB, a layer on its
- * parent's disk). strata's side runs unchanged.
+ * parent's disk). With `run`, each release builder's script starts on an
+ * empty root (its parent, a base image, has no server root), and what it
+ * left there is kept as the snapshot's content, for `agents` booting from
+ * it. strata's side runs unchanged.
  */
 export function hypervisorStandIn(
   openstack: OpenStackClient,
@@ -78,6 +83,10 @@ export function hypervisorStandIn(
 ): { stop: () => Promise<void>; ran: string[] } {
   const booted = new Map<string, { stop: () => Promise<void> }>();
   let running = true;
+  /** Roots the release builders left (builder id -> folder), and the snapshots' (image id -> folder). */
+  const contents = mkdtemp(join(tmpdir(), "strata-standin-disks-"));
+  const builderRoots = new Map<string, string>();
+  const imageRoots = new Map<string, string>();
   const uploaded = new Set<string>();
   const ran = new Set<string>();
   /** The scripts run, in order. */
@@ -121,7 +130,8 @@ export function hypervisorStandIn(
         )
           continue;
         booted.set(server.id, { stop: async () => undefined });
-        const started = await bootAgent(agents, server.id, server.name);
+        const disk = server.image ? imageRoots.get(server.image.id) : undefined;
+        const started = await bootAgent(agents, server.id, server.name, disk);
         if (started) booted.set(server.id, started);
       }
       const live = new Set(all.filter((s) => s.status !== "DELETED").map((s) => s.id));
@@ -135,8 +145,12 @@ export function hypervisorStandIn(
       if (builder.status === "ACTIVE" && !builder["OS-EXT-STS:task_state"]) {
         if (options.run && !ran.has(builder.id)) {
           ran.add(builder.id);
-          const script = await runUserData(options.run, builder.id);
-          if (script) scripts.push(script);
+          const disk = join(await contents, builder.id);
+          const script = await runUserData(options.run, builder.id, disk);
+          if (script) {
+            scripts.push(script);
+            builderRoots.set(builder.id, disk);
+          }
         }
         await openstack.request("compute", "POST", `/servers/${builder.id}/action`, {
           body: { "os-stop": null },
@@ -154,6 +168,8 @@ export function hypervisorStandIn(
       if (!snapshot.instance_uuid || !ids.has(snapshot.instance_uuid) || uploaded.has(snapshot.id))
         continue;
       const builder = builders.find((b) => b.id === snapshot.instance_uuid)!;
+      const disk = builderRoots.get(builder.id);
+      if (disk) imageRoots.set(snapshot.id, disk);
       const parent = builder.image
         ? await openstack.request<GlanceImage>("image", "GET", `/images/${builder.image.id}`)
         : null;
@@ -190,11 +206,13 @@ export function hypervisorStandIn(
       running = false;
       await loop;
       for (const agent of booted.values()) await agent.stop();
+      await rm(await contents, { recursive: true, force: true });
     },
   };
 }
 
-async function runUserData(run: NonNullable<StandInOptions["run"]>, server: string) {
+/** Runs a release builder's script on an empty `run.root`, then copies what it left to `disk`. */
+async function runUserData(run: NonNullable<StandInOptions["run"]>, server: string, disk: string) {
   const answer = await run.admin.request<{ server: Record<string, unknown> }>(
     "compute",
     "GET",
@@ -206,7 +224,11 @@ async function runUserData(run: NonNullable<StandInOptions["run"]>, server: stri
   if (!script.includes("# strata: bake a release layer") || !script.includes(`'${run.root}/`))
     return null;
   await mkdir(TESTBED_CONSOLE_DIR, { recursive: true });
+  await mkdir(run.root, { recursive: true });
+  for (const entry of await readdir(run.root))
+    await rm(join(run.root, entry), { recursive: true, force: true });
   await runConfined(script, join(TESTBED_CONSOLE_DIR, server));
+  await cloneTree(run.root, disk, { gnuCp: true });
   return script;
 }
 
@@ -247,11 +269,15 @@ export async function runConfined(script: string, consoleFile: string): Promise<
   }
 }
 
-/** Starts a fleet server's user data confined (StandInOptions.agents); null when it is not ours. */
+/**
+ * Starts a fleet server's user data confined (StandInOptions.agents), its
+ * server root a copy of `disk` when given; null when it is not ours.
+ */
 async function bootAgent(
   agents: NonNullable<StandInOptions["agents"]>,
   server: string,
   name: string,
+  disk: string | undefined,
 ): Promise<{ stop: () => Promise<void> } | null> {
   const answer = await agents.admin.request<{ server: Record<string, unknown> }>(
     "compute",
@@ -271,6 +297,7 @@ async function bootAgent(
   // 0711: the agent runs its app as an unprivileged account that must reach the root.
   await mkdir(mine, { recursive: true, mode: 0o711 });
   await chmod(agents.roots, 0o711);
+  if (disk) await cloneTree(disk, mine, { gnuCp: true });
   await writeFile(join(work, "up", "strata-user-data"), script);
   await writeFile(
     join(work, "up", "strata-stubs", "hostname"),

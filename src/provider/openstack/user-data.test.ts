@@ -45,3 +45,13 @@ test("regression (testbed e2e): only the token file is written under umask 077, 
   assert.doesNotMatch(script, /^umask /m);
   execFileSync("sh", ["-n"], { input: script });
 });
+
+test("with strata's CA the agent pins it from a file the user data writes; without it, no CA file", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const script = agentUserData({ ...spec, agent: { ...spec.agent, ca: pem } });
+  assert.ok(script.includes(`cat > /etc/strata/ca.pem <<'STRATA_CA'\n${pem}STRATA_CA\n`));
+  assert.match(script, /ExecStart=.* --name web-3 --ca-file \/etc\/strata\/ca\.pem --address/);
+  assert.match(script, /nohup strata agent .* --ca-file \/etc\/strata\/ca\.pem --address/);
+  execFileSync("sh", ["-n"], { input: script });
+  assert.doesNotMatch(agentUserData(spec), /ca\.pem|--ca-file/);
+});

@@ -13,12 +13,17 @@ export interface AgentUserDataOptions {
   prelude?: string;
 }
 
+/** Where the user data puts strata's CA for the agent. */
+const CA_FILE = "/etc/strata/ca.pem";
+
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
  * A cloud-init shell script that starts the agent with its join token, as a
  * systemd service when systemd runs (restarted on crash, started at boot),
  * else in the background. The token lands in a root-only file, never in argv.
+ * With strata's CA (the control plane serves HTTPS with its own certificate),
+ * the CA goes to `/etc/strata/ca.pem` and the agent pins it (`--ca-file`).
  */
 export function agentUserData(spec: LaunchSpec, options: AgentUserDataOptions = {}): string {
   const root = options.root ?? "/var/lib/strata/server";
@@ -27,7 +32,9 @@ export function agentUserData(spec: LaunchSpec, options: AgentUserDataOptions = 
     `STRATA_SERVER=${quote(spec.agent.server)}`,
     `STRATA_JOIN_TOKEN=${quote(spec.agent.joinToken)}`,
   ].join("\n");
-  const args = `--group ${quote(spec.agent.group)} --root ${quote(root)} --name ${quote(spec.name)}`;
+  const pem = spec.agent.ca?.trim();
+  const writeCa = pem ? `cat > ${CA_FILE} <<'STRATA_CA'\n${pem}\nSTRATA_CA\n` : "";
+  const args = `--group ${quote(spec.agent.group)} --root ${quote(root)} --name ${quote(spec.name)}${pem ? ` --ca-file ${CA_FILE}` : ""}`;
   return `#!/bin/sh
 # strata: start the agent of server ${spec.name} (group ${spec.agent.group})
 set -eu
@@ -38,7 +45,7 @@ mkdir -p ${quote(root)} /etc/strata
 (umask 077; cat > /etc/strata/agent.env) <<'STRATA_ENV'
 ${env}
 STRATA_ENV
-address=$(hostname -I 2>/dev/null | awk '{print $1}')
+${writeCa}address=$(hostname -I 2>/dev/null | awk '{print $1}')
 [ -n "$address" ] || address=127.0.0.1
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   cat > /etc/systemd/system/strata-agent.service <<STRATA_UNIT

@@ -117,8 +117,8 @@ export async function run(
     const intent = await readSwitchIntent(config.root);
     const join = client.token ? null : () => session.retrying("join", session.join);
     const how = { start: !intent, join, unshare: !runAs, log, clock, signal };
-    if (deps.early) Object.assign(how, { started: deps.early.started, trace: deps.early.trace });
-    const booted = await boot({ ...config, supervisor, ...how });
+    const early = deps.early ? { started: deps.early.started, trace: deps.early.trace } : {};
+    const booted = await boot({ ...config, supervisor, ...how, ...early });
     if (booted.healthy) agent.booted = booted.healthy;
     agent.cas.build = booted.afterStore(agent.cas.build);
     beating = heartbeats(agent);

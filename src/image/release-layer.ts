@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { layRelease, type LaidRelease } from "../cas/lay-release.js";
 import type { Clock } from "../lib/clock.js";
 import { switchCurrent } from "../lib/server-root.js";
+import { saveCurrentApp } from "../runtime/current-app.js";
+import { loadDefinition } from "../runtime/release-app.js";
 import type { ReleaseLayer } from "./image-store.js";
 
 /**
@@ -11,7 +13,8 @@ import type { ReleaseLayer } from "./image-store.js";
  * tarball is downloaded into `work`, laid into the root's store with the
  * release materialised from it as links to the blobs (layRelease: a booted
  * server's next deploy fetches only what changed), and `current` and `activations.json` are
- * written by the agent's own switch. Returns the layer's one-line summary.
+ * written by the agent's own switch, with the parsed strata.yaml the boot
+ * starts from (current-app.json). Returns the layer's one-line summary.
  */
 export async function applyReleaseLayer(
   layer: ReleaseLayer,
@@ -34,6 +37,10 @@ export async function applyReleaseLayer(
     activated_at: clock.now(),
     version: layer.release.version,
   });
+  // For the early boot of servers from the image (runtime/early-boot.ts): starts without a parser.
+  await saveCurrentApp(root, layer.release.id, await loadDefinition(root, layer.release.id)).catch(
+    () => undefined, // no strata.yaml to parse: the boot says why, as before
+  );
   const how = laid.stored ? ", in the file store" : " (no file manifest: not in the file store)";
   return `${layer.release.id}: ${laid.files} files, ${laid.bytes} bytes${how}`;
 }

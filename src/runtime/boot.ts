@@ -4,10 +4,9 @@ import type { Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
 import { failpoint } from "../lib/failpoint.js";
 import { readCurrent } from "../lib/server-root.js";
-import { isAppStopped } from "./app-control.js";
+import { isAppStopped, readCurrentApp } from "./current-app.js";
 import type { BootTrace } from "./boot-trace.js";
 import { checkHealth } from "./health.js";
-import { loadAppSpec } from "./release-app.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
 
 export interface BootOptions {
@@ -133,7 +132,12 @@ export async function startCurrent(options: {
   const { root, address, supervisor, log, trace } = options;
   const current = await readCurrent(root);
   if (!current || (await isAppStopped(root))) return null;
-  return loadAppSpec(root, current, address).then(
+  // Saved by the bake: the parser (release-app.js: yaml, zod) loads only when it is not.
+  const cached = await readCurrentApp(root, current, address);
+  const spec = cached
+    ? Promise.resolve(cached)
+    : import("./release-app.js").then(({ loadAppSpec }) => loadAppSpec(root, current, address));
+  return spec.then(
     async (app) => {
       trace("app_spec_loaded");
       await supervisor.start(app);

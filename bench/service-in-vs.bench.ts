@@ -87,6 +87,11 @@ async function main(): Promise<void> {
       }),
     );
     return {
+      runs: runs[side].map((r) => ({
+        load_average: r.machine.load_average,
+        lags_ms: r.launches.c.map((l) => l.lag_ms),
+        app_start_health_ms: r.app_start_health_ms.samples,
+      })),
       launches: launches.length,
       lags_ms: launches.map((l) => l.lag_ms),
       median_lag_ms: lag,

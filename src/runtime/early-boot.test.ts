@@ -85,10 +85,13 @@ describe("the agent's early boot (issue 13: service-in from a golden image)", ()
     assert.equal(await startEarly(["--root", root, "--address", "127.82.3.2"], ENV), null);
   });
 
-  test("opens the root only once its launcher says it is complete, and not at all when the launcher goes away", async () => {
+  test("opens the root only once its launcher says it is complete, and refuses it when the launcher goes away first", async () => {
     // A process of its own: the launcher's pipe is its file descriptor 3.
     const script = `const { startEarly } = await import(${JSON.stringify(EARLY_BOOT)});
-      const early = await startEarly(process.argv.slice(1), process.env);
+      const early = await startEarly(process.argv.slice(1), process.env).catch((err) => {
+        process.stdout.write("refused: " + err.message);
+        process.exit(1);
+      });
       process.stdout.write(early?.started ? "started " + early.started.releaseId : "nothing");
       await early?.stop();`;
     const spawnEarly = (root: string, address: string) => {
@@ -120,7 +123,9 @@ describe("the agent's early boot (issue 13: service-in from a golden image)", ()
     const abandoned = spawnEarly(await rootWithCurrent(dir), "127.82.3.4");
     abandoned.ready.end();
     await abandoned.exited;
-    assert.equal(abandoned.output.out, "nothing");
-    assert.match(abandoned.output.err, /its launcher never said it was complete/);
+    assert.match(
+      abandoned.output.out,
+      /^refused: .*its launcher went away before the root was complete/,
+    );
   });
 });

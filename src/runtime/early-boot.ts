@@ -2,7 +2,7 @@ import { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
 import { parseArgs } from "node:util";
 import { systemClock } from "../lib/clock.js";
-import { messageOf } from "../lib/errors.js";
+import { StrataError, messageOf } from "../lib/errors.js";
 import { readSwitchIntent } from "../lib/server-root.js";
 import { AGENT_OPTIONS, IPV4, ROOT_READY_FD_ENV, appUserOf, caOf } from "./agent-flags.js";
 import { startCurrent } from "./boot.js";
@@ -33,7 +33,8 @@ export interface EarlyBoot {
  * `boot()` would, so that the app's own start runs while the agent loads and
  * joins. Reads the same flags as `main()`; with `--help` or flags that
  * `main()` will refuse, or a root that cannot be opened, does nothing
- * (null) and leaves it to `main()` to say why.
+ * (null) and leaves it to `main()` to say why. Rejects ("unavailable") only
+ * when the launcher's pipe closes without `ready`: the root is not to be used.
  */
 export async function startEarly(
   argv: string[],
@@ -55,10 +56,11 @@ export async function startEarly(
   if (readyFd) {
     // Only this process waits on it: the app it starts does not inherit it.
     delete process.env[ROOT_READY_FD_ENV];
-    if (!(await rootReady(Number(readyFd)))) {
-      process.stderr.write(`[agent] ${config.root}: its launcher never said it was complete\n`);
-      return null;
-    }
+    if (!(await rootReady(Number(readyFd))))
+      throw new StrataError(
+        "unavailable",
+        `[agent] ${config.root}: its launcher went away before the root was complete`,
+      );
     trace("root_ready");
   }
   const tokens = createTokenRelay();

@@ -6,8 +6,8 @@
  * the boot trace's file name it reads), so only the product code differs; its
  * agent writes no boot trace, so its milestones are the control plane's.
  *
- * Usage: node --import tsx bench/service-in-vs.bench.ts --base DIR [--rounds 2] [--launches 5] [--size-mb 50] [--net 127.82]
- * Writes docs/benchmarks/service-in-vs-main.json and .md.
+ * Usage: node --import tsx bench/service-in-vs.bench.ts --base DIR [--rounds 2] [--launches 5] [--size-mb 50] [--net 127.82] [--out PATH]
+ * Writes docs/benchmarks/service-in-vs-main.json and .md (or PATH.json and PATH.md).
  */
 import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 
 const HERE = fileURLToPath(new URL("..", import.meta.url));
-const OUT = fileURLToPath(new URL("../docs/benchmarks/service-in-vs-main", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
@@ -26,8 +25,12 @@ const { values: args } = parseArgs({
     launches: { type: "string", default: "5" },
     "size-mb": { type: "string", default: "50" },
     net: { type: "string", default: "127.82" },
+    /** Path of the results without `.json` / `.md`. @default docs/benchmarks/service-in-vs-main */
+    out: { type: "string" },
   },
 });
+const OUT =
+  args.out ?? fileURLToPath(new URL("../docs/benchmarks/service-in-vs-main", import.meta.url));
 if (!args.base) throw new Error("--base DIR (a checkout of main with node_modules) is required");
 const BASE = args.base;
 const ROUNDS = Number(args.rounds);

@@ -64,22 +64,24 @@ export async function startEarly(
     trace("root_ready");
   }
   const tokens = createTokenRelay();
+  let onSignal: ((name: NodeJS.Signals) => void) | null = null;
+  const unhandle = () => onSignal && process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
   try {
     const opened = await openRoot(config, tokens, systemClock, log);
     trace("root_opened");
+    // Until run() owns the app (its own handlers turn signals into its stop), a signal stops it here:
+    // the app has a process group of its own, and a stop of the agent's group would not reach it.
+    onSignal = (name) =>
+      void opened.supervisor.stop().finally(() => process.exit(128 + osConstants.signals[name]));
+    process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
     const start = !(await readSwitchIntent(config.root));
     const how = { ...config, supervisor: opened.supervisor, log, trace };
     const started = start ? await startCurrent(how) : null;
-    // Until run() owns the app (its own handlers turn signals into its stop), a signal stops it here:
-    // the app has a process group of its own, and a stop of the agent's group would not reach it.
-    const onSignal = (name: NodeJS.Signals) =>
-      void opened.supervisor.stop().finally(() => process.exit(128 + osConstants.signals[name]));
-    process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
     return {
       started,
       trace,
       attach: (client, agentLog) => {
-        process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+        unhandle();
         tokens.attach(client);
         flush(agentLog);
         return opened;
@@ -90,6 +92,7 @@ export async function startEarly(
       },
     };
   } catch (err) {
+    unhandle();
     flush((line) => process.stderr.write(`${line}\n`));
     process.stderr.write(`[agent] early boot: ${messageOf(err)}\n`);
     return null;

@@ -7,15 +7,19 @@
  * against release size. Conditions are interleaved (a, b, c, a, b, c, ...)
  * so that drift on a shared machine hits all three alike.
  *
- * Usage: node --import tsx bench/service-in.bench.ts [--launches 10] [--size-mb 50] [--bake-sizes 1,10,50,100] [--bake-reps 3]
- * Writes docs/benchmarks/service-in.json and docs/benchmarks/service-in.md.
+ * Each launch's milestones come from the agent's boot trace (STRATA_BOOT_TRACE,
+ * src/runtime/boot-trace.ts) and the control plane's timestamps.
+ *
+ * Usage: node --import tsx bench/service-in.bench.ts [--launches 10] [--size-mb 50] [--bake-sizes 1,10,50,100] [--bake-reps 3] [--conditions a,b,c] [--out docs/benchmarks/service-in]
+ * Writes docs/benchmarks/service-in.json and docs/benchmarks/service-in.md
+ * (`--bake-sizes ""` skips the bakes).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ApiClient } from "../src/cli/client.js";
@@ -24,6 +28,8 @@ import { createLocalImageStore } from "../src/image/local/local-image-store.js";
 import { systemClock } from "../src/lib/clock.js";
 import { startControlPlane, type ControlPlane } from "../src/server/control-plane.js";
 import { FleetOps } from "../src/fleet/fleet-ops.js";
+import { BOOT_TRACE_FILE } from "../src/runtime/boot-trace.js";
+import type { Provider } from "../src/provider/provider.js";
 import type { ImagesView } from "../src/wire/image.js";
 import type { Release } from "../src/wire/release.js";
 import type { StatusView } from "../src/wire/server.js";
@@ -31,7 +37,6 @@ import { EXAMPLE_APP, build, deployAndWait, randomLoopbackPrefix } from "../test
 
 const OUT_DIR = fileURLToPath(new URL("../docs/benchmarks/", import.meta.url));
 type Condition = "a" | "b" | "c";
-const CONDITIONS: Condition[] = ["a", "b", "c"];
 const LABELS: Record<Condition, string> = {
   a: "(a) image without the app: fetch at boot",
   b: "(b) stale image (older app): fetch at boot",
@@ -46,11 +51,28 @@ const { values: args } = parseArgs({
     "bake-reps": { type: "string", default: "3" },
     /** `127.a` of the loopback addresses used: the API on `<net>.1.x`, servers on `<net>.2.x`. @default random */
     net: { type: "string" },
+    conditions: { type: "string", default: "a,b,c" },
+    /** Path of the results without `.json` / `.md`. */
+    out: { type: "string" },
   },
 });
 const LAUNCHES = Number(args.launches);
+const CONDITIONS = args.conditions.split(",") as Condition[];
+const OUT = args.out ?? join(OUT_DIR, "service-in");
+/** Milestones of one launch, in ms after the launch request (FleetOps.up). */
+const MILESTONES = [
+  "clone_done",
+  "agent_process_start",
+  "app_spawned",
+  "agent_joined",
+  "app_healthy",
+  "ready",
+  "in_service",
+  "served",
+] as const;
+type Milestone = (typeof MILESTONES)[number];
 const SIZE_MB = Number(args["size-mb"]);
-const BAKE_SIZES = args["bake-sizes"].split(",").map(Number);
+const BAKE_SIZES = args["bake-sizes"].split(",").filter(Boolean).map(Number);
 const BAKE_REPS = Number(args["bake-reps"]);
 
 const median = (xs: number[]) => {
@@ -118,6 +140,18 @@ async function appStartAndHealth(releaseDir: string, host: string): Promise<numb
   }
 }
 
+/** The first time of each milestone in the agent's boot trace (epoch ms); empty without one. */
+async function bootTrace(root: string | undefined): Promise<Record<string, number | undefined>> {
+  if (!root) return {};
+  const text = await readFile(join(root, BOOT_TRACE_FILE), "utf8").catch(() => "");
+  const events: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const [event, at] = line.split(" ");
+    if (event && at) events[event] ??= Number(at);
+  }
+  return events;
+}
+
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "strata-bench-service-in-"));
   const loadBefore = loadavg()[0]!;
@@ -144,6 +178,7 @@ async function main(): Promise<void> {
         dataDir: join(work, "data"),
         listen: `${api}.1:0`,
       }),
+      agentEnv: { STRATA_BOOT_TRACE: "1" },
     });
     const client = new ApiClient(plane.url, plane.adminToken);
     // A deploy needs its group to exist (issue 15); the bench deploys before any server runs.
@@ -207,10 +242,22 @@ async function main(): Promise<void> {
     );
 
     let chosen: string | null = null;
+    /** The last launch: when the provider's launch returned (the root cloned), and the root. */
+    const launched: { at?: number; root?: string } = {};
+    const localProvider = plane.provider;
+    const provider: Provider = {
+      ...localProvider,
+      launch: async (spec) => {
+        const instance = await localProvider.launch(spec);
+        launched.at = Date.now();
+        if (instance.root) launched.root = instance.root;
+        return instance;
+      },
+    };
     const fleetOps = new FleetOps({
       store: plane.store,
       fleet: plane.fleet,
-      provider: plane.provider,
+      provider,
       clock: systemClock,
       audit: async () => undefined,
       agent: () => ({ server: plane!.url, joinToken: plane!.joinToken }),
@@ -228,6 +275,10 @@ async function main(): Promise<void> {
         ready_to_in_service_ms: number | null;
         launch_to_join_ms: number | null;
         fetched: boolean;
+        /** ms after the launch request; null where the agent's trace lacks it (main's agent). */
+        milestones: Record<Milestone, number | null>;
+        /** Every event of the agent's boot trace, ms after the launch request. */
+        trace: Record<string, number | null>;
       }[]
     > = { a: [], b: [], c: [] };
     for (let round = 0; round < LAUNCHES; round++) {
@@ -249,7 +300,10 @@ async function main(): Promise<void> {
           joined ??= performance.now();
           return join0.call(plane!.fleet, req);
         };
+        delete launched.at;
+        delete launched.root;
         const t0 = performance.now();
+        const epoch0 = performance.timeOrigin + t0;
         const [name] = await fleetOps.up("web", 1);
         const t1 = await untilServed(lbUrl, "2.0.0", 5);
         plane.artifacts.open = open;
@@ -258,17 +312,32 @@ async function main(): Promise<void> {
           (x) => x.name === name,
         )!;
         const at = (x: string | null) => (x ? Date.parse(x) : null);
-        const [launched, ready, inService] = [
+        const [launchedAt, ready, inService] = [
           at(s.launched_at),
           at(s.ready_at),
           at(s.in_service_at),
         ];
+        const trace = await bootTrace(launched.root);
+        const after = (epoch: number | null | undefined) =>
+          epoch == null ? null : Math.round(epoch - epoch0);
+        const milestones: Record<Milestone, number | null> = {
+          clone_done: after(launched.at),
+          agent_process_start: after(trace.process_start),
+          app_spawned: after(trace.app_spawned),
+          agent_joined: joined === null ? null : Math.round(joined - t0),
+          app_healthy: after(trace.app_healthy),
+          ready: after(ready),
+          in_service: after(inService),
+          served: Math.round(t1 - t0),
+        };
         launches[condition].push({
           lag_ms: Math.round(t1 - t0),
-          launched_to_ready_ms: launched !== null && ready !== null ? ready - launched : null,
+          launched_to_ready_ms: launchedAt !== null && ready !== null ? ready - launchedAt : null,
           ready_to_in_service_ms: ready !== null && inService !== null ? inService - ready : null,
           fetched: opened.includes(v2.id),
           launch_to_join_ms: joined === null ? null : Math.round(joined - t0),
+          milestones,
+          trace: Object.fromEntries(Object.entries(trace).map(([k, v]) => [k, after(v)])),
         });
         log(
           `round ${round + 1} ${condition}: ${Math.round(t1 - t0)} ms${opened.includes(v2.id) ? " (fetched)" : ""}`,
@@ -332,14 +401,14 @@ async function main(): Promise<void> {
       },
       launches,
       median_lag_ms: medians,
-      ratio_c_over_a: +(medians.c / medians.a).toFixed(3),
+      ratio_c_over_a: medians.a ? +(medians.c / medians.a).toFixed(3) : null,
       ratio_c_over_app: +(medians.c / appMedian).toFixed(2),
       target: "(c) within 1.2x of the app's own start + health check",
       target_met: medians.c <= 1.2 * appMedian,
       bake: bakes.map((b) => ({ ...b, median_ms: median(b.bake_ms) })),
     };
-    await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(join(OUT_DIR, "service-in.json"), JSON.stringify(result, null, 2) + "\n");
+    await mkdir(dirname(OUT), { recursive: true });
+    await writeFile(`${OUT}.json`, JSON.stringify(result, null, 2) + "\n");
     const breakdown = (
       c: Condition,
       key: "launched_to_ready_ms" | "ready_to_in_service_ms" | "launch_to_join_ms",
@@ -359,22 +428,36 @@ async function main(): Promise<void> {
         return `| ${LABELS[c]} | ${medians[c]} | ${Math.min(...lags)} | ${Math.max(...lags)} | ${breakdown(c, "launch_to_join_ms")} | ${breakdown(c, "launched_to_ready_ms")} | ${breakdown(c, "ready_to_in_service_ms")} | ${launches[c].filter((l) => l.fetched).length}/${LAUNCHES} |`;
       }),
       "",
-      `- Ratio (c)/(a): **${result.ratio_c_over_a}**.`,
+      ...(result.ratio_c_over_a ? [`- Ratio (c)/(a): **${result.ratio_c_over_a}**.`] : []),
       `- The app's own start + health check (\`node server.js\` until /healthz answers, once per round): median ${Math.round(appMedian)} ms; (c) is **${result.ratio_c_over_app}×** that (target ≤ 1.2×: ${result.target_met ? "met" : "not met"}).`,
       `- The app layer (the file store plus the release materialised from it) holds ${(layerBytes / 1024 / 1024).toFixed(1)} MiB for a ${(v2.size / 1024 / 1024).toFixed(1)} MiB release: ${result.app_layer.over_release}× (a layer of the release's files alone was 1×).`,
       `- Cloning the current image (${(current.size! / 1024 / 1024).toFixed(1)} MiB) into a server root: median ${result.clone_ms.median} ms (${copyMethod}).`,
       "",
-      "## App-layer bake time against release size",
+      "## Where a launch's time goes",
       "",
-      "| release (MiB) | bake median (ms) | samples (ms) |",
-      "|---:|---:|---|",
+      "Median ms after the launch request of each milestone (— where the agent's boot trace lacks it): the provider's launch returned (the image cloned into the root), the agent's process started, the app spawned, the join reached the control plane, the boot's health watch passed, the control plane marked the server ready, put it in the balancer, and the first request through the balancer answered.",
+      "",
+      `| condition | ${MILESTONES.join(" | ")} |`,
+      `|---|${MILESTONES.map(() => "---:").join("|")}|`,
+      ...CONDITIONS.map((c) => {
+        const cells = MILESTONES.map((m) => {
+          const xs = launches[c].map((l) => l.milestones[m]).filter((x): x is number => x !== null);
+          return xs.length ? String(Math.round(median(xs))) : "—";
+        });
+        return `| ${LABELS[c]} | ${cells.join(" | ")} |`;
+      }),
+      "",
+      ...(bakes.length ? ["## App-layer bake time against release size", ""] : []),
+      ...(bakes.length
+        ? ["| release (MiB) | bake median (ms) | samples (ms) |", "|---:|---:|---|"]
+        : []),
       ...result.bake.map(
         (b) =>
           `| ${(b.release_bytes / 1024 / 1024).toFixed(1)} | ${b.median_ms} | ${b.bake_ms.join(", ")} |`,
       ),
       "",
     ].join("\n");
-    await writeFile(join(OUT_DIR, "service-in.md"), md);
+    await writeFile(`${OUT}.md`, md);
     process.stdout.write(md);
   } finally {
     await plane?.close();

@@ -14,6 +14,7 @@ import { watchParent } from "../lib/process.js";
 import { createAgentOps, type AgentOpsConfig } from "../ops/agent-ops.js";
 import { createAppControl } from "../runtime/app-control.js";
 import { boot } from "../runtime/boot.js";
+import type { EarlyBoot } from "../runtime/early-boot.js";
 import { createAgentReleaseBuilder, type CasReleaseBuilder } from "../cas/release-builder.js";
 
 export interface AgentConfig extends AgentOpsConfig {
@@ -51,6 +52,8 @@ export interface AgentDeps {
   clock?: Clock;
   /** @default a line on stderr */
   log?: (line: string) => void;
+  /** What the executable's early boot opened and started (runtime/early-boot.ts). @default none */
+  early?: EarlyBoot | null;
 }
 
 const LONG_POLL_SECONDS = 25;
@@ -94,7 +97,8 @@ export async function run(
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
 
-  const { supervisor, releaseKey, runAs } = await openRoot(config, client, clock, log);
+  const { supervisor, releaseKey, runAs } =
+    deps.early?.attach(client, log) ?? (await openRoot(config, client, clock, log));
   const session = createSession({
     ...config,
     ...(releaseKey ? { releaseKey } : {}),
@@ -113,7 +117,8 @@ export async function run(
     const intent = await readSwitchIntent(config.root);
     const join = client.token ? null : () => session.retrying("join", session.join);
     const how = { start: !intent, join, unshare: !runAs, log, clock, signal };
-    const booted = await boot({ ...config, supervisor, ...how });
+    const early = deps.early ? { started: deps.early.started, trace: deps.early.trace } : {};
+    const booted = await boot({ ...config, supervisor, ...how, ...early });
     if (booted.healthy) agent.booted = booted.healthy;
     agent.cas.build = booted.afterStore(agent.cas.build);
     beating = heartbeats(agent);

@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
-import { DEFAULT_APP_USER } from "../lib/app-user.js";
+import { AGENT_OPTIONS as OPTIONS, IPV4, appUserOf, caOf } from "../runtime/agent-flags.js";
 import { run, type AgentConfig } from "./agent.js";
+import type { EarlyBoot } from "../runtime/early-boot.js";
 import { AGENT_OPS_USAGE, agentOpsConfig } from "../ops/agent-ops.js";
 
 /**
@@ -32,21 +32,6 @@ ${AGENT_OPS_USAGE}
 
 environment: STRATA_HEARTBEAT_MS (default 5000), STRATA_EXIT_WITH_PARENT=1 (stop with the parent process)`;
 
-const OPTIONS = {
-  server: { type: "string" },
-  "join-token": { type: "string" },
-  group: { type: "string" },
-  root: { type: "string" },
-  address: { type: "string", default: "127.0.0.1" },
-  name: { type: "string" },
-  "max-unpacked-size": { type: "string" },
-  "app-user": { type: "string" },
-  "ca-file": { type: "string" },
-  "metrics-address": { type: "string" },
-  verbose: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
-} as const;
-
 /** Flags over environment; null when help was asked for. Throws `bad_request` naming the flag. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | null {
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
@@ -66,7 +51,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
         : null;
   if (missing)
     throw new StrataError("bad_request", `[agent] ${missing} is required\n${AGENT_USAGE}`);
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(values.address)) {
+  if (!IPV4.test(values.address)) {
     throw new StrataError(
       "bad_request",
       `[agent] --address: expected an IPv4 address, got "${values.address}"`,
@@ -93,34 +78,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     heartbeatMs: Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5000,
     exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
     ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),
-    ...appUser(values["app-user"] ?? env.STRATA_APP_USER),
+    ...appUserOf(values["app-user"] ?? env.STRATA_APP_USER),
     ...caOf(values["ca-file"], env.STRATA_CA),
     ...agentOpsConfig(values["metrics-address"] ?? env.STRATA_METRICS_ADDRESS),
   };
 }
 
-function caOf(file: string | undefined, pem: string | undefined): { ca?: string } {
-  if (file) {
-    try {
-      return { ca: readFileSync(file, "utf8") };
-    } catch (err) {
-      throw new StrataError(
-        "bad_request",
-        `[agent] --ca-file: cannot read ${file}: ${messageOf(err)}`,
-      );
-    }
-  }
-  return pem ? { ca: pem } : {};
-}
-
-/** As root, apps run as an unprivileged account unless told `root`; otherwise as the agent. */
-function appUser(name: string | undefined): { appUser?: string } {
-  if (process.getuid?.() !== 0 || name === "root") return {};
-  return { appUser: name || DEFAULT_APP_USER };
-}
-
 /** Runs the agent until SIGINT or SIGTERM, which become the abort of `run()`'s signal. */
-export async function runUntilSignalled(config: AgentConfig): Promise<void> {
+export async function runUntilSignalled(config: AgentConfig, early?: EarlyBoot): Promise<void> {
   const controller = new AbortController();
   const stop = (name: string) => controller.abort(new Error(`[agent] ${name}`));
   const onInt = () => stop("SIGINT");
@@ -128,7 +93,7 @@ export async function runUntilSignalled(config: AgentConfig): Promise<void> {
   process.once("SIGINT", onInt);
   process.once("SIGTERM", onTerm);
   try {
-    await run(controller.signal, config);
+    await run(controller.signal, config, { early });
   } finally {
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
@@ -136,7 +101,11 @@ export async function runUntilSignalled(config: AgentConfig): Promise<void> {
 }
 
 /** The standalone agent process: its one error handler decides the message and the exit code. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  early?: EarlyBoot | null,
+): Promise<number> {
   const verbose = argv.includes("--verbose");
   try {
     const config = parseAgentArgs(argv, env);
@@ -144,7 +113,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       process.stdout.write(`${AGENT_USAGE}\n`);
       return 0;
     }
-    await runUntilSignalled(config);
+    await runUntilSignalled(config, early ?? undefined);
     return 0;
   } catch (err) {
     process.stderr.write(`error: ${messageOf(err)}\n`);

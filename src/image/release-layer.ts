@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { layRelease, type LaidRelease } from "../cas/lay-release.js";
 import type { Clock } from "../lib/clock.js";
 import { switchCurrent } from "../lib/server-root.js";
+import { saveCurrentApp } from "../runtime/current-app.js";
+import { loadDefinition } from "../runtime/release-app.js";
 import type { ReleaseLayer } from "./image-store.js";
 
 /**
@@ -68,6 +70,10 @@ export async function installReleaseLayer(
     activated_at: options.activatedAt,
     version: release.version,
   });
+  // For the early boot of servers from the image (runtime/early-boot.ts): starts without a parser.
+  await loadDefinition(root, release.id)
+    .then((definition) => saveCurrentApp(root, release.id, definition))
+    .catch(() => undefined); // a strata.yaml that does not parse: the boot says why, as before
   const how = laid.stored ? ", in the file store" : " (no file manifest: not in the file store)";
   return { ...laid, summary: `${release.id}: ${laid.files} files, ${laid.bytes} bytes${how}` };
 }

@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
 import { build } from "esbuild";
 
 /**
@@ -13,10 +15,37 @@ export interface Bundle {
   inputs: string[];
 }
 
-export async function bundleEntry(entry: string, outfile: string): Promise<Bundle> {
+export interface BundleOptions {
+  /**
+   * Puts what the entry reaches only through `import()` in chunks of its own,
+   * in `<outfile name>-chunks/` beside it, so node parses and runs only the
+   * first stage's modules before that stage goes on (the agent starts the app
+   * before it loads the rest).
+   * @default false: one file
+   */
+  splitting?: boolean;
+}
+
+export async function bundleEntry(
+  entry: string,
+  outfile: string,
+  options: BundleOptions = {},
+): Promise<Bundle> {
+  const name = basename(outfile, extname(outfile));
+  // Chunks are named by content: those of an earlier build would pile up.
+  if (options.splitting)
+    await rm(join(dirname(outfile), `${name}-chunks`), { recursive: true, force: true });
   const result = await build({
     entryPoints: [entry],
-    outfile,
+    ...(options.splitting
+      ? {
+          splitting: true,
+          outdir: dirname(outfile),
+          entryNames: name,
+          chunkNames: `${name}-chunks/[name]-[hash]`,
+          outExtension: { ".js": extname(outfile) },
+        }
+      : { outfile }),
     bundle: true,
     platform: "node",
     format: "esm",

@@ -1,4 +1,4 @@
-import { access, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isoTime, type Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
@@ -9,8 +9,9 @@ import { checkHealth } from "./health.js";
 import { explainUnhealthy, loadAppSpec } from "./release-app.js";
 import type { Supervisor } from "./supervisor.js";
 
-/** Kept in the server root while the app is stopped, so a restarted agent does not start it at boot. */
-export const STOPPED_MARKER = "app-stopped";
+import { STOPPED_MARKER, isAppStopped } from "./current-app.js";
+
+export { STOPPED_MARKER, isAppStopped };
 
 export interface AppControlOptions {
   /** The server root. */
@@ -22,14 +23,6 @@ export interface AppControlOptions {
   signal: AbortSignal;
   /** Where reports go: called with each step and the final report. Must not throw. */
   session: { report: (report: AgentReport) => void | Promise<void> | undefined };
-}
-
-/** Whether the app was stopped and must stay so (checked at boot, before the control plane answers). */
-export function isAppStopped(root: string): Promise<boolean> {
-  return access(join(root, STOPPED_MARKER)).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** `strata app stop|start|restart` on one server: the app's process, not its release. */

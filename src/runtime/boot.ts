@@ -4,9 +4,9 @@ import type { Clock } from "../lib/clock.js";
 import { messageOf } from "../lib/errors.js";
 import { failpoint } from "../lib/failpoint.js";
 import { readCurrent } from "../lib/server-root.js";
-import { isAppStopped } from "./app-control.js";
+import { isAppStopped, readCurrentApp } from "./current-app.js";
+import type { BootTrace } from "./boot-trace.js";
 import { checkHealth } from "./health.js";
-import { loadAppSpec } from "./release-app.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
 
 export interface BootOptions {
@@ -30,9 +30,17 @@ export interface BootOptions {
    * from it (unshareStore): the apps run as the agent's own account.
    */
   unshare: boolean;
+  /**
+   * The app the agent's early boot started (`early-boot.ts`), null when it
+   * started none; then `start` is not looked at.
+   * @default the boot starts it
+   */
+  started?: AppSpec | null;
   log: (line: string) => void;
   clock: Clock;
   signal: AbortSignal;
+  /** @default no trace */
+  trace?: BootTrace;
 }
 
 export interface Booted {
@@ -68,13 +76,20 @@ const WATCH_INTERVAL_MS = 10;
  * join token).
  */
 export async function boot(options: BootOptions): Promise<Booted> {
-  const app = options.start ? await startCurrent(options) : null;
+  const trace = options.trace ?? (() => {});
+  const app =
+    options.started !== undefined
+      ? options.started
+      : options.start
+        ? await startCurrent({ ...options, trace })
+        : null;
   if (app) failpoint("boot.started", options.root);
   // The join runs while the app comes up. A kill between the control plane's answer to the
   // join and the saved token is safe: the join token stays valid until the new agent token's
   // first use (Fleet.join), so the restarted agent joins again.
   const joined = options.join?.() ?? Promise.resolve();
   let healthy = app ? watchHealth(app, options) : null;
+  void healthy?.then((ok) => trace(ok ? "app_healthy" : "app_unhealthy"));
   const unshared = options.unshare
     ? Promise.resolve(healthy)
         .then(() => unshareStore(options.root))
@@ -88,6 +103,7 @@ export async function boot(options: BootOptions): Promise<Booted> {
         )
     : Promise.resolve();
   await joined;
+  trace("joined");
   // Before the agent heartbeats (a healthy app on the desired release would enter service):
   // an app with secrets restarts with them; one with none runs as it should.
   if (app && (await options.supervisor.recheckSecrets())) {
@@ -105,14 +121,27 @@ export async function boot(options: BootOptions): Promise<Booted> {
   };
 }
 
-/** Starts what `current` holds, unless the app was stopped (`strata app stop`). */
-async function startCurrent(options: BootOptions): Promise<AppSpec | null> {
-  const { root, address, supervisor, log } = options;
+/** Starts what `current` holds, unless the app was stopped (`strata app stop`); the app started, if any. */
+export async function startCurrent(options: {
+  root: string;
+  address: string;
+  supervisor: Supervisor;
+  log: (line: string) => void;
+  trace: BootTrace;
+}): Promise<AppSpec | null> {
+  const { root, address, supervisor, log, trace } = options;
   const current = await readCurrent(root);
   if (!current || (await isAppStopped(root))) return null;
-  return loadAppSpec(root, current, address).then(
+  // Saved by the bake: the parser (release-app.js: yaml, zod) loads only when it is not.
+  const cached = await readCurrentApp(root, current, address);
+  const spec = cached
+    ? Promise.resolve(cached)
+    : import("./release-app.js").then(({ loadAppSpec }) => loadAppSpec(root, current, address));
+  return spec.then(
     async (app) => {
+      trace("app_spec_loaded");
       await supervisor.start(app);
+      trace("app_spawned");
       return supervisor.current === app ? app : null;
     },
     (err) => {

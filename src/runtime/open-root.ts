@@ -3,9 +3,23 @@ import { join } from "node:path";
 import { readCredentials } from "../fleet/agent-credentials.js";
 import { canEnter, ensureAppUser, type RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
+import { StrataError } from "../lib/errors.js";
 import { stopOrphan } from "../lib/process.js";
-import { fetchSecrets } from "./secrets.js";
+import type { FetchSecretsOptions, SecretSource } from "./secrets.js";
 import { createSupervisor, type Supervisor } from "./supervisor.js";
+
+/** Where the agent's token lives: its control-plane client, or a stand-in until that exists. */
+export interface TokenHolder {
+  readonly token: string | null;
+  setToken(token: string): void;
+}
+
+/** An opened root: the app's supervisor, the saved release key, the app's account. */
+export interface OpenedRoot {
+  supervisor: Supervisor;
+  releaseKey: string | undefined;
+  runAs?: RunAs;
+}
 
 /**
  * Prepares the root: folders, the saved token and key, the app user, no app
@@ -13,10 +27,10 @@ import { createSupervisor, type Supervisor } from "./supervisor.js";
  */
 export async function openRoot(
   config: { root: string; appUser?: string; server: string; ca?: string },
-  client: { readonly token: string | null; setToken(token: string): void },
+  client: TokenHolder,
   clock: Clock,
   log: (line: string) => void,
-): Promise<{ supervisor: Supervisor; releaseKey: string | undefined; runAs?: RunAs }> {
+): Promise<OpenedRoot> {
   const { root } = config;
   await mkdir(join(root, "releases"), { recursive: true });
   let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
@@ -34,8 +48,22 @@ export async function openRoot(
   const pidFile = join(root, "app.pid");
   if (await stopOrphan(pidFile, root)) log("[agent] stopped the app a previous agent left running");
   const logFile = join(root, "app.log");
-  const secrets = fetchSecrets({ ...config, token: () => client.token });
+  const secrets = lazySecrets({ ...config, token: () => client.token });
   const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
   const supervisor = createSupervisor(supervisorOptions);
   return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
+}
+
+/**
+ * `fetchSecrets`, its module (and undici's, for a pinned CA) loaded at the
+ * first ask with a token: the early boot's app start, before the agent has
+ * joined, asks without one and should not wait for that load.
+ */
+function lazySecrets(options: FetchSecretsOptions): SecretSource {
+  let source: Promise<SecretSource> | null = null;
+  return async () => {
+    if (!options.token()) throw new StrataError("unauthorized", "[agent] secrets: not joined yet");
+    source ??= import("./secrets.js").then(({ fetchSecrets }) => fetchSecrets(options));
+    return (await source)();
+  };
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLocalImageStore } from "../../src/image/local/local-image-store.js";
 import { bundleAgent } from "../../src/provider/local/agent-bundle.js";
+import { CURRENT_APP_FILE } from "../../src/runtime/current-app.js";
 import type { ImagesView, ScaleView } from "../../src/wire/image.js";
 import type { Release } from "../../src/wire/release.js";
 import {
@@ -81,6 +82,10 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
     assert.equal(release.length, FILES);
     const file = join(root, "releases", `sha256-${hex}`, "assets", "0.bin");
     assert.equal((await stat(file)).nlink, 2, "a link to its blob: the layer holds it once");
+    // Parsed at the bake, so that a server's early boot starts the app without a parser.
+    const saved = JSON.parse(await readFile(join(root, CURRENT_APP_FILE), "utf8"));
+    assert.equal(saved.release_id, v1.id);
+    assert.deepEqual(saved.definition.start, ["/bin/sh", "-c", "node server.js"]);
   });
 
   test("a server booted from the image fetches only the changed files on its next deploy (the gap: its store was empty, so that deploy was a full one)", async () => {

@@ -16,11 +16,18 @@ export function registerAgentCommand(program: Command): void {
         ...(global.verbose ? ["--verbose"] : []),
         ...flags,
       ];
-      // Loaded on use: the rest of the CLI does not need the agent.
-      const { parseAgentArgs, runUntilSignalled, AGENT_USAGE } =
-        await import("../../agent/main.js");
-      const config = parseAgentArgs(argv, process.env);
-      if (config) await runUntilSignalled(config);
-      else process.stdout.write(`${AGENT_USAGE}\n`);
+      // Loaded on use: the rest of the CLI does not need the agent. The app starts from
+      // `current` before the agent's modules load (runtime/early-boot.ts), as in the agent's bundle.
+      const { startEarly } = await import("../../runtime/early-boot.js");
+      const early = await startEarly(argv, process.env);
+      try {
+        const { parseAgentArgs, runUntilSignalled, AGENT_USAGE } =
+          await import("../../agent/main.js");
+        const config = parseAgentArgs(argv, process.env);
+        if (config) await runUntilSignalled(config, early ?? undefined);
+        else process.stdout.write(`${AGENT_USAGE}\n`);
+      } finally {
+        await early?.stop(); // the flags were refused, or run() has stopped the app already
+      }
     });
 }

@@ -3,9 +3,11 @@ import { randomUUID } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { StrataError } from "../../lib/errors.js";
 import { killGroup, spawnGroup, stopGroup } from "../../lib/process.js";
 import { strataCommand } from "../../lib/self.js";
+import { ROOT_READY_FD_ENV } from "../../runtime/agent-flags.js";
 import { bundleAgent } from "./agent-bundle.js";
 import type { Instance, LaunchSpec, Provider } from "../provider.js";
 
@@ -101,7 +103,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     );
   }
 
-  function startAgent(entry: Entry, argv: string[]): void {
+  /**
+   * Starts the agent of `entry`. With `rootReady`, the agent waits (before it
+   * opens its root) for `ready` on the pipe returned, written once the root is
+   * complete.
+   */
+  function startAgent(entry: Entry, argv: string[], rootReady = false): Writable | null {
     const log = openSync(join(entry.root!, "agent.log"), "a", 0o600);
     const child = spawnGroup(
       [
@@ -118,11 +125,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         entry.name,
       ],
       {
-        stdio: ["ignore", log, log],
+        stdio: rootReady ? ["ignore", log, log, "pipe"] : ["ignore", log, log],
         // The agent outlives the control plane, as on a VM: the data plane keeps serving while it restarts.
         env: {
           ...process.env,
           ...options.env,
+          ...(rootReady ? { [ROOT_READY_FD_ENV]: "3" } : {}),
           STRATA_JOIN_TOKEN: entry.agent.joinToken,
           ...(entry.agent.ca ? { STRATA_CA: entry.agent.ca } : {}),
         },
@@ -145,6 +153,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         }, RESTART_DELAY_MS).unref();
       }
     });
+    const ready = rootReady ? (child.stdio[3] as Writable) : null;
+    ready?.on("error", () => undefined); // the agent died meanwhile: its exit is handled above
+    return ready;
   }
 
   /** Watches an agent a previous control plane started; starts a new one when it dies. */
@@ -193,13 +204,19 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           if (!options.prepareRoot) {
             throw new StrataError("bad_request", "[provider] local: images are not enabled");
           }
+          // The agent's process starts while the image is cloned (each takes about as long).
+          const ready = startAgent(entry, await command(), true)!;
           await options.prepareRoot(spec.image, root);
+          ready.end("ready\n");
+        } else {
+          startAgent(entry, await command());
         }
-        startAgent(entry, await command());
         entry.state = "active";
       } catch (err) {
         // A failed launch leaves nothing behind, as a cloud provider deletes a server that failed.
         entry.state = "deleted";
+        const child = processes.get(entry.id);
+        if (child) await stopGroup(child, stopTimeoutMs);
         await save();
         await rm(root, { recursive: true, force: true });
         throw err;

@@ -420,7 +420,8 @@ export async function createEtcdCoordinator(
     let kv = known.has(server) ? known.get(server)! : (await read(server)).kv;
     let fresh = !known.has(server);
     for (;;) {
-      const now = await resolve(parse(kv));
+      const stored = parse(kv);
+      const now = viewNow(stored) ?? (await resolve(stored));
       const wanted = next(now);
       if (!wanted) {
         if (fresh) return now;
@@ -429,7 +430,8 @@ export async function createEtcdCoordinator(
         continue;
       }
       // Before the desired key names it: every replica's watch then has the descriptor first.
-      await Promise.all([publish(wanted.release), publish(wanted.stage)]);
+      const unpublished = [wanted.release, wanted.stage].filter((r) => r && !published.has(r.id));
+      if (unpublished.length > 0) await Promise.all(unpublished.map(publish));
       const value = JSON.stringify(storedOf(wanted));
       const result = await casPut(key, kv, value);
       if (result.succeeded) {
@@ -669,8 +671,11 @@ export async function createEtcdCoordinator(
   return {
     desired: async (server) => resolve((await read(server)).state),
 
-    desiredMany: async (servers) =>
-      Promise.all((await readMany(servers)).map((kv) => resolve(parse(kv)))),
+    async desiredMany(servers) {
+      const stored = (await readMany(servers)).map(parse);
+      const now = stored.map((state) => viewNow(state));
+      return now.every((state) => state !== null) ? now : Promise.all(stored.map(resolve));
+    },
 
     setDesired: (server, release, setOptions = {}) =>
       update(server, (now) => nextDesired(now, release, setOptions)),

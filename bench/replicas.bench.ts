@@ -6,9 +6,11 @@
  * then each parks a long poll `GET /v1/agents/desired` on its replica from a worker thread and
  * one `all-at-once` deploy call goes to the first replica: wake-up latency from the call until
  * each poll answered with the new generation, and CPU seconds each replica used meanwhile.
- * Nothing runs the release: the deployment fails after `deploy.server_timeout` and is waited out.
+ * Nothing runs the release: the deployment fails after `deploy.server_timeout` and is waited out,
+ * and the polls are parked and the deploy called again, `--rounds` times; the round with the
+ * median wake-up p99 is reported (on a shared machine one round is at the mercy of its neighbours).
  * Usage: npx tsx bench/replicas.bench.ts [--agents 1000,5000] [--setups embedded,engines]
- *   [--cpu-profile DIR] [--net 127.92]
+ *   [--rounds 3] [--cpu-profile DIR] [--net 127.92]
  * Writes docs/benchmarks/replicas.json and docs/benchmarks/replicas.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -43,6 +45,7 @@ const { values } = parseArgs({
   options: {
     agents: { type: "string", default: "1000,5000" },
     setups: { type: "string", default: "embedded,engines" },
+    rounds: { type: "string", default: "3" },
     /** Folder for V8 CPU profiles of the replica processes (written when they exit). */
     "cpu-profile": { type: "string" },
     /** `127.a` of every address the bench uses (replicas, agents' addresses). */
@@ -52,7 +55,8 @@ const { values } = parseArgs({
 const NET = values.net;
 const counts = values.agents.split(",").map(Number);
 const setups = values.setups.split(",") as ("embedded" | "engines")[];
-const COMMAND = `npx tsx bench/replicas.bench.ts --agents ${counts.join(",")} --setups ${setups.join(",")}`;
+const ROUNDS = Number(values.rounds);
+const COMMAND = `npx tsx bench/replicas.bench.ts --agents ${counts.join(",")} --setups ${setups.join(",")} --rounds ${ROUNDS}`;
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
 const WAIT_SECONDS = 60;
 const TICKS_PER_SECOND = 100; // Linux USER_HZ
@@ -90,8 +94,9 @@ async function startReplicas(setup: "embedded" | "engines", dir: string, schema:
       // Simulated agents join under names of their own with the cluster token.
       "join: { cluster_token: true }",
       // Long enough that the deployment's failure (nothing runs the release) comes after every
-      // long poll has answered, not inside the window measured.
-      "deploy: { server_timeout: 30s, drain_timeout: 1s }",
+      // long poll has answered, not inside the window measured; short enough for a few rounds.
+      // (A poll answered after it still counts when it answers: its generation moved on.)
+      "deploy: { server_timeout: 15s, drain_timeout: 1s }",
       ...(setup === "engines"
         ? [
             `state: { postgres: { url: "${ENGINES.postgresUrl}", schema: ${schema}, max_connections: 20 } }`,
@@ -203,43 +208,53 @@ async function run(setup: "embedded" | "engines", n: number) {
       workers.push(
         startWatchers({ url: replicas[r]!.url, tokens: share, waitSeconds: WAIT_SECONDS }),
       );
-    const answers = workers.map((w) => next(w, "result"));
-    const armed = workers.map((w) => next(w, "armed"));
-    for (const w of workers) w.postMessage({ type: "arm" });
-    await Promise.all(armed);
-    await sleep(3000); // let every replica park its long polls
-    const load = loadavg()[0] ?? 0;
-    const cpuBefore = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
-    const start = process.hrtime.bigint();
-    const deployment = await client.post<DeploymentView>("/v1/deployments", {
-      app: "hello",
-      group: "web",
-      version: release.version,
-      strategy: "all-at-once",
-    });
-    const returnedMs = Number(process.hrtime.bigint() - start) / 1e6;
-    const results: WatcherResult[] = (await Promise.all(answers)).flatMap((m) => m.results);
-    const cpuAfter = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
-    const woken = results.filter((x) => !x.error && x.generation > x.after);
-    const wake = woken.map((x) => (x.at_ns - Number(start)) / 1e6);
-    await waitFor(
-      "the deployment to end",
-      async () =>
-        (await client.get<DeploymentView>(`/v1/deployments/${deployment.id}`)).state !== "running",
-      300_000,
-    );
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const answers = workers.map((w) => next(w, "result"));
+      const armed = workers.map((w) => next(w, "armed"));
+      for (const w of workers) w.postMessage({ type: "arm" });
+      await Promise.all(armed);
+      await sleep(3000); // let every replica park its long polls
+      const load = loadavg()[0] ?? 0;
+      const cpuBefore = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
+      const start = process.hrtime.bigint();
+      const deployment = await client.post<DeploymentView>("/v1/deployments", {
+        app: "hello",
+        group: "web",
+        version: release.version,
+        strategy: "all-at-once",
+      });
+      const returnedMs = Number(process.hrtime.bigint() - start) / 1e6;
+      const results: WatcherResult[] = (await Promise.all(answers)).flatMap((m) => m.results);
+      const cpuAfter = await Promise.all(replicas.map((r) => cpuSeconds(r.child.pid!)));
+      const woken = results.filter((x) => !x.error && x.generation > x.after);
+      const wake = woken.map((x) => (x.at_ns - Number(start)) / 1e6);
+      await waitFor(
+        "the deployment to end",
+        async () =>
+          (await client.get<DeploymentView>(`/v1/deployments/${deployment.id}`)).state !==
+          "running",
+        300_000,
+      );
+      rounds.push({
+        wakeup_ms: rounded(summarize(wake)),
+        deploy_call_ms: round(returnedMs, 1),
+        missed: results.length - woken.length,
+        load_1m: round(load, 1),
+        cpu_seconds_per_replica: cpuAfter.map((c, i) => round(c - cpuBefore[i]!, 2)),
+        errors: results.flatMap((x) => (x.error ? [x.error] : [])).slice(0, 3),
+      });
+      log(`${setup} ${n} round ${r + 1}: ${JSON.stringify(rounds.at(-1))}`);
+    }
+    const byP99 = [...rounds].sort((a, b) => a.wakeup_ms.p99 - b.wakeup_ms.p99);
     const result = {
       setup,
       replicas: replicas.length,
       agents: n,
       join_ms: rounded(summarize(join)),
       heartbeat_ms: rounded(summarize(heartbeat)),
-      wakeup_ms: rounded(summarize(wake)),
-      deploy_call_ms: round(returnedMs, 1),
-      missed: results.length - woken.length,
-      load_1m: round(load, 1),
-      cpu_seconds_per_replica: cpuAfter.map((c, i) => round(c - cpuBefore[i]!, 2)),
-      errors: results.flatMap((x) => (x.error ? [x.error] : [])).slice(0, 3),
+      ...byP99[(byP99.length - 1) >> 1]!,
+      wakeup_p99_ms_rounds: rounds.map((x) => x.wakeup_ms.p99),
     };
     log(JSON.stringify(result));
     return result;
@@ -275,6 +290,7 @@ const table = markdownTable(
     "heartbeat p50 / p99 ms",
     "wake-up p50 ms",
     "wake-up p99 ms",
+    "p99 of each round",
     "deploy call ms",
     "missed",
     "CPU s per replica (wake-up)",
@@ -287,6 +303,7 @@ const table = markdownTable(
     `${r.heartbeat_ms.p50} / ${r.heartbeat_ms.p99}`,
     r.wakeup_ms.p50,
     `**${r.wakeup_ms.p99}**`,
+    r.wakeup_p99_ms_rounds.join(", "),
     r.deploy_call_ms,
     r.missed,
     r.cpu_seconds_per_replica.join(" + "),
@@ -341,7 +358,10 @@ N joins and N heartbeats (32 at a time, spread over the replicas), then N long p
 one worker thread per replica and one \`all-at-once\` deploy call to the first replica. Wake-up:
 from the deploy call until each long poll answered with the new generation (on the second
 replica this goes through etcd's watch). CPU: user + system seconds of each replica process
-from just before the deploy call until the last poll answered.
+from just before the deploy call until the last poll answered. Each deployment fails after
+\`deploy.server_timeout\` (nothing runs the release); then the polls are parked again and the
+deploy is called again, ${ROUNDS} time(s) in all on the same replicas: the table shows the round
+with the median wake-up p99 (its other columns from that round) and the p99 of every round.
 
 ${table}
 

@@ -50,6 +50,43 @@ test("a restarted fleet gives agents one heartbeat timeout before it calls them 
   await store.close();
 });
 
+// Regression: Fleet.sync swallowed every error, so a balancer that failed to drain a member
+// left the server half way with nothing in the log.
+test("a failed service decision is logged with the server named", async (t) => {
+  const store = createSqliteStore({ path: ":memory:" });
+  const coordinator = createLocalCoordinator({
+    desired: store.desired,
+    describeRelease: (id) => describeRelease(store, id),
+  });
+  const real = createLocalBalancer({ host: `127.${octet()}.${octet()}.1` });
+  const balancer = {
+    ...real,
+    removeMember: async () => {
+      throw new Error("pool web is gone");
+    },
+  };
+  const logged: string[] = [];
+  t.mock.method(console, "error", (line: string) => void logged.push(line));
+  const fleet = new Fleet({
+    store,
+    coordinator,
+    balancer,
+    clock: systemClock,
+    ensurePool: async () => undefined,
+    audit: async () => undefined,
+  });
+  await store.servers.insert({
+    ...emptyServer("web-1", "web", "127.0.0.2", Date.now(), "hash"),
+    state: "ready",
+    in_service: true,
+    app_healthy: false,
+  });
+  await fleet.sync("web-1");
+  assert.match(logged.join("\n"), /\[fleet\] web-1: cannot put it in .*: pool web is gone/);
+  await real.close();
+  await store.close();
+});
+
 const etcdSkip = await engineSkipReason("etcd", () =>
   new EtcdClient({ endpoints: ENGINES.etcdEndpoints }).get("/probe"),
 );

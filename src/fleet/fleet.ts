@@ -467,7 +467,14 @@ export class Fleet {
    */
   sync(name: string): Promise<void> {
     const previous = this.#syncing.get(name) ?? Promise.resolve();
-    const next = previous.then(() => this.#sync(name)).catch(() => undefined);
+    // The next heartbeat tries again; a balancer or store that keeps failing is worth a line.
+    const next = previous
+      .then(() => this.#sync(name))
+      .catch((err: unknown) => {
+        console.error(
+          `[fleet] ${name}: cannot put it in or take it out of service: ${messageOf(err)}`,
+        );
+      });
     this.#syncing.set(name, next);
     return next;
   }

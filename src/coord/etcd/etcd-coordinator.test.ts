@@ -212,6 +212,39 @@ if (skip) {
       await Promise.all([a.close(), b.close(), c.close()]);
     });
 
+    // Regression for the change to release ids: desired keys written before it hold both
+    // descriptors whole, and a control plane upgraded in place must still serve them.
+    test("a desired key written before release ids still reads, wakes and moves on", async () => {
+      const prefix = freshPrefix();
+      const etcd = new EtcdClient({ endpoints });
+      const legacy = { generation: 4, release: release(R1), stage: release(R2), restart: "r-1" };
+      await etcd.put(`${prefix}/desired/old`, JSON.stringify(legacy));
+      const [a, b] = await Promise.all([open({ prefix }), open({ prefix })]);
+      assert.deepEqual(await a.desired("old"), legacy);
+      assert.deepEqual(await a.desiredMany(["old"]), [legacy]);
+      const poll = b.watch("old", 4, 60_000);
+      const switched = await a.setDesired("old", release(R2));
+      assert.deepEqual(switched, { generation: 5, release: release(R2), restart: "r-1" });
+      assert.deepEqual(await poll, switched, "the other replica's long poll");
+      const stored = JSON.parse((await etcd.get(`${prefix}/desired/old`))!.value) as object;
+      assert.deepEqual(stored, { generation: 5, release_id: R2, restart: "r-1" }, "ids only now");
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test("a desired key whose release key is gone reads as no release, never an error", async () => {
+      const prefix = freshPrefix();
+      const etcd = new EtcdClient({ endpoints });
+      const logged: string[] = [];
+      const a = await open({ prefix, log: (line) => logged.push(line) });
+      await a.setDesired("s", release(R1));
+      await a.setStage("s", release(R2));
+      await etcd.delete(`${prefix}/releases/${R1}`);
+      const b = await open({ prefix, log: (line) => logged.push(line) });
+      assert.deepEqual(await b.desired("s"), { generation: 2, release: null, stage: release(R2) });
+      assert.match(logged.join("\n"), /release sha256:1+ is desired but .* is gone/);
+      await Promise.all([a.close(), b.close()]);
+    });
+
     test("a lock is renewed while held, past its lease", async () => {
       const prefix = freshPrefix();
       const [a, b] = await Promise.all([

@@ -41,7 +41,7 @@ describe("systemd units", () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   test("strata agent install writes a boot-time unit and a 0600 file for the join token", async () => {
-    const [run, missing] = await runCliBatch([
+    const [run, missing, help] = await runCliBatch([
       {
         args: [
           ...["--server", "http://127.50.0.1:7700", "agent", "install", "--group", "web"],
@@ -54,7 +54,12 @@ describe("systemd units", () => {
         args: ["agent", "install", "--root", "/srv", "--dry-run"],
         env: { STRATA_SERVER: "http://x" },
       },
+      // Regression: the agent command's help, turned off for the agent's own parser, was
+      // inherited: `strata agent install --help` failed with "unknown option '--help'".
+      { args: ["agent", "install", "--help"] },
     ]);
+    assert.equal(help!.code, EXIT.OK, help!.stderr);
+    assert.match(help!.stdout, /Usage: strata agent install/);
     assert.equal(run!.code, EXIT.OK, run!.stderr);
     const unitPath = join(dir, "units", "strata-agent.service");
     const text = await readFile(unitPath, "utf8");

@@ -3,6 +3,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StrataError } from "../../lib/errors.js";
+import { agentSubcommand } from "./agent.js";
 import { printJson, type OutputOptions } from "../output.js";
 
 /** The `strata` entry point of this installation, for ExecStart. */
@@ -79,10 +80,7 @@ interface InstallFlags extends OutputOptions {
 
 /** `strata agent install --group G --root DIR ...`: registered under `strata agent`, with the agent's own options. */
 export function registerAgentInstallCommand(program: Command): void {
-  const agent = program.commands.find((c) => c.name() === "agent");
-  if (!agent) throw new Error("register the agent command first");
-  agent
-    .command("install")
+  agentSubcommand(program, "install")
     .description(
       "write a systemd unit that starts this agent at boot (strata agent install --group G --root DIR ...)",
     )

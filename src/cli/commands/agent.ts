@@ -31,3 +31,14 @@ export function registerAgentCommand(program: Command): void {
       }
     });
 }
+
+/**
+ * A subcommand of `strata agent` (install, lay-release) with its own --help:
+ * the agent command turns help off for the agent's parser, and commander
+ * copies that to subcommands (`strata agent install --help` was an unknown option).
+ */
+export function agentSubcommand(program: Command, name: string): Command {
+  const agent = program.commands.find((c) => c.name() === "agent");
+  if (!agent) throw new Error("register the agent command first");
+  return agent.command(name).helpOption("-h, --help", "display help for command");
+}

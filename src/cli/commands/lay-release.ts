@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { digestFile, isReleaseId } from "../../artifact/digest.js";
 import { StrataError } from "../../lib/errors.js";
+import { agentSubcommand } from "./agent.js";
 import { installReleaseLayer } from "../../image/release-layer.js";
 import { printJson, type OutputOptions } from "../output.js";
 
@@ -19,15 +20,10 @@ interface LayReleaseFlags extends OutputOptions {
  * into the root's file store exactly as the local image store lays it.
  */
 export function registerLayReleaseCommand(program: Command): void {
-  const agent = program.commands.find((c) => c.name() === "agent");
-  if (!agent) throw new Error("register the agent command first");
-  agent
-    .command("lay-release")
+  agentSubcommand(program, "lay-release")
     .description(
       "lay a release tarball into a server root as an image's app layer: its files in the root's file store, the release folder linked to them, current switched to it (what a Glance bake's builder runs)",
     )
-    // The agent command turns its help off for the agent's own parser; a builder probes with this.
-    .helpOption("-h, --help", "display help for command")
     .requiredOption("--root <dir>", "server root on the image")
     .requiredOption("--release <id>", "release id (sha256:<hex>); the tarball must hash to it")
     .requiredOption("--version <version>", "the release's version, recorded in activations.json")

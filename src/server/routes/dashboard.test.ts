@@ -239,6 +239,12 @@ describe("dashboard without a build", () => {
       const res = await plane.api.request("/");
       assert.equal(res.status, 503);
       assert.match(await res.text(), /dashboard is not built.*npm run build:web/s);
+      const page = await plane.api.request("/deployments");
+      assert.equal(page.status, 503, "a dashboard page says so too");
+      // Regression: the not-built answer shadowed the routes outside /v1, /metrics among them.
+      const metrics = await plane.api.request("/metrics");
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /# TYPE strata_/);
     } finally {
       await plane.close();
       await rm(dir, { recursive: true, force: true });

@@ -64,8 +64,12 @@ export function dashboardPublicRoutes(deps: DashboardPublicDeps): Hono {
     if (c.req.path.startsWith("/v1/")) return next();
     const file = await web.get(c.req.path);
     if (!file) {
-      if (c.req.path === "/" || !(await web.built())) return notBuilt(c.req.path);
-      return next();
+      if (c.req.path === "/") return notBuilt(c.req.path);
+      if (await web.built()) return next();
+      // Regression: without a build this answered every path, /metrics among them.
+      await next();
+      if (c.res.status === 404) c.res = notBuilt(c.req.path);
+      return;
     }
     const gzip = file.gzip && /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
     const headers: Record<string, string> = {

@@ -115,7 +115,9 @@ async function rootsGone(b: BenchPlane, live: StatusView): Promise<void> {
   const roots = join(b.plane.dataDir, "servers");
   for (;;) {
     const entries = await readdir(roots, { withFileTypes: true });
-    if (entries.every((e) => !e.isDirectory() || names.has(e.name))) return;
+    // Server roots only: the folder also holds the agent's bundle (strata-agent-chunks/).
+    const servers = entries.filter((e) => e.isDirectory() && /^web-\d+$/.test(e.name));
+    if (servers.every((e) => names.has(e.name))) return;
     await new Promise((r) => setTimeout(r, 200));
   }
 }

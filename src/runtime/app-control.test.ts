@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { systemClock } from "../lib/clock.js";
 import type { AgentReport, DesiredRelease } from "../wire/agent.js";
-import { STOPPED_MARKER, createAppControl } from "./app-control.js";
+import { createAppControl } from "./app-control.js";
+import { STOPPED_MARKER } from "./current-app.js";
 import { createSupervisor } from "./supervisor.js";
 
 const RELEASE: DesiredRelease = {

@@ -7,11 +7,8 @@ import type { AgentReport, DesiredState } from "../wire/agent.js";
 import type { StepReport } from "../wire/deployment.js";
 import { checkHealth } from "./health.js";
 import { explainUnhealthy, loadAppSpec } from "./release-app.js";
-import type { Supervisor } from "./supervisor.js";
-
 import { STOPPED_MARKER, isAppStopped } from "./current-app.js";
-
-export { STOPPED_MARKER, isAppStopped };
+import type { Supervisor } from "./supervisor.js";
 
 export interface AppControlOptions {
   /** The server root. */

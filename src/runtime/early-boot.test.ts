@@ -10,7 +10,7 @@ import { saveCredentials } from "../fleet/agent-credentials.js";
 import { releaseDir, switchCurrent } from "../lib/server-root.js";
 import { waitFor } from "../lib/test-support.js";
 import { ROOT_READY_FD_ENV } from "./agent-flags.js";
-import { STOPPED_MARKER } from "./app-control.js";
+import { STOPPED_MARKER } from "./current-app.js";
 import { BOOT_TRACE_FILE } from "./boot-trace.js";
 import { startEarly } from "./early-boot.js";
 

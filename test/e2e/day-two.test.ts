@@ -16,7 +16,7 @@ import type { SecretsView } from "../../src/wire/secrets.js";
 import { runCliBatch } from "../../src/cli/capture.js";
 import { buildRelease } from "../../src/cli/commands/build.js";
 import type { StatusView } from "../../src/wire/server.js";
-import { STOPPED_MARKER } from "../../src/runtime/app-control.js";
+import { STOPPED_MARKER } from "../../src/runtime/current-app.js";
 import {
   EXAMPLE_APP,
   agentPid,

@@ -64,6 +64,8 @@ interface Sample {
   out_of_service_s: number[];
 }
 
+/** Taken before anything starts: the report says "load at start", and is written after every N. */
+const MACHINE = machineInfo();
 const work = await mkdtemp(join("/tmp", "strata-bench-delta-"));
 await chmod(work, 0o711); // the Capistrano hosts' users live below it
 const samples: Record<string, Sample[]> = {};
@@ -284,7 +286,7 @@ async function report(done: string): Promise<void> {
   const paths = await writeReport({
     name: "delta",
     command,
-    machine: machineInfo(),
+    machine: MACHINE,
     title: "Deploys whose cost grows with what changed (strata's file store against Capistrano)",
     results: {
       runs: RUNS,

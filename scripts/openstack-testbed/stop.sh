@@ -7,7 +7,9 @@ for n in nova-compute nova-api nova-scheduler nova-conductor octavia-worker glan
   [ -s $f ] && kill "$(cat $f)" 2>/dev/null && echo "stopped $n ($(cat $f))"
 done
 if [ -f $S/etc/rabbit/env.sh ]; then
-  ( . $S/etc/rabbit/env.sh; /usr/lib/rabbitmq/bin/rabbitmqctl stop $S/run/rabbitmq.pid >/dev/null 2>&1 )
+  # Bounded: with its beam already killed, rabbitmqctl stop waited on the pid file for 10 minutes.
+  ( . $S/etc/rabbit/env.sh; timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl stop $S/run/rabbitmq.pid >/dev/null 2>&1 ) \
+    || { [ -s $S/run/rabbitmq.pid ] && kill -9 "$(cat $S/run/rabbitmq.pid)" 2>/dev/null; true; }
   echo "stopped rabbitmq"
   ERL_EPMD_ADDRESS=127.0.0.1 /usr/lib/erlang/erts-*/bin/epmd -kill >/dev/null 2>&1 && echo "stopped epmd"
 fi

@@ -62,6 +62,8 @@ interface Sample {
   bytes_per_server: number;
   cpu_s_per_server: number;
   out_of_service_s: number[];
+  /** After the deploy: until every server's store upkeep (files joining, collection) is done. */
+  upkeep_s: number;
 }
 
 /** Taken before anything starts: the report says "load at start", and is written after every N. */
@@ -124,6 +126,39 @@ async function rootsGone(b: BenchPlane, live: StatusView): Promise<void> {
   }
 }
 
+const UPKEEP_DONE = "store upkeep done";
+
+/** How many times a server's agent has finished its store's upkeep. */
+async function upkeeps(roots: string, name: string): Promise<number> {
+  const log = await readFile(join(roots, name, "agent.log"), "utf8").catch(() => "");
+  return log.split(UPKEEP_DONE).length - 1;
+}
+
+/**
+ * Waits until every server has finished more store upkeeps than `before`
+ * says (at least one for a server it does not name). After a deploy each agent joins
+ * the files it extracted to its store and collects what no release names, off
+ * the deploy's path; the next build waits for that, so a deploy measured right
+ * after another (or after a scale-up's first deploys) would count its upkeep.
+ */
+async function storesSettled(
+  b: BenchPlane,
+  names: string[],
+  before: Map<string, number>,
+): Promise<void> {
+  const roots = join(b.plane.dataDir, "servers");
+  await waitFor(
+    `${names.length} server(s) to finish their store's upkeep`,
+    async () => {
+      for (const name of names) {
+        if ((await upkeeps(roots, name)) <= (before.get(name) ?? 0)) return false;
+      }
+      return true;
+    },
+    600_000,
+  );
+}
+
 /** Rewrites `count` of the tree's text files with fresh content, `bytes` in all. */
 async function changeFiles(dir: string, count: number, bytes: number): Promise<void> {
   const files: string[] = [];
@@ -154,8 +189,10 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   const names = [...pids.keys()];
   const cpuBefore = new Map(names.map((name) => [name, cpuOf(pids.get(name)!)]));
   const logSizes = new Map<string, number>();
+  const upkeepsBefore = new Map<string, number>();
   for (const name of names) {
     logSizes.set(name, (await readFile(join(roots, name, "agent.log"))).length);
+    upkeepsBefore.set(name, await upkeeps(roots, name));
   }
   const away = new Map<string, bigint>();
   const windows: number[] = [];
@@ -195,6 +232,10 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   sampling = false;
   await sampler;
   if (done.state !== "succeeded") throw new Error(`deployment ${done.state}: ${done.error}`);
+  // The upkeep's CPU counts for the deploy; its time is reported beside the wall time.
+  const converged = process.hrtime.bigint();
+  await storesSettled(b, names, upkeepsBefore);
+  const upkeep = Number(process.hrtime.bigint() - converged) / 1e9;
   const cpu = names.map((name) => cpuOf(pids.get(name)!) - cpuBefore.get(name)!);
   const bytes: number[] = [];
   for (const name of names) {
@@ -218,6 +259,7 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
     bytes_per_server: median(bytes),
     cpu_s_per_server: median(cpu),
     out_of_service_s: windows,
+    upkeep_s: upkeep,
   };
 }
 
@@ -256,6 +298,7 @@ async function capistranoDeploy(dir: string, count: number): Promise<Sample> {
     bytes_per_server: packed.size,
     cpu_s_per_server: (after - before) / count,
     out_of_service_s: [],
+    upkeep_s: 0,
   };
 }
 
@@ -279,6 +322,12 @@ async function report(done: string): Promise<void> {
         ),
         windows.length ? round(median(windows), 2) : "n/a",
         windows.length ? round(Math.max(...windows), 2) : "n/a",
+        variant === "capistrano"
+          ? "n/a"
+          : round(
+              med(variant, count, (s) => s.upkeep_s ?? 0),
+              2,
+            ),
       ];
     }),
   );
@@ -304,10 +353,14 @@ async function report(done: string): Promise<void> {
       "extract the tarball as before the file store. Capistrano 3.17 pushes the everyday release's",
       "tarball (the same bytes `strata build` uploads) over SSH to N hosts: upload, unpack, switch",
       "`current`, touch restart.txt (bench/capistrano/setup.sh). Wall time: strata, from the deploy",
-      "call to every server serving the version; Capistrano, the `cap` run. CPU per server: strata,",
-      "the agent process; Capistrano, the sshd sessions (tar included). The out-of-service window is",
+      "call to every server serving the version; Capistrano, the `cap` run. After a strata deploy",
+      "each agent joins the files it extracted to its store and collects what no release names, off",
+      "the deploy's path; the bench waits for that (*store upkeep after*) before the next deploy, so",
+      "no deploy pays for the one before. CPU per server: strata, the agent process, its upkeep",
+      "included; Capistrano, the sshd sessions (tar included). The out-of-service window is",
       "the time a server is absent from strata's balancer (Capistrano has none here). Each N starts",
-      "once the folders of servers a scale-down terminated are deleted; odd runs deploy the whole",
+      "once the folders of servers a scale-down terminated are deleted and every new server's store",
+      "has taken in its first release; odd runs deploy the whole",
       "tarball first, even runs last.",
       "",
       markdownTable(
@@ -320,6 +373,7 @@ async function report(done: string): Promise<void> {
           "CPU s per server",
           "out of service p50 (s)",
           "max (s)",
+          "store upkeep after (s)",
         ],
         rows,
       ),
@@ -332,7 +386,7 @@ const record = (variant: Variant, count: number, sample: Sample) => {
   (samples[`${variant} | ${count}`] ??= []).push(sample);
   process.stderr.write(
     `${variant} N=${count}: ${round(sample.wall_s, 2)} s, ${sample.bytes_per_server} B/server, ` +
-      `${round(sample.cpu_s_per_server, 2)} CPU s/server\n`,
+      `${round(sample.cpu_s_per_server, 2)} CPU s/server, upkeep after ${round(sample.upkeep_s, 2)} s\n`,
   );
 };
 
@@ -371,7 +425,11 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const count of COUNTS) {
       await b.client.post("/v1/fleet/scale", { group: "web", count });
-      await rootsGone(b, await serving(b, count, deployed));
+      const live = await serving(b, count, deployed);
+      await rootsGone(b, live);
+      // New servers' first deploy extracted the release: their files join the store first.
+      const names = live.servers.filter((x) => x.state !== "terminated").map((x) => x.name);
+      await storesSettled(b, names, new Map());
       const whole = async () => {
         const tree = await freshTree();
         record("strata whole tarball (before)", count, await strataDeploy(b, tree, count, true));

@@ -149,6 +149,15 @@ describe(
         code: "ENOENT",
       });
       assert.match((await built(root, v3.id)).fetch, /^2 of \d+ distinct files fetched/);
+      // The upkeep says when it is done, and what the store keeps (the bench waits on it).
+      const said = await waitFor("the store's upkeep to finish", async () => {
+        const log = await readFile(join(root, "agent.log"), "utf8");
+        return [...log.matchAll(/store upkeep done: (\d+) blobs, \d+ bytes kept/g)].at(-1);
+      });
+      const blobCount = (await readdir(join(root, "store", "blobs"), { recursive: true })).filter(
+        (name) => name.includes("/"),
+      ).length;
+      assert.equal(Number(said[1]), blobCount, said[0]);
     });
 
     test("a full deploy whose tarball is corrupt leaves no release and keeps the working one", async () => {

@@ -343,8 +343,12 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
     );
   };
   const collect = async () => {
+    const started = options.clock.now();
     const live = new Set((await readdir(releases).catch(() => [] as string[])).map(hexOfDir));
-    await store.collect(live);
+    const usage = await store.collect(live);
+    options.log?.(
+      `[cas] store upkeep done: ${usage.blobs} blobs, ${usage.bytes} bytes kept (${options.clock.now() - started} ms)`,
+    );
   };
   const settle = () => {
     if (!dirty) return upkeep;

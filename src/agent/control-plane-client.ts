@@ -42,7 +42,6 @@ export interface ControlPlaneClientOptions {
 export function createControlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
   const base = options.server.replace(/\/+$/, "");
   let token = options.token ?? null;
-  const tls = tlsOptions(options.ca);
 
   async function call<T>(method: string, path: string, body: unknown, signal?: AbortSignal) {
     const headers: Record<string, string> = {};
@@ -55,7 +54,7 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
         headers,
         body: body === undefined ? null : JSON.stringify(body),
         signal: signal ?? null,
-        ...tls,
+        ...(await tlsOptions(options.ca)),
       } as RequestInit);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;

@@ -86,7 +86,7 @@ async function downloadOnce(options: FetchArtifactOptions, part: string): Promis
     res = await fetch(options.url, {
       headers: { authorization: `Bearer ${options.token}` },
       signal: options.signal ?? null,
-      ...tlsOptions(options.ca),
+      ...(await tlsOptions(options.ca)),
     } as RequestInit);
   } catch (err) {
     throw new Transient(networkMessage(err), { cause: err });

@@ -106,7 +106,7 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
         ...init,
         headers: { ...init.headers, authorization: `Bearer ${options.token()}` },
         signal,
-        ...tlsOptions(options.ca),
+        ...(await tlsOptions(options.ca)),
       } as RequestInit);
     } catch (err) {
       if (signal.aborted) throw signal.reason;

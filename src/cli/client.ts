@@ -23,13 +23,13 @@ export const DEFAULT_DATA_DIR = ".strata";
 export class ApiClient {
   readonly baseUrl: string;
   readonly #token: string;
-  readonly #tls: ReturnType<typeof tlsOptions>;
+  readonly #ca: string | undefined;
 
   /** `ca`: PEM of the CA to trust for an https URL (strata's own); the system's roots otherwise. */
   constructor(baseUrl: string, token: string, options: { ca?: string } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#token = token;
-    this.#tls = tlsOptions(options.ca);
+    this.#ca = options.ca;
   }
 
   get token(): string {
@@ -72,7 +72,7 @@ export class ApiClient {
         headers: { authorization: `Bearer ${this.#token}`, ...init.headers },
         ...(init.duplex ? { duplex: init.duplex } : {}),
         ...(init.signal ? { signal: init.signal } : {}),
-        ...this.#tls,
+        ...(await tlsOptions(this.#ca)),
       } as RequestInit);
     } catch (err) {
       throw new StrataError(

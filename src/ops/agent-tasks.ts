@@ -55,7 +55,6 @@ export interface AgentTasksOptions {
 export async function runAgentTasks(options: AgentTasksOptions): Promise<void> {
   const { signal } = options;
   const base = options.server.replace(/\/+$/, "");
-  const tls = tlsOptions(options.ca);
   const running = new Set<Promise<void>>();
   const appSecrets =
     options.appSecrets ??
@@ -83,7 +82,7 @@ export async function runAgentTasks(options: AgentTasksOptions): Promise<void> {
         },
         body: body === undefined ? null : JSON.stringify(body),
         signal: last ? AbortSignal.timeout(5000) : signal,
-        ...tls,
+        ...(await tlsOptions(options.ca)),
       } as RequestInit);
     } catch (err) {
       if (signal.aborted && !last) throw signal.reason;

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseAppDefinition, type AppDefinition } from "../config/app-definition.js";
+import type { AppDefinition } from "../config/app-definition.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { readTail } from "../lib/file-tail.js";
 import { readActivations, releaseDir, releaseDirName } from "../lib/server-root.js";
@@ -17,6 +17,8 @@ export async function loadDefinition(root: string, releaseId: string): Promise<A
       });
     },
   );
+  // The parser (yaml, zod: a third of the agent's bundle) loads at the first deploy, not at boot.
+  const { parseAppDefinition } = await import("../config/app-definition.js");
   return parseAppDefinition(text, source);
 }
 
@@ -47,7 +49,7 @@ export async function explainUnhealthy(
     ? ""
     : exit.error
       ? `; the app could not be started: ${exit.error}`
-      : `; the app ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`}` +
+      : `; the app ${exit.signal ? `was killed by ${exit.signal}` : exit.code === null ? "exited" : `exited with code ${exit.code}`}` +
         (exit.count > 1 ? ` (${exit.count} times)` : "");
   const tail = await readTail(join(root, "app.log"), LOG_TAIL_LINES, LOG_TAIL_CHARS);
   if (tail) entry.output = tail;

@@ -27,7 +27,7 @@ export function fetchSecrets(options: FetchSecretsOptions): SecretSource {
       res = await fetch(url, {
         headers: { authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        ...tlsOptions(options.ca),
+        ...(await tlsOptions(options.ca)),
       } as RequestInit);
     } catch (err) {
       throw new StrataError("unavailable", `[agent] secrets: ${messageOf(err)}`, { cause: err });

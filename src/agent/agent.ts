@@ -116,7 +116,15 @@ export async function run(
   try {
     const intent = await readSwitchIntent(config.root);
     const join = client.token ? null : () => session.retrying("join", session.join);
-    const how = { start: !intent, join, unshare: !runAs, log, clock, signal };
+    const how = {
+      start: !intent,
+      join,
+      unshare: !runAs,
+      log,
+      clock,
+      signal,
+      ...(runAs && { runAs }),
+    };
     const early = deps.early ? { started: deps.early.started, trace: deps.early.trace } : {};
     const booted = await boot({ ...config, supervisor, ...how, ...early });
     if (booted.healthy) agent.booted = booted.healthy;
@@ -245,7 +253,13 @@ function artifactFetcher({ config, client, clock }: Agent): ArtifactFetcher {
 /** Reports what runs and whether it answers, every `heartbeatMs`, until the agent stops. */
 async function heartbeats(agent: Agent): Promise<void> {
   const { config, client, session, supervisor, clock, log, signal, cas } = agent;
+  // The boot's health watch passing is news: a beat then, not at the next interval, puts a
+  // server from a current image in service as soon as its app answers.
+  let news = false;
+  let nap: AbortController | null = null;
+  void agent.booted?.then((ok) => ok && ((news = true), nap?.abort()));
   while (!signal.aborted) {
+    news = false;
     const app = supervisor.current;
     const healthy =
       app !== null && (await isHealthy({ host: config.address, ...app.definition, clock, signal }));
@@ -258,6 +272,10 @@ async function heartbeats(agent: Agent): Promise<void> {
     };
     const answer = await client.heartbeat(beat, signal).catch(() => undefined); // 401s: the desired loop
     if (answer?.rotate_token) await session.rotateToken().catch((err) => log(messageOf(err)));
-    await clock.sleep(config.heartbeatMs ?? 5000, signal).catch(() => undefined);
+    if (news) continue;
+    nap = new AbortController();
+    const woken = AbortSignal.any([signal, nap.signal]);
+    await clock.sleep(config.heartbeatMs ?? 5000, woken).catch(() => undefined);
+    nap = null;
   }
 }

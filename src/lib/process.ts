@@ -34,10 +34,17 @@ export async function stopGroup(child: ChildProcess, graceMs: number): Promise<v
   clearTimeout(timer);
 }
 
-/** The environment for children: this process's STRATA_* variables (join token...) stay private. */
-export function childEnv(extra: Record<string, string>): Record<string, string> {
+/**
+ * The environment for children: this process's STRATA_* variables (join
+ * token...) stay private. `base`: the environment to start from, when it is
+ * not this process's (a launcher starting what its agent would).
+ */
+export function childEnv(
+  extra: Record<string, string>,
+  base: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
+  for (const [key, value] of Object.entries(base)) {
     if (value !== undefined && !key.startsWith("STRATA_")) env[key] = value;
   }
   return { ...env, ...extra };
@@ -183,6 +190,20 @@ export async function stopOrphan(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return true;
+}
+
+/** Whether `pid` is a live process (a zombie waiting to be reaped is not). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0] !== "Z";
+  } catch {
+    return false; // gone between the two looks
+  }
 }
 
 /** Whether the group still has a live member; zombies left for a slow init to reap do not count. */

@@ -1,5 +1,6 @@
 // Helpers shared by the agent's tests (not used by the agent itself).
-import { readFileSync } from "node:fs";
+import { get } from "node:http";
+import { processAlive } from "./process.js";
 
 /** A loopback address unlikely to clash with other tests on this machine. */
 export function randomLoopback(): string {
@@ -12,18 +13,7 @@ export function randomPort(): number {
 }
 
 /** Alive and not a zombie waiting for a reaper (containers may lack one). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
+export const isAlive = processAlive;
 
 /** Polls until `check` returns a truthy value; gives up (throws) after `limitMs` so a broken test cannot hang. */
 export async function waitFor<T>(
@@ -38,4 +28,14 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Status of GET `path` on `host:port`; 0 when nothing answers. */
+export function httpStatus(host: string, port: number, path = "/"): Promise<number> {
+  return new Promise((resolve) => {
+    get({ host, port, path, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on("error", () => resolve(0));
+  });
 }

@@ -15,14 +15,19 @@ export type BootTrace = (event: string) => void;
  */
 export function createBootTrace(root: string, env: NodeJS.ProcessEnv = process.env): BootTrace {
   if (env.STRATA_BOOT_TRACE !== "1") return () => {};
-  const file = join(root, BOOT_TRACE_FILE);
-  const write = (event: string, at: number) => {
-    try {
-      appendFileSync(file, `${event} ${Math.round(at)}\n`);
-    } catch {
-      // the root is gone: nothing to keep
-    }
-  };
-  write("process_start", performance.timeOrigin);
-  return (event) => write(event, Date.now());
+  traceAt(root, "process_start", performance.timeOrigin);
+  return (event) => traceAt(root, event, Date.now());
+}
+
+/** One milestone of a boot another process runs (the server's launcher), when `env` turns tracing on. */
+export function traceBootEvent(root: string, env: NodeJS.ProcessEnv, event: string): void {
+  if (env.STRATA_BOOT_TRACE === "1") traceAt(root, event, Date.now());
+}
+
+function traceAt(root: string, event: string, at: number): void {
+  try {
+    appendFileSync(join(root, BOOT_TRACE_FILE), `${event} ${Math.round(at)}\n`);
+  } catch {
+    // the root is gone: nothing to keep
+  }
 }

@@ -5,6 +5,8 @@ import { messageOf } from "../lib/errors.js";
 import { failpoint } from "../lib/failpoint.js";
 import { readCurrent } from "../lib/server-root.js";
 import { isAppStopped, readCurrentApp } from "./current-app.js";
+import type { RunAs } from "../lib/app-user.js";
+import { stopBootApp, takeBootApp } from "./boot-start.js";
 import type { BootTrace } from "./boot-trace.js";
 import { checkHealth } from "./health.js";
 import type { AppSpec, Supervisor } from "./supervisor.js";
@@ -30,6 +32,8 @@ export interface BootOptions {
    * from it (unshareStore): the apps run as the agent's own account.
    */
   unshare: boolean;
+  /** The account apps run as (the supervisor's); undefined: the agent's. */
+  runAs?: RunAs;
   /**
    * The app the agent's early boot started (`early-boot.ts`), null when it
    * started none; then `start` is not looked at.
@@ -82,7 +86,7 @@ export async function boot(options: BootOptions): Promise<Booted> {
       ? options.started
       : options.start
         ? await startCurrent({ ...options, trace })
-        : null;
+        : await stopBootApp(options.root).then(() => null);
   if (app) failpoint("boot.started", options.root);
   // The join runs while the app comes up. A kill between the control plane's answer to the
   // join and the saved token is safe: the join token stays valid until the new agent token's
@@ -121,17 +125,25 @@ export async function boot(options: BootOptions): Promise<Booted> {
   };
 }
 
-/** Starts what `current` holds, unless the app was stopped (`strata app stop`); the app started, if any. */
+/**
+ * Starts what `current` holds, unless the app was stopped (`strata app stop`);
+ * the app started, if any. Where the server's boot started it already
+ * (boot-start.ts), the supervisor adopts that process instead.
+ */
 export async function startCurrent(options: {
   root: string;
   address: string;
   supervisor: Supervisor;
+  runAs?: RunAs;
   log: (line: string) => void;
   trace: BootTrace;
 }): Promise<AppSpec | null> {
   const { root, address, supervisor, log, trace } = options;
   const current = await readCurrent(root);
-  if (!current || (await isAppStopped(root))) return null;
+  if (!current || (await isAppStopped(root))) {
+    await stopBootApp(root);
+    return null;
+  }
   // Saved by the bake: the parser (release-app.js: yaml, zod) loads only when it is not.
   const cached = await readCurrentApp(root, current, address);
   const spec = cached
@@ -140,12 +152,19 @@ export async function startCurrent(options: {
   return spec.then(
     async (app) => {
       trace("app_spec_loaded");
+      const booted = await takeBootApp(root, app, options.runAs);
+      if (booted) {
+        supervisor.adopt(app, booted);
+        trace("app_adopted");
+        return app;
+      }
       await supervisor.start(app);
       trace("app_spawned");
       return supervisor.current === app ? app : null;
     },
-    (err) => {
+    async (err) => {
       log(`[agent] cannot start ${current}: ${messageOf(err)}`);
+      await stopBootApp(root);
       return null;
     },
   );

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { saveCredentials } from "../fleet/agent-credentials.js";
 import { releaseDir, switchCurrent } from "../lib/server-root.js";
-import { waitFor } from "../lib/test-support.js";
+import { httpStatus, waitFor } from "../lib/test-support.js";
 import { ROOT_READY_FD_ENV } from "./agent-flags.js";
 import { STOPPED_MARKER } from "./current-app.js";
 import { BOOT_TRACE_FILE } from "./boot-trace.js";
@@ -19,14 +18,7 @@ const RELEASE = `sha256:${"e".repeat(64)}`;
 const EARLY_BOOT = fileURLToPath(new URL("./early-boot.ts", import.meta.url));
 
 /** Status of GET / on the app's port. */
-function answer(address: string): Promise<number> {
-  return new Promise((resolve) => {
-    get({ host: address, port: 8080, path: "/", agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on("error", () => resolve(0));
-  });
-}
+const answer = (address: string) => httpStatus(address, 8080);
 
 /** A server root holding the example app as `current`. */
 async function rootWithCurrent(dir: string): Promise<string> {

@@ -6,6 +6,7 @@ import { StrataError, messageOf } from "../lib/errors.js";
 import { readSwitchIntent } from "../lib/server-root.js";
 import { AGENT_OPTIONS, IPV4, ROOT_READY_FD_ENV, appUserOf, caOf } from "./agent-flags.js";
 import { startCurrent } from "./boot.js";
+import { stopBootApp } from "./boot-start.js";
 import { createBootTrace, type BootTrace } from "./boot-trace.js";
 import { openRoot, type OpenedRoot, type TokenHolder } from "./open-root.js";
 import type { AppSpec } from "./supervisor.js";
@@ -76,7 +77,10 @@ export async function startEarly(
     process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
     const start = !(await readSwitchIntent(config.root));
     const how = { ...config, supervisor: opened.supervisor, log, trace };
-    const started = start ? await startCurrent(how) : null;
+    const runAs = opened.runAs ? { runAs: opened.runAs } : {};
+    const started = start
+      ? await startCurrent({ ...how, ...runAs })
+      : await stopBootApp(config.root).then(() => null);
     return {
       started,
       trace,

@@ -33,16 +33,7 @@ export async function openRoot(
 ): Promise<OpenedRoot> {
   const { root } = config;
   await mkdir(join(root, "releases"), { recursive: true });
-  let runAs = config.appUser ? await ensureAppUser(config.appUser, clock) : undefined;
-  if (runAs) {
-    await chmod(root, 0o711); // the app user may pass through to its release, not list the root
-    if (!canEnter(runAs, root)) {
-      log(
-        `[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`,
-      );
-      runAs = undefined;
-    }
-  }
+  const runAs = await appAccount(root, config.appUser, clock, log);
   const saved = await readCredentials(root);
   if (saved?.token) client.setToken(saved.token);
   const pidFile = join(root, "app.pid");
@@ -52,6 +43,24 @@ export async function openRoot(
   const supervisorOptions = { logFile, pidFile, clock, secrets, ...(runAs && { runAs }) };
   const supervisor = createSupervisor(supervisorOptions);
   return { supervisor, releaseKey: saved?.release_key, ...(runAs ? { runAs } : {}) };
+}
+
+/**
+ * The account apps of `root` run as: `appUser` (made if missing), unless it
+ * cannot reach the root; undefined: as this process.
+ */
+export async function appAccount(
+  root: string,
+  appUser: string | undefined,
+  clock: Clock,
+  log: (line: string) => void,
+): Promise<RunAs | undefined> {
+  if (!appUser) return undefined;
+  const runAs = await ensureAppUser(appUser, clock);
+  await chmod(root, 0o711); // the app user may pass through to its release, not list the root
+  if (canEnter(runAs, root)) return runAs;
+  log(`[agent] ${runAs.name} cannot reach ${root} (a parent folder is closed): apps run as root`);
+  return undefined;
 }
 
 /**

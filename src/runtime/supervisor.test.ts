@@ -208,4 +208,62 @@ describe("supervisor", () => {
       other.kill("SIGKILL");
     }
   });
+
+  test("adopts an app started at the server's boot: stops its group, restarts it when it dies, counts it without secrets (issue 13)", async () => {
+    const pidFile = join(dir, "adopt.pid");
+    const logFile = join(dir, "adopt.log");
+    const supervisor = createSupervisor({
+      logFile,
+      pidFile,
+      clock: systemClock,
+      restartBaseMs: 20,
+      secrets: async () => ({}),
+    });
+    const exits: (number | null)[] = [];
+    supervisor.onExit((exit) => exits.push(exit.code));
+    // Started by someone else, in a group of its own with a child: as the boot starts it.
+    const booted = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore" });
+    booted.unref();
+    const app = spec(`start: ["/bin/sh", "-c", "sleep 60 & wait"]\n`);
+    supervisor.adopt(app, booted.pid!);
+    assert.equal(supervisor.pid, booted.pid);
+    assert.equal(supervisor.current, app);
+    assert.equal(supervisor.secretsMissing, true, "the boot started it without its secrets");
+    assert.equal((await readFile(pidFile, "utf8")).trim(), String(booted.pid));
+    assert.throws(() => supervisor.adopt(app, booted.pid!), /an app runs already/);
+
+    // It dies: the supervisor starts it again itself, as after a crash of its own child.
+    process.kill(-booted.pid!, "SIGKILL");
+    const restarted = await waitFor("the adopted app restarted", async () =>
+      supervisor.pid !== null && supervisor.pid !== booted.pid ? supervisor.pid : null,
+    );
+    assert.deepEqual(exits, [null], "one exit, its status not known");
+    assert.equal(supervisor.lastExit?.count, 1);
+    assert.ok(isAlive(restarted));
+    assert.match(
+      await readFile(logFile, "utf8"),
+      /adopted .* pid \d+, started at the server's boot/,
+    );
+    assert.match(await readFile(logFile, "utf8"), /app exited \(how is not known: adopted\)/);
+    await supervisor.stop();
+    assert.ok(!isAlive(restarted));
+
+    // stop() takes the adopted app's whole group (its child too).
+    const again = spawn("/bin/sh", ["-c", "sleep 60 & echo $! > child.pid; wait"], {
+      cwd: dir,
+      detached: true,
+      stdio: "ignore",
+    });
+    again.unref();
+    const child = await waitFor(
+      "the adopted app's child",
+      async () =>
+        Number((await readFile(join(dir, "child.pid"), "utf8").catch(() => "")).trim()) || null,
+    );
+    supervisor.adopt(app, again.pid!);
+    await supervisor.stop();
+    assert.ok(!isAlive(again.pid!) && !isAlive(child), "the group is gone");
+    assert.equal(supervisor.current, null);
+    await assert.rejects(readFile(pidFile, "utf8"), "the pid file goes with it");
+  });
 });

@@ -3,7 +3,7 @@ import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from "node
 import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
-import { childEnv, groupAlive, killGroup } from "../lib/process.js";
+import { childEnv, groupAlive, killGroup, processAlive } from "../lib/process.js";
 import { appEnv } from "./app-env.js";
 import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
 import { messageOf } from "../lib/errors.js";
@@ -47,6 +47,15 @@ export interface Supervisor {
   /** Starts the app in its own process group, stopping the running one first. Resolves once spawned. */
   start(spec: AppSpec): Promise<void>;
   /**
+   * Takes over `pid`, the leader of its own process group, already running
+   * `spec` (started by the server's boot before the agent: boot-start.ts), as
+   * if start() had spawned it: stop() stops its group, and when it ends on
+   * its own it is started again. Its exit status is not known (it is not
+   * this process's child). It counts as started without its secrets, when
+   * there are any to ask for (recheckSecrets). Only when nothing runs.
+   */
+  adopt(spec: AppSpec, pid: number): void;
+  /**
    * Stops the app: SIGTERM to its process group, SIGKILL once the spec's stop
    * timeout passes; resolves when the whole group is gone. Cancels a pending
    * restart. Idempotent.
@@ -73,7 +82,7 @@ export interface Supervisor {
 }
 
 export interface AppExit {
-  /** Exit code, null when a signal ended it (or it could not be started). */
+  /** Exit code, null when a signal ended it (or it could not be started, or it was adopted: not known). */
   code: number | null;
   signal: NodeJS.Signals | null;
   /** Why it could not be started (ENOENT...), when that was the case. */
@@ -83,6 +92,9 @@ export interface AppExit {
 }
 
 type Env = Record<string, string>;
+
+/** How often an adopted app's leader is looked for (it is not our child: no exit event). */
+const ADOPTED_POLL_MS = 50;
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { clock, logFile } = options;
@@ -140,23 +152,55 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     closed = new Promise((resolve) => child.on("close", () => resolve()));
     child.on("close", (code, sig) => {
-      if (pid === child.pid) pid = null;
-      if (signal.aborted) return;
-      // Regression: what the app had started (a shell's child) outlived it, kept its port and
-      // made every restart fail, and no stop reached it (the pid file names the new group).
-      killGroup(child.pid, "SIGKILL");
-      if (code !== null || sig !== null) {
-        lastExit = { code, signal: sig, count: (lastExit?.count ?? 0) + 1 };
-        for (const listener of exitListeners) listener(lastExit);
-      }
-      const upMs = clock.now() - startedAt;
-      const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : delay;
-      note(`app exited (${code ?? sig}) after ${upMs} ms; restarting in ${wait} ms`);
-      clock.sleep(wait, signal).then(
-        () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2), secrets),
-        () => undefined,
-      );
+      // Both null: it could not be started ('error' above said why).
+      const exit = code !== null || sig !== null ? { code, signal: sig } : null;
+      ended({ app, signal, group: child.pid, startedAt, delay, secrets, exit });
     });
+  }
+
+  /** Watches an adopted app's leader (not our child: no 'close'); resolves `closed` when it is gone. */
+  function watchAdopted(app: AppSpec, signal: AbortSignal, group: number) {
+    const startedAt = clock.now();
+    let gone: () => void = () => {};
+    closed = new Promise((resolve) => (gone = resolve));
+    const timer = setInterval(() => {
+      if (processAlive(group)) return;
+      clearInterval(timer);
+      gone();
+      const exit = { code: null, signal: null };
+      ended({ app, signal, group, startedAt, delay: base, secrets: {}, exit });
+    }, ADOPTED_POLL_MS);
+    timer.unref();
+  }
+
+  /** The app's leader is gone: unless stopped, its group goes too and it starts again after a pause. */
+  function ended(end: {
+    app: AppSpec;
+    signal: AbortSignal;
+    group: number | undefined;
+    startedAt: number;
+    delay: number;
+    secrets: Env;
+    exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  }) {
+    const { app, signal, group, exit } = end;
+    if (pid === group) pid = null;
+    if (signal.aborted) return;
+    // Regression: what the app had started (a shell's child) outlived it, kept its port and
+    // made every restart fail, and no stop reached it (the pid file names the new group).
+    killGroup(group, "SIGKILL");
+    if (exit) {
+      lastExit = { ...exit, count: (lastExit?.count ?? 0) + 1 };
+      for (const listener of exitListeners) listener(lastExit);
+    }
+    const upMs = clock.now() - end.startedAt;
+    const wait = upMs >= (options.resetAfterMs ?? 10_000) ? base : end.delay;
+    const how = exit ? ` (${exit.code ?? exit.signal ?? "how is not known: adopted"})` : "";
+    note(`app exited${how} after ${upMs} ms; restarting in ${wait} ms`);
+    clock.sleep(wait, signal).then(
+      () => launch(app, signal, Math.min(options.restartMaxMs ?? 30_000, wait * 2), end.secrets),
+      () => undefined,
+    );
   }
 
   return {
@@ -205,6 +249,21 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       lastExit = null;
       run = new AbortController();
       launch(app, run.signal, base, secrets);
+      logTimer = setInterval(rotateLog, options.logCheckMs ?? 10_000).unref();
+    },
+    adopt(app, adopted) {
+      if (spec) throw new Error("[supervisor] adopt: an app runs already");
+      epoch++;
+      spec = app;
+      pid = adopted;
+      lastExit = null;
+      secretsMissing = options.secrets !== undefined;
+      if (options.pidFile) writeFileSync(options.pidFile, `${adopted}\n`);
+      note(
+        `adopted ${app.releaseId} (${app.version}) pid ${adopted}, started at the server's boot`,
+      );
+      run = new AbortController();
+      watchAdopted(app, run.signal, adopted);
       logTimer = setInterval(rotateLog, options.logCheckMs ?? 10_000).unref();
     },
     async stop() {

@@ -100,6 +100,9 @@ describe("servers booted from a golden image (issue 13)", { timeout: 600_000 }, 
       1,
       `started once (the gap: an app with no secrets was restarted after the join): ${appLog}`,
     );
+    // Started by the server's boot as soon as its root was cloned; the agent took it over.
+    assert.match(appLog, /started sha256:\S+ \(1\.0\.0\) pid (\d+) at the server's boot/);
+    assert.match(appLog, /adopted sha256:\S+ \(1\.0\.0\) pid \d+, started at the server's boot/);
 
     // 1% of the assets change: one file of 64 KiB.
     const changed = { 7: randomBytes(FILE_BYTES) };

@@ -7,7 +7,11 @@ import type { Writable } from "node:stream";
 import { StrataError } from "../../lib/errors.js";
 import { killGroup, spawnGroup, stopGroup } from "../../lib/process.js";
 import { strataCommand } from "../../lib/self.js";
-import { ROOT_READY_FD_ENV } from "../../runtime/agent-flags.js";
+import type { RunAs } from "../../lib/app-user.js";
+import { systemClock } from "../../lib/clock.js";
+import { ROOT_READY_FD_ENV, appUserOf } from "../../runtime/agent-flags.js";
+import { startAtBoot, stopBootApp } from "../../runtime/boot-start.js";
+import { appAccount } from "../../runtime/open-root.js";
 import { bundleAgent } from "./agent-bundle.js";
 import type { Instance, LaunchSpec, Provider } from "../provider.js";
 
@@ -31,6 +35,12 @@ export interface LocalProviderOptions {
   env?: Record<string, string>;
   /** Grace period for an agent to stop its app on terminate. @default 15000 */
   stopTimeoutMs?: number;
+  /**
+   * Whether a server launched from an image starts its app as it boots,
+   * before its agent has loaded (the agent adopts it), as the image's own
+   * unit would on a VM. @default true
+   */
+  bootApp?: boolean;
 }
 
 const RESTART_DELAY_MS = 1000;
@@ -63,6 +73,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   let entries: Entry[] | null = null;
   let saving = Promise.resolve();
   let closing = false;
+  /** The account apps run as, for the servers' boots (bootApp). */
+  let bootAccount: Promise<RunAs | undefined> | null = null;
 
   let loading: Promise<Entry[]> | null = null;
   /** One read shared by concurrent first callers: each reading its own copy lost launches. */
@@ -170,6 +182,34 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     adopted.set(entry.id, { pid, watch });
   }
 
+  /**
+   * The server's boot: starts the app its root holds (boot-start.ts) as the
+   * agent would, for the agent to adopt. A failure only leaves it to the agent.
+   */
+  async function bootApp(entry: Entry, argv: string[]): Promise<void> {
+    if (options.bootApp === false) return;
+    const env = { ...process.env, ...options.env };
+    try {
+      // Every root sits in options.dir: the account found (and the reach checked) for the first holds for all.
+      bootAccount ??= (() => {
+        const flag = argv.indexOf("--app-user");
+        const { appUser } = appUserOf(flag >= 0 ? argv[flag + 1] : env.STRATA_APP_USER);
+        return appAccount(entry.root!, appUser, systemClock, () => undefined);
+      })();
+      const runAs = await bootAccount;
+      await chmod(entry.root!, 0o711); // as the agent's openRoot does: the app passes through
+      await startAtBoot({
+        root: entry.root!,
+        address: entry.address,
+        env,
+        ...(runAs && { runAs }),
+      });
+    } catch (err) {
+      bootAccount = null;
+      console.error(`[provider] local: ${entry.name}: the boot did not start the app: ${err}`);
+    }
+  }
+
   function view(entry: Entry): Instance {
     const { agent: _agent, pid: _pid, ...instance } = entry;
     return { ...instance, tags: { ...instance.tags } };
@@ -204,9 +244,12 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           if (!options.prepareRoot) {
             throw new StrataError("bad_request", "[provider] local: images are not enabled");
           }
-          // The agent's process starts while the image is cloned (each takes about as long).
-          const ready = startAgent(entry, await command(), true)!;
+          // The agent's process starts while the image is cloned (each takes about as long);
+          // the app starts from the image's root as soon as it is there, before the agent has loaded.
+          const argv = await command();
+          const ready = startAgent(entry, argv, true)!;
           await options.prepareRoot(spec.image, root);
+          await bootApp(entry, argv);
           ready.end("ready\n");
         } else {
           startAgent(entry, await command());
@@ -217,6 +260,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         entry.state = "deleted";
         const child = processes.get(entry.id);
         if (child) await stopGroup(child, stopTimeoutMs);
+        await stopBootApp(root);
         await save();
         await rm(root, { recursive: true, force: true });
         throw err;
@@ -246,6 +290,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
         adopted.delete(id);
         await stopPid(other.pid, stopTimeoutMs);
       }
+      // An app the boot started and no agent adopted yet (the agent stops the app it adopted).
+      if (entry.root) await stopBootApp(entry.root);
       await save();
       if (entry.root) await rm(entry.root, { recursive: true, force: true });
     },
@@ -265,6 +311,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           ...[...processes.values()].map((child) => stopGroup(child, stopTimeoutMs)),
           ...[...adopted.values()].map(({ pid }) => stopPid(pid, stopTimeoutMs)),
         ]);
+        for (const entry of entries ?? []) if (entry.root) await stopBootApp(entry.root);
       }
       processes.clear();
       adopted.clear();

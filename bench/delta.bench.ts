@@ -64,6 +64,8 @@ interface Sample {
   out_of_service_s: number[];
   /** After the deploy: until every server's store upkeep (files joining, collection) is done. */
   upkeep_s: number;
+  /** Of cpu_s_per_server, the kernel's (file creation...). */
+  cpu_system_s_per_server?: number;
 }
 
 /** Taken before anything starts: the report says "load at start", and is written after every N. */
@@ -78,10 +80,16 @@ let deployed = "";
 
 /** CPU seconds (user + system) of a process, or of the children it reaped. */
 function cpuOf(pid: number, children = false): number {
+  const { user, system } = cpuSplit(pid, children);
+  return user + system;
+}
+
+/** CPU seconds in user space and in the kernel, apart. */
+function cpuSplit(pid: number, children = false): { user: number; system: number } {
   const stat = execFileSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" });
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const [u, s] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
-  return (Number(u) + Number(s)) / TICKS;
+  return { user: Number(u) / TICKS, system: Number(s) / TICKS };
 }
 
 function agentPids(root: string): Map<string, number> {
@@ -188,6 +196,7 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   const pids = agentPids(roots);
   const names = [...pids.keys()];
   const cpuBefore = new Map(names.map((name) => [name, cpuOf(pids.get(name)!)]));
+  const sysBefore = new Map(names.map((name) => [name, cpuSplit(pids.get(name)!).system]));
   const logSizes = new Map<string, number>();
   const upkeepsBefore = new Map<string, number>();
   for (const name of names) {
@@ -237,6 +246,7 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   await storesSettled(b, names, upkeepsBefore);
   const upkeep = Number(process.hrtime.bigint() - converged) / 1e9;
   const cpu = names.map((name) => cpuOf(pids.get(name)!) - cpuBefore.get(name)!);
+  const sys = names.map((name) => cpuSplit(pids.get(name)!).system - sysBefore.get(name)!);
   const bytes: number[] = [];
   for (const name of names) {
     const log = (await readFile(join(roots, name, "agent.log"))).subarray(logSizes.get(name)!);
@@ -258,6 +268,7 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
     wall_s: wall,
     bytes_per_server: median(bytes),
     cpu_s_per_server: median(cpu),
+    cpu_system_s_per_server: median(sys),
     out_of_service_s: windows,
     upkeep_s: upkeep,
   };
@@ -386,7 +397,8 @@ const record = (variant: Variant, count: number, sample: Sample) => {
   (samples[`${variant} | ${count}`] ??= []).push(sample);
   process.stderr.write(
     `${variant} N=${count}: ${round(sample.wall_s, 2)} s, ${sample.bytes_per_server} B/server, ` +
-      `${round(sample.cpu_s_per_server, 2)} CPU s/server, upkeep after ${round(sample.upkeep_s, 2)} s\n`,
+      `${round(sample.cpu_s_per_server, 2)} CPU s/server (${round(sample.cpu_system_s_per_server ?? 0, 2)} system), ` +
+      `upkeep after ${round(sample.upkeep_s, 2)} s\n`,
   );
 };
 

@@ -257,7 +257,11 @@ async function heartbeats(agent: Agent): Promise<void> {
   // server from a current image in service as soon as its app answers.
   let news = false;
   let nap: AbortController | null = null;
-  void agent.booted?.then((ok) => ok && ((news = true), nap?.abort()));
+  void agent.booted?.then((ok) => {
+    if (!ok) return;
+    news = true;
+    nap?.abort();
+  });
   while (!signal.aborted) {
     news = false;
     const app = supervisor.current;

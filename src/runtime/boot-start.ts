@@ -1,14 +1,12 @@
-import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, openSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { readFile, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { RunAs } from "../lib/app-user.js";
-import { childEnv, processAlive, stopOrphan } from "../lib/process.js";
+import { processAlive, stopOrphan } from "../lib/process.js";
 import { readCurrent, readSwitchIntent } from "../lib/server-root.js";
-import { appEnv } from "./app-env.js";
 import { traceBootEvent } from "./boot-trace.js";
 import { isAppStopped, readCurrentApp } from "./current-app.js";
-import type { AppSpec } from "./supervisor.js";
+import { noteAppLog, spawnApp, type AppSpec } from "./supervisor.js";
 
 // What a server's init does before its agent runs, and how the agent takes
 // over what it started. On a VM the app is then a unit of its own in the image;
@@ -44,25 +42,21 @@ export async function startAtBoot(options: BootStartOptions): Promise<number | n
   const app = await readCurrentApp(root, current, options.address);
   if (!app) return null;
   const logFile = join(root, "app.log");
-  const fd = openSync(logFile, "a");
-  const [file, ...args] = app.definition.start;
-  const child = spawn(file!, args, {
-    cwd: app.dir,
-    env: childEnv(appEnv(app, {}), options.env),
-    stdio: ["ignore", fd, fd],
-    detached: true,
-    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  const child = spawnApp(app, {
+    logFile,
+    secrets: {},
+    baseEnv: options.env,
+    ...(runAs && { runAs }),
   });
-  closeSync(fd);
   child.on("error", () => undefined); // a start that fails leaves no pid: the agent starts it
   child.unref();
   if (!child.pid) return null;
   writeFileSync(join(root, BOOT_APP_PID_FILE), `${child.pid}\n`);
   traceBootEvent(root, options.env, "app_spawned");
-  const at = new Date().toISOString();
-  appendFileSync(
+  noteAppLog(
     logFile,
-    `[strata] ${at} started ${current} (${app.version}) pid ${child.pid} at the server's boot\n`,
+    Date.now(),
+    `started ${current} (${app.version}) pid ${child.pid} at the server's boot`,
   );
   return child.pid;
 }

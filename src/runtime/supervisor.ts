@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from "node:fs";
 import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
@@ -93,6 +93,40 @@ export interface AppExit {
 
 type Env = Record<string, string>;
 
+/**
+ * Spawns `app` as the supervisor runs it: its own process group, in its
+ * release folder, its output appended to `logFile`, the app's environment made
+ * from `baseEnv` (the agent's), as `runAs`. The server's boot starts an app
+ * the same way before the agent runs (boot-start.ts).
+ */
+export function spawnApp(
+  app: AppSpec,
+  options: { logFile: string; secrets: Env; runAs?: RunAs; baseEnv?: NodeJS.ProcessEnv },
+): ChildProcess {
+  const fd = openSync(options.logFile, "a");
+  const [file, ...args] = app.definition.start;
+  try {
+    return spawn(file!, args, {
+      cwd: app.dir,
+      env: childEnv(appEnv(app, options.secrets), options.baseEnv),
+      stdio: ["ignore", fd, fd],
+      detached: true,
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Appends a `[strata] <time> <line>` note to app.log; a root that is gone is ignored. */
+export function noteAppLog(logFile: string, at: number, line: string): void {
+  try {
+    appendFileSync(logFile, `[strata] ${new Date(at).toISOString()} ${line}\n`);
+  } catch {
+    // the root is gone (tests, uninstall): nothing to keep
+  }
+}
+
 /** How often an adopted app's leader is looked for (it is not our child: no exit event). */
 const ADOPTED_POLL_MS = 50;
 
@@ -110,13 +144,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let closed = Promise.resolve();
   const exitListeners: ((exit: AppExit) => void)[] = [];
 
-  const note = (line: string) => {
-    try {
-      appendFileSync(logFile, `[strata] ${new Date(clock.now()).toISOString()} ${line}\n`);
-    } catch {
-      // the root is gone (tests, uninstall): nothing to keep
-    }
-  };
+  const note = (line: string) => noteAppLog(logFile, clock.now(), line);
   const rotateLog = () => {
     try {
       rotateIfLarge(logFile, spec?.definition.log ?? DEFAULT_LOG_ROTATION);
@@ -127,16 +155,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   function launch(app: AppSpec, signal: AbortSignal, delay: number, secrets: Env) {
     rotateLog();
-    const fd = openSync(logFile, "a");
-    const [file, ...args] = app.definition.start;
-    const child = spawn(file!, args, {
-      cwd: app.dir,
-      env: childEnv(appEnv(app, secrets)),
-      stdio: ["ignore", fd, fd],
-      detached: true,
-      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+    const child = spawnApp(app, {
+      logFile,
+      secrets,
+      ...(options.runAs && { runAs: options.runAs }),
     });
-    closeSync(fd);
     pid = child.pid ?? null;
     if (options.pidFile && pid) writeFileSync(options.pidFile, `${pid}\n`);
     const startedAt = clock.now();

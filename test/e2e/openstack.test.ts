@@ -107,6 +107,17 @@ describe(
     const images = () => harness.client.get<ImagesView>("/v1/images?group=web");
     /** The agent's log in a fleet server's root. */
     const agentLog = (name: string) => join(work, "servers", name, "logs", "agent.log");
+    /** Waits until the server named is in service on `version`; its status then. */
+    const inService = (name: string, version: string, limitMs: number) =>
+      waitFor(
+        `${name} in service on ${version}`,
+        async () =>
+          (await status(harness.client)).servers.find(
+            (s) => s.name === name && s.in_service && s.version === version,
+          ),
+        limitMs,
+        500,
+      );
 
     test("a deploy bakes a 1 MB release in a Nova builder that fetches it from the control plane; web:current names the Glance image", async () => {
       // 1 MiB of incompressible bytes: 20 times what Nova's user data could carry.
@@ -207,15 +218,7 @@ describe(
       assert.equal(server.metadata["strata:group"], "web");
       assert.equal(server.metadata["strata:image"], channel.image);
       // Its user data, run by the stand-in, starts an agent that joins, installs 1.0.0 and serves.
-      const serving = await waitFor(
-        `${server.name} in service on 1.0.0`,
-        async () =>
-          (await status(harness.client)).servers.find(
-            (s) => s.name === server.name && s.in_service && s.version === "1.0.0",
-          ),
-        300_000,
-        500,
-      );
+      const serving = await inService(server.name, "1.0.0", 300_000);
       assert.equal(serving.release, release.id);
       const log = await readFile(agentLog(server.name), "utf8");
       assert.ok(
@@ -244,15 +247,7 @@ describe(
         bytes >= PAGE_BYTES && bytes < PAGE_BYTES + 32 * 1024,
         `${bytes} bytes fetched for ${PAGE_BYTES} bytes of changed content`,
       );
-      await waitFor(
-        `${scaledOut.name} in service on 2.0.0`,
-        async () =>
-          (await status(harness.client)).servers.find(
-            (s) => s.name === scaledOut.name && s.in_service && s.version === "2.0.0",
-          ),
-        120_000,
-        500,
-      );
+      await inService(scaledOut.name, "2.0.0", 120_000);
       // The deploy's bake runs a second builder: waited for, so nothing is left baking.
       const bake = await waitFor(
         "the 2.0.0 bake to end",

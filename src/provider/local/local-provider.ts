@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { StrataError } from "../../lib/errors.js";
-import { killGroup, spawnGroup, stopGroup } from "../../lib/process.js";
+import { killGroup, processAlive, spawnGroup, stopGroup } from "../../lib/process.js";
 import { strataCommand } from "../../lib/self.js";
 import type { RunAs } from "../../lib/app-user.js";
 import { systemClock } from "../../lib/clock.js";
@@ -173,7 +173,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   /** Watches an agent a previous control plane started; starts a new one when it dies. */
   function adopt(entry: Entry, pid: number, argv: string[]): void {
     const watch = setInterval(() => {
-      if (alive(pid)) return;
+      if (processAlive(pid)) return;
       clearInterval(watch);
       adopted.delete(entry.id);
       if (!closing && entry.state === "active") startAgent(entry, argv);
@@ -320,15 +320,6 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Whether `pid` is still the agent of `root` (a pid may be reused by an unrelated process). */
 function isAgentOf(pid: number, root: string): boolean {
   try {
@@ -343,7 +334,7 @@ function isAgentOf(pid: number, root: string): boolean {
 async function stopPid(pid: number, graceMs: number): Promise<void> {
   killGroup(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (alive(pid)) {
+  while (processAlive(pid)) {
     if (Date.now() > deadline) killGroup(pid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 50));
   }

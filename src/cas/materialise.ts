@@ -129,7 +129,7 @@ function build(root: string, options: MaterialiseOptions): MaterialiseResult {
 }
 
 /** A hard link, or false where the filesystem refuses one (EMLINK: too many links to one blob). */
-function tryLink(blob: string, abs: string): boolean {
+export function tryLink(blob: string, abs: string): boolean {
   try {
     linkSync(blob, abs);
     return true;

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cloneTree, copyTree, cpCloneArgv, hasGnuCp, treeSize } from "./tree.js";
+import { cloneTree, cloneTreeSharing, copyTree, cpCloneArgv, hasGnuCp, treeSize } from "./tree.js";
 
 describe("tree copies", () => {
   let work = "";
@@ -82,6 +82,30 @@ describe("tree copies", () => {
     await assert.rejects(lstat(join(dest, "bin")), { code: "ENOENT" });
     await assert.rejects(lstat(join(dest, "data.txt")), { code: "ENOENT" });
     assert.equal(await readFile(join(dest, "data-link.txt"), "utf8"), "0123456789");
+    await chmod(join(dest, "locked"), 0o755);
+  });
+
+  test("cloneTreeSharing links only the files it is told to share and copies the rest with their modes", async () => {
+    const dest = join(work, "sharing");
+    const shared = await stat(join(src, "data.txt"));
+    const result = await cloneTreeSharing(src, dest, {
+      share: (s) => s.ino === shared.ino,
+    });
+    assert.deepEqual(
+      result,
+      { linked: 2, copied: 1 },
+      "data.txt and its link shared, bin/run copied",
+    );
+    assert.equal((await stat(join(dest, "data-link.txt"))).ino, shared.ino);
+    const run = await stat(join(dest, "bin", "run"));
+    assert.notEqual(run.ino, (await stat(join(src, "bin", "run"))).ino);
+    assert.equal(run.mode & 0o777, 0o750);
+    assert.equal(await readlink(join(dest, "run")), "bin/run");
+    assert.equal(
+      (await stat(join(dest, "locked"))).mode & 0o777,
+      0o555,
+      "a read-only folder stays so",
+    );
     await chmod(join(dest, "locked"), 0o755);
   });
 

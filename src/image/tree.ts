@@ -1,6 +1,18 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  type Stats,
+} from "node:fs";
 import {
   chmod,
   copyFile,
@@ -14,6 +26,7 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { tryLink } from "../cas/materialise.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 
 export type CopyMethod = "reflink" | "copy";
@@ -182,4 +195,102 @@ export async function cloneTree(
       cause: err,
     });
   }
+}
+
+export interface ShareTreeOptions {
+  /** Whether a regular file becomes a hard link to its source rather than a copy. */
+  share: (stat: Stats) => boolean;
+  signal?: AbortSignal;
+}
+
+export interface ShareTreeResult {
+  linked: number;
+  copied: number;
+}
+
+/** Longest stretch of synchronous calls before the walk lets the event loop run. */
+const SLICE_MS = 5;
+/** Files from this size are copied asynchronously (off the event loop). */
+const ASYNC_COPY_BYTES = 1024 * 1024;
+
+/**
+ * Copies the content of `src` into `dest` (created when missing) as GNU
+ * `cp -a` does: modes, times and (as root) owners kept, reflinks where the
+ * filesystem has them, full copies otherwise. Except for the files `share`
+ * picks, which become hard links to their source: only for files nobody
+ * writes in place (a store's read-only blobs, the release files linked to
+ * them), whose owner is not the account that runs the apps. A file the
+ * filesystem refuses to link (too many links) is copied. Metadata calls are
+ * synchronous (a server's launch waits on them, and each asynchronous one
+ * costs a trip through the thread pool), in slices of at most SLICE_MS
+ * between which the event loop runs.
+ */
+export async function cloneTreeSharing(
+  src: string,
+  dest: string,
+  options: ShareTreeOptions,
+): Promise<ShareTreeResult> {
+  const result: ShareTreeResult = { linked: 0, copied: 0 };
+  const asRoot = process.getuid?.() === 0;
+  const keep = (path: string, stat: Stats) => {
+    if (asRoot) lchownSync(path, stat.uid, stat.gid);
+    if (!stat.isSymbolicLink()) chmodSync(path, stat.mode & 0o7777);
+    lutimesSync(path, stat.atimeMs / 1000, stat.mtimeMs / 1000);
+  };
+  const breathe = slicer(options.signal);
+  // Folders are kept last and deepest first: their children no longer change their times,
+  // nor does a read-only one refuse them.
+  const folders: { path: string; stat: Stats }[] = [{ path: dest, stat: lstatSync(src) }];
+  const pending: { from: string; to: string }[] = [{ from: src, to: dest }];
+  mkdirSync(dest, { recursive: true });
+  options.signal?.throwIfAborted();
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    for (const name of readdirSync(next.from)) {
+      await breathe();
+      const a = join(next.from, name);
+      const b = join(next.to, name);
+      const stat = lstatSync(a);
+      if (stat.isDirectory()) {
+        mkdirSync(b, { mode: 0o700 });
+        folders.push({ path: b, stat });
+        pending.push({ from: a, to: b });
+      } else if (stat.isFile()) {
+        if (options.share(stat) && tryLink(a, b)) {
+          result.linked++;
+          continue;
+        }
+        const flags = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
+        if (stat.size >= ASYNC_COPY_BYTES) await copyFile(a, b, flags);
+        else copyFileSync(a, b, flags);
+        keep(b, stat);
+        result.copied++;
+      } else if (stat.isSymbolicLink()) {
+        symlinkSync(readlinkSync(a), b);
+        keep(b, stat);
+      } else {
+        throw new StrataError("bad_request", `[image] copy ${a}: not a file, folder or symlink`);
+      }
+    }
+  }
+  for (const { path, stat } of folders.reverse()) {
+    await breathe();
+    keep(path, stat);
+  }
+  return result;
+}
+
+/**
+ * For a walk of synchronous calls: resolves at once until SLICE_MS have
+ * passed since the last pause, then lets the event loop run (and checks
+ * `signal`). Yielding on every call instead would let each request the
+ * process serves meanwhile add to the walk's time.
+ */
+export function slicer(signal?: AbortSignal): () => Promise<void> {
+  let slice = performance.now();
+  return async () => {
+    if (performance.now() - slice < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+    slice = performance.now();
+  };
 }

@@ -11,6 +11,7 @@ import {
   stat,
   writeFile,
 } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -160,6 +161,60 @@ for (const gnuCp of GNU_CP ? [false, true] : [false]) {
         );
         assert.equal((await stat(join(root, "bin-tool"))).isFile(), true);
       }
+    });
+
+    test("shareBlobs: a server root links the image's read-only blobs and copies the rest as cp -a would", async () => {
+      const app = await store.create({ name: "web-app" });
+      await store.build(app.id, { parent: await middleware(), layer: release() });
+      const image = rootOf(app.id);
+      const a = join(work, "servers", "web-shared");
+      const cloned = await store.cloneRoot(app.id, a, { shareBlobs: true });
+      assert.ok(cloned.linked >= 2, `blob and release file linked: ${cloned.linked}`);
+
+      const fileIn = (root: string) => join(releaseDir(root, releaseId), "data.txt");
+      const shared = await stat(fileIn(a));
+      assert.equal(
+        shared.ino,
+        (await stat(fileIn(image))).ino,
+        "the release file is the image's blob",
+      );
+      // What keeps a shared blob safe: read-only, and the agent's (root's here), not the app account's.
+      assert.equal(shared.mode & 0o222, 0, "no write bit");
+      assert.equal(shared.uid, process.getuid!());
+      assert.equal(await readFile(fileIn(a), "utf8"), "original\n");
+      if (process.getuid?.() === 0) {
+        // As an app's account would try it: neither a write in place nor a chmod gets through.
+        await chmod(work, 0o711);
+        const as = (script: string) =>
+          spawnSync("/bin/sh", ["-c", script, "sh", fileIn(a)], { uid: 65534, gid: 65534 });
+        assert.equal(as('cd "$(dirname "$1")"').status, 0, "the account reaches the release");
+        assert.notEqual(as('printf CHANGED > "$1"').status, 0, "no write in place");
+        assert.notEqual(as('chmod u+w "$1"').status, 0, "no chmod");
+        assert.equal(await readFile(fileIn(image), "utf8"), "original\n");
+      }
+
+      // Everything else is a copy of its own, with its mode and times.
+      for (const rel of ["etc/nginx.conf", "bin-tool", "etc"]) {
+        const [mine, theirs] = await Promise.all([stat(join(a, rel)), stat(join(image, rel))]);
+        assert.notEqual(mine.ino, theirs.ino, rel);
+        assert.equal(mine.mode, theirs.mode, `${rel}: mode`);
+        // Kept to the microsecond (utimes takes seconds as a double).
+        assert.ok(Math.abs(mine.mtimeMs - theirs.mtimeMs) < 0.01, `${rel}: mtime`);
+      }
+      assert.equal(await readCurrent(a), releaseId);
+      await writeFile(join(a, "etc", "nginx.conf"), "changed\n");
+      assert.equal(
+        await readFile(join(image, "etc", "nginx.conf"), "utf8"),
+        "worker_processes 1;\n",
+      );
+
+      // The agent's store only ever unlinks or renames over a blob: the image keeps its own.
+      await rm(join(a, "store"), { recursive: true, force: true });
+      await rm(releaseDir(a, releaseId), { recursive: true, force: true });
+      assert.equal(await readFile(fileIn(image), "utf8"), "original\n");
+      const again = join(work, "servers", "web-shared-2");
+      await store.cloneRoot(app.id, again, { shareBlobs: true });
+      assert.equal(await readFile(fileIn(again), "utf8"), "original\n");
     });
 
     test("cloneRoot refuses an image that is not active", async () => {

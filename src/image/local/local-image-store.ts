@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isoTime, systemClock, type Clock } from "../../lib/clock.js";
@@ -15,7 +16,9 @@ import { applyReleaseLayer } from "../release-layer.js";
 import { PROVISION_SCRIPT, runProvision } from "../recipe.js";
 import {
   cloneTree,
+  cloneTreeSharing,
   copyTree,
+  slicer,
   hasGnuCp,
   probeCopyMethod,
   treeSize,
@@ -43,8 +46,19 @@ export interface LocalImageStore extends ImageStore {
    * server writes never reaches the image or another server. May run
    * concurrently, also for the same image. "not_found" for an image that is
    * not active.
+   *
+   * With `shareBlobs` (only where apps run as an account of their own, which
+   * can neither write nor chmod the agent's read-only blobs), the store's
+   * blobs and the release files linked to them become hard links to the
+   * image's, as a release's files already are to its server's store: the
+   * clone then costs a link per file, whatever the app's size. Nothing writes
+   * a blob in place (the store adds a blob by renaming a new file over it).
    */
-  cloneRoot(id: string, dest: string): Promise<{ method: CopyMethod }>;
+  cloneRoot(
+    id: string,
+    dest: string,
+    options?: { shareBlobs?: boolean },
+  ): Promise<{ method: CopyMethod; linked: number }>;
   /** How this filesystem copies image files: `reflink` or `copy` (probed once). */
   copyMethod(): Promise<CopyMethod>;
 }
@@ -226,16 +240,41 @@ export function createLocalImageStore(options: LocalImageStoreOptions): LocalIma
       await rm(folderOf(id), { recursive: true, force: true });
     },
 
-    async cloneRoot(id, dest) {
+    async cloneRoot(id, dest, cloneOptions = {}) {
       const image = await read(id);
       if (image?.state !== "active")
         throw new StrataError("not_found", `[image] local: no active image ${id}`);
-      await clone(rootOf(id), dest);
-      return { method: await this.copyMethod() };
+      const root = rootOf(id);
+      let linked = 0;
+      if (cloneOptions.shareBlobs) {
+        const blobs = await blobInodes(root);
+        ({ linked } = await cloneTreeSharing(root, dest, {
+          share: (stat) => blobs.has(`${stat.dev}:${stat.ino}`),
+        }));
+      } else {
+        await clone(root, dest);
+      }
+      return { method: await this.copyMethod(), linked };
     },
 
     copyMethod: () => (method ??= probeCopyMethod(dir)),
   };
+}
+
+/** `dev:ino` of every blob in the root's store (its release files link to them). */
+async function blobInodes(root: string): Promise<Set<string>> {
+  const blobs = join(root, "store", "blobs");
+  const inodes = new Set<string>();
+  // Synchronous calls in slices, as cloneTreeSharing makes them: a launch waits on them.
+  const breathe = slicer();
+  for (const fan of existsSync(blobs) ? readdirSync(blobs) : []) {
+    for (const name of readdirSync(join(blobs, fan))) {
+      await breathe();
+      const stat = lstatSync(join(blobs, fan, name));
+      if (stat.isFile()) inodes.add(`${stat.dev}:${stat.ino}`);
+    }
+  }
+  return inodes;
 }
 
 async function exists(path: string): Promise<boolean> {

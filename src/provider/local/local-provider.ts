@@ -29,8 +29,12 @@ export interface LocalProviderOptions {
    * @default the agent bundled from the sources into `dir` (fast to start), or `strata agent` under tsx if bundling fails
    */
   agentCommand?: string[];
-  /** Lets an image id become a server root before the agent starts (issue: golden images). */
-  prepareRoot?: (image: string, root: string) => Promise<void>;
+  /**
+   * Lets an image id become a server root before the agent starts (issue:
+   * golden images). `shareBlobs`: the server's apps run as an account of
+   * their own, so the image's read-only blobs may be shared by hard link.
+   */
+  prepareRoot?: (image: string, root: string, how: { shareBlobs: boolean }) => Promise<void>;
   /** Extra environment for agents (e.g. a faster heartbeat in tests). */
   env?: Record<string, string>;
   /** Grace period for an agent to stop its app on terminate. @default 15000 */
@@ -183,29 +187,42 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   }
 
   /**
+   * The account the agent's apps will run as (undefined: the agent's own),
+   * found as the agent finds it; null where that failed (the agent will say
+   * why). Every root sits in options.dir: the account found (and the reach
+   * checked) for the first holds for all.
+   */
+  async function account(entry: Entry, argv: string[]): Promise<RunAs | undefined | null> {
+    bootAccount ??= (() => {
+      const flag = argv.indexOf("--app-user");
+      const env = { ...process.env, ...options.env };
+      const { appUser } = appUserOf(flag >= 0 ? argv[flag + 1] : env.STRATA_APP_USER);
+      return appAccount(entry.root!, appUser, systemClock, () => undefined);
+    })();
+    try {
+      return await bootAccount;
+    } catch (err) {
+      bootAccount = null;
+      console.error(`[provider] local: ${entry.name}: the app's account: ${err}`);
+      return null;
+    }
+  }
+
+  /**
    * The server's boot: starts the app its root holds (boot-start.ts) as the
    * agent would, for the agent to adopt. A failure only leaves it to the agent.
    */
-  async function bootApp(entry: Entry, argv: string[]): Promise<void> {
+  async function bootApp(entry: Entry, runAs: RunAs | undefined): Promise<void> {
     if (options.bootApp === false) return;
-    const env = { ...process.env, ...options.env };
     try {
-      // Every root sits in options.dir: the account found (and the reach checked) for the first holds for all.
-      bootAccount ??= (() => {
-        const flag = argv.indexOf("--app-user");
-        const { appUser } = appUserOf(flag >= 0 ? argv[flag + 1] : env.STRATA_APP_USER);
-        return appAccount(entry.root!, appUser, systemClock, () => undefined);
-      })();
-      const runAs = await bootAccount;
       await chmod(entry.root!, 0o711); // as the agent's openRoot does: the app passes through
       await startAtBoot({
         root: entry.root!,
         address: entry.address,
-        env,
+        env: { ...process.env, ...options.env },
         ...(runAs && { runAs }),
       });
     } catch (err) {
-      bootAccount = null;
       console.error(`[provider] local: ${entry.name}: the boot did not start the app: ${err}`);
     }
   }
@@ -248,8 +265,9 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           // the app starts from the image's root as soon as it is there, before the agent has loaded.
           const argv = await command();
           const ready = startAgent(entry, argv, true)!;
-          await options.prepareRoot(spec.image, root);
-          await bootApp(entry, argv);
+          const runAs = await account(entry, argv);
+          await options.prepareRoot(spec.image, root, { shareBlobs: Boolean(runAs) });
+          if (runAs !== null) await bootApp(entry, runAs);
           ready.end("ready\n");
         } else {
           startAgent(entry, await command());

@@ -98,7 +98,8 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       local: {
         dir: join(dataDir, "servers"),
         env: { STRATA_HEARTBEAT_MS: String(config.heartbeatMs), ...options.agentEnv },
-        prepareRoot: async (image, root) => void (await options.localImages.cloneRoot(image, root)),
+        prepareRoot: async (image, root, how) =>
+          void (await options.localImages.cloneRoot(image, root, how)),
       },
     },
   );

@@ -11,6 +11,8 @@ export interface BenchPlaneOptions {
   yaml?: string[];
   /** Prefix of the temp folder holding the data dir. @default "strata-bench-" */
   tempPrefix?: string;
+  /** Folder the temp folder is made in. @default os.tmpdir() */
+  parent?: string;
   /** Passed to the control plane. @default true */
   stageFirst?: boolean;
   /** `127.a.b` of the API and the balancer (on `.1`). @default random */
@@ -30,7 +32,9 @@ export interface BenchPlane {
 
 /** Starts a real control plane in this process on loopback addresses; its agents are real processes. */
 export async function startBenchPlane(options: BenchPlaneOptions = {}): Promise<BenchPlane> {
-  const dir = await mkdtemp(join(tmpdir(), options.tempPrefix ?? "strata-bench-"));
+  const dir = await mkdtemp(
+    join(options.parent ?? tmpdir(), options.tempPrefix ?? "strata-bench-"),
+  );
   await chmod(dir, 0o711); // as root, apps run as an unprivileged account that must reach its root
   const api = options.apiPrefix ?? randomLoopbackPrefix();
   const yaml = [

@@ -157,6 +157,12 @@ async function upkeeps(roots: string, name: string): Promise<number> {
   return log.split(UPKEEP_DONE).length - 1;
 }
 
+/** Whether the server's agent has built a release (its `[cas] <release id>: ...` summary). */
+async function built(roots: string, name: string): Promise<boolean> {
+  const log = await readFile(join(roots, name, "agent.log"), "utf8").catch(() => "");
+  return /\[cas\] sha256:[0-9a-f]{64}: /.test(log);
+}
+
 /**
  * Waits until every server has finished more store upkeeps than `before`
  * says (at least one for a server it does not name). After a deploy each agent joins
@@ -464,8 +470,14 @@ try {
       await b.client.post("/v1/fleet/scale", { group: "web", count });
       const live = await serving(b, count, deployed);
       await rootsGone(b, live);
-      // New servers' first deploy extracted the release: their files join the store first.
-      const names = live.servers.filter((x) => x.state !== "terminated").map((x) => x.name);
+      // A new server from a stale image extracted the release: its files join the store first.
+      // One from the current image built nothing (its root holds the release): no upkeep is due.
+      const roots = join(b.plane.dataDir, "servers");
+      const names: string[] = [];
+      for (const server of live.servers) {
+        if (server.state !== "terminated" && (await built(roots, server.name)))
+          names.push(server.name);
+      }
       await storesSettled(b, names, new Map());
       const whole = async () => {
         const tree = await freshTree();

@@ -102,6 +102,7 @@ export async function run(
   const session = createSession({
     ...config,
     ...(releaseKey ? { releaseKey } : {}),
+    ...(deps.early?.joined ? { firstJoin: deps.early.joined } : {}),
     client,
     clock,
     log,

@@ -1,5 +1,5 @@
 import { StrataError, messageOf, type ErrorCode, type WireError } from "../lib/errors.js";
-import { tlsOptions } from "../lib/tls-fetch.js";
+import { requestText } from "../lib/http-request.js";
 import type {
   AgentReport,
   DesiredState,
@@ -47,25 +47,25 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     if (token && path !== "/v1/agents/join") headers.authorization = `Bearer ${token}`;
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(base + path, {
+      res = await requestText({
         method,
+        url: base + path,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: signal ?? null,
-        ...(await tlsOptions(options.ca)),
-      } as RequestInit);
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(options.ca ? { ca: options.ca } : {}),
+        ...(signal ? { signal } : {}),
+      });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? messageOf(err);
+      const why = messageOf(err);
       throw new StrataError("unavailable", `[agent] ${method} ${base}${path}: ${why}`, {
         cause: err,
       });
     }
-    const text = await res.text();
-    if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
+    const { status, text } = res;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
     let wire: WireError | undefined;
     try {
       wire = (JSON.parse(text) as { error?: WireError }).error;
@@ -73,10 +73,10 @@ export function createControlPlaneClient(options: ControlPlaneClientOptions): Co
       wire = undefined;
     }
     const code: ErrorCode =
-      res.status === 401 ? "unauthorized" : res.status >= 500 ? "unavailable" : "internal";
+      status === 401 ? "unauthorized" : status >= 500 ? "unavailable" : "internal";
     throw new StrataError(
       wire?.code ?? code,
-      wire?.message ?? `[agent] ${method} ${path}: HTTP ${res.status}`,
+      wire?.message ?? `[agent] ${method} ${path}: HTTP ${status}`,
     );
   }
 

@@ -1,7 +1,13 @@
 import { parseArgs } from "node:util";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { parseSize, SIZE_HINT } from "../lib/size.js";
-import { AGENT_OPTIONS as OPTIONS, IPV4, appUserOf, caOf } from "../runtime/agent-flags.js";
+import {
+  AGENT_OPTIONS as OPTIONS,
+  IPV4,
+  appUserOf,
+  caOf,
+  serverNameOf,
+} from "../runtime/agent-flags.js";
 import { run, type AgentConfig } from "./agent.js";
 import type { EarlyBoot } from "../runtime/early-boot.js";
 import { AGENT_OPS_USAGE, agentOpsConfig } from "../ops/agent-ops.js";
@@ -74,7 +80,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     group: values.group!,
     root,
     address: values.address,
-    name: values.name ?? root.replace(/\/+$/, "").split("/").pop()!,
+    name: serverNameOf(values.name, root),
     heartbeatMs: Number.isFinite(heartbeatMs) && heartbeatMs > 0 ? heartbeatMs : 5000,
     exitWithParent: env.STRATA_EXIT_WITH_PARENT === "1",
     ...(maxUnpackedBytes ? { maxUnpackedBytes } : {}),

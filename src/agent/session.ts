@@ -2,7 +2,7 @@ import { rotateAgentToken, saveCredentials } from "../fleet/agent-credentials.js
 import type { Clock } from "../lib/clock.js";
 import { ConfigError, messageOf, type StrataError } from "../lib/errors.js";
 import { retry } from "../lib/retry.js";
-import type { AgentReport } from "../wire/agent.js";
+import type { AgentReport, JoinResponse } from "../wire/agent.js";
 import type { ControlPlaneClient } from "./control-plane-client.js";
 
 export interface SessionOptions {
@@ -17,6 +17,8 @@ export interface SessionOptions {
   root: string;
   /** The release-signing key pinned at an earlier join (agent.json). */
   releaseKey?: string;
+  /** The early boot's join (null: it failed): the first join() takes its answer rather than ask again. */
+  firstJoin?: Promise<JoinResponse | null>;
   clock: Clock;
   log: (line: string) => void;
   signal: AbortSignal;
@@ -51,6 +53,7 @@ export function createSession(options: SessionOptions): Session {
   const { client, root, log, signal } = options;
   let joining: Promise<void> | null = null;
   let releaseKey = options.releaseKey ?? null;
+  let firstJoin = options.firstJoin;
   let reports = Promise.resolve();
   const save = (token: string) =>
     saveCredentials(root, {
@@ -69,17 +72,18 @@ export function createSession(options: SessionOptions): Session {
           );
         }
         const { name, group, address } = options;
-        const res = await client.join(
-          { join_token: options.joinToken, name, group, address },
-          signal,
-        );
+        const early = await firstJoin; // join() runs once at a time: no other caller takes it
+        firstJoin = undefined;
+        const res =
+          early ??
+          (await client.join({ join_token: options.joinToken, name, group, address }, signal));
         client.setToken(res.token);
         if (res.release_key && releaseKey && res.release_key !== releaseKey) {
           log("[agent] join: the control plane offers another release key; keeping the pinned one");
         }
         releaseKey ??= res.release_key ?? null;
         await save(res.token);
-        log(`[agent] joined ${options.server} as ${name}`);
+        log(`[agent] joined ${options.server} as ${name}${early ? " (sent at its boot)" : ""}`);
       })().finally(() => (joining = null))),
 
     rotateToken: () =>

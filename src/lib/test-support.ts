@@ -1,5 +1,6 @@
 // Helpers shared by the agent's tests (not used by the agent itself).
-import { get } from "node:http";
+import { createServer, get, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { processAlive } from "./process.js";
 
 /** A loopback address unlikely to clash with other tests on this machine. */
@@ -38,4 +39,49 @@ export function httpStatus(host: string, port: number, path = "/"): Promise<numb
       resolve(res.statusCode ?? 0);
     }).on("error", () => resolve(0));
   });
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  body: string;
+  type?: string;
+  auth?: string;
+}
+
+/** An HTTP server on a random loopback address: records every request, answers with `respond`. */
+export interface RecordingServer {
+  /** `http://<address>:<port>/` */
+  base: string;
+  seen: SeenRequest[];
+  respond: (req: IncomingMessage, res: ServerResponse) => void;
+  close(): Promise<void>;
+}
+
+export async function recordingServer(): Promise<RecordingServer> {
+  const server = createServer(async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    const { "content-type": type, authorization: auth } = req.headers;
+    recording.seen.push({
+      method: req.method!,
+      url: req.url!,
+      body,
+      ...(type && { type }),
+      ...(auth && { auth }),
+    });
+    recording.respond(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, randomLoopback(), resolve));
+  const { address, port } = server.address() as AddressInfo;
+  const recording: RecordingServer = {
+    base: `http://${address}:${port}/`,
+    seen: [],
+    respond: (_req, res) => void res.writeHead(404).end(),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return recording;
 }

@@ -29,6 +29,11 @@ export const AGENT_OPTIONS = {
  */
 export const ROOT_READY_FD_ENV = "STRATA_ROOT_READY_FD";
 
+/** The server's name: `--name`, else the root folder's own name. */
+export function serverNameOf(name: string | undefined, root: string): string {
+  return name ?? root.replace(/\/+$/, "").split("/").pop()!;
+}
+
 /** An IPv4 address as `--address` takes it. */
 export const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 

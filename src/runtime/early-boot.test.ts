@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +51,7 @@ describe("the agent's early boot (issue 13: service-in from a golden image)", ()
     assert.ok(early, "it ran");
     try {
       assert.equal(early.started?.releaseId, RELEASE);
+      assert.equal(early.joined, undefined, "a root with a token does not join again");
       await waitFor("the app to answer", async () => (await answer("127.82.3.1")) === 200);
       const client = {
         token: null as string | null,
@@ -64,6 +67,50 @@ describe("the agent's early boot (issue 13: service-in from a golden image)", ()
       await early.stop();
     }
     assert.equal(await answer("127.82.3.1"), 0, "stopped");
+  });
+
+  test("without a token in the root, sends the join at once, for the agent's first join to take", async (t) => {
+    const joins: string[] = [];
+    const plane = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      joins.push(`${req.method} ${req.url} ${body}`);
+      res.end('{"server":"web-4","token":"early-token"}');
+    });
+    await new Promise<void>((resolve) => plane.listen(0, "127.82.4.250", resolve));
+    t.after(() => new Promise((resolve) => plane.close(resolve)));
+    const { port } = plane.address() as AddressInfo;
+    const root = await rootWithCurrent(dir);
+    const argv = [
+      ...["--server", `http://127.82.4.250:${port}`, "--join-token", "jt", "--group", "web"],
+      ...["--root", root, "--address", "127.82.4.1", "--name", "web-4"],
+    ];
+    const early = await startEarly(argv, ENV);
+    assert.ok(early?.joined, "it joined");
+    try {
+      assert.deepEqual(await early.joined, { server: "web-4", token: "early-token" });
+      assert.deepEqual(joins, [
+        `POST /v1/agents/join ${JSON.stringify({ join_token: "jt", name: "web-4", group: "web", address: "127.82.4.1" })}`,
+      ]);
+    } finally {
+      await early.stop();
+    }
+    // A join that fails leaves the join to the agent, saying why.
+    const lines: string[] = [];
+    const refused = await startEarly(
+      [...argv.slice(0, 1), "http://127.82.250.1:9", ...argv.slice(2)],
+      ENV,
+    );
+    try {
+      assert.equal(await refused?.joined, null);
+      refused!.attach({ token: null, setToken: () => undefined }, (line) => lines.push(line));
+      assert.ok(
+        lines.some((l) => /early join .*ECONNREFUSED; the agent joins itself/.test(l)),
+        lines.join("\n"),
+      );
+    } finally {
+      await refused?.stop();
+    }
   });
 
   test("a stopped app stays stopped, and flags main() refuses start nothing", async () => {

@@ -4,10 +4,19 @@ import { parseArgs } from "node:util";
 import { systemClock } from "../lib/clock.js";
 import { StrataError, messageOf } from "../lib/errors.js";
 import { readSwitchIntent } from "../lib/server-root.js";
-import { AGENT_OPTIONS, IPV4, ROOT_READY_FD_ENV, appUserOf, caOf } from "./agent-flags.js";
+import type { JoinResponse } from "../wire/agent.js";
+import {
+  AGENT_OPTIONS,
+  IPV4,
+  ROOT_READY_FD_ENV,
+  appUserOf,
+  caOf,
+  serverNameOf,
+} from "./agent-flags.js";
 import { startCurrent } from "./boot.js";
 import { stopBootApp } from "./boot-start.js";
 import { createBootTrace, type BootTrace } from "./boot-trace.js";
+import { joinEarly } from "./early-join.js";
 import { openRoot, type OpenedRoot, type TokenHolder } from "./open-root.js";
 import type { AppSpec } from "./supervisor.js";
 
@@ -24,6 +33,13 @@ export interface EarlyBoot {
   stop(): Promise<void>;
   /** The app started from `current`; null when nothing was (no current, stopped, a switch to complete). */
   started: AppSpec | null;
+  /**
+   * The join it sent as soon as the root was open (joinEarly), for the
+   * agent's first join to take: its answer, or null when it failed (the
+   * agent then joins itself). Absent where the root holds a token or there
+   * is no join token.
+   */
+  joined?: Promise<JoinResponse | null>;
   trace: BootTrace;
 }
 
@@ -70,6 +86,7 @@ export async function startEarly(
   try {
     const opened = await openRoot(config, tokens, systemClock, log);
     trace("root_opened");
+    const joined = tokens.token ? undefined : sendJoin(config, log, trace);
     // Until run() owns the app (its own handlers turn signals into its stop), a signal stops it here:
     // the app has a process group of its own, and a stop of the agent's group would not reach it.
     onSignal = (name) =>
@@ -83,6 +100,7 @@ export async function startEarly(
       : await stopBootApp(config.root).then(() => null);
     return {
       started,
+      ...(joined && { joined }),
       trace,
       attach: (client, agentLog) => {
         unhandle();
@@ -103,7 +121,37 @@ export async function startEarly(
   }
 }
 
-type EarlyConfig = { root: string; address: string; server: string; appUser?: string; ca?: string };
+type EarlyConfig = {
+  root: string;
+  address: string;
+  server: string;
+  name: string;
+  group: string;
+  joinToken?: string;
+  appUser?: string;
+  ca?: string;
+};
+
+/** joinEarly with the agent's flags; null (the agent joins itself) when it fails or there is no join token. */
+function sendJoin(
+  config: EarlyConfig,
+  log: (line: string) => void,
+  trace: BootTrace,
+): Promise<JoinResponse | null> | undefined {
+  if (!config.joinToken) return undefined;
+  const { name, group, address } = config;
+  const request = { join_token: config.joinToken, name, group, address };
+  return joinEarly(config.server, request, config.ca ? { ca: config.ca } : {}).then(
+    (answer) => {
+      trace("early_joined");
+      return answer;
+    },
+    (err: unknown) => {
+      log(`${messageOf(err)}; the agent joins itself`);
+      return null;
+    },
+  );
+}
 
 function earlyConfig(argv: string[], env: NodeJS.ProcessEnv): EarlyConfig | null {
   try {
@@ -111,10 +159,14 @@ function earlyConfig(argv: string[], env: NodeJS.ProcessEnv): EarlyConfig | null
     const server = values.server ?? env.STRATA_SERVER;
     if (values.help || !values.root || !values.group || !server || !IPV4.test(values.address))
       return null;
+    const joinToken = values["join-token"] ?? env.STRATA_JOIN_TOKEN;
     return {
       root: values.root,
       address: values.address,
       server,
+      name: serverNameOf(values.name, values.root),
+      group: values.group,
+      ...(joinToken ? { joinToken } : {}),
       ...appUserOf(values["app-user"] ?? env.STRATA_APP_USER),
       ...caOf(values["ca-file"], env.STRATA_CA),
     };

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ApiClient } from "../../src/cli/client.js";
+import { releaseDir } from "../../src/lib/server-root.js";
 import { parseServerConfig } from "../../src/config/server-config.js";
 import { startControlPlane, type ControlPlane } from "../../src/server/control-plane.js";
 import type { BakeView, GcView, ImagesView, ScaleView } from "../../src/wire/image.js";
@@ -39,6 +40,8 @@ describe("golden images end to end (control plane + agent processes)", { timeout
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "strata-e2e-images-"));
+    // As root, apps run as an account of their own, which must reach its root (image-boot.test.ts runs them as root).
+    await chmod(dir, 0o711);
     recipe = join(dir, "recipes", "web");
     await mkdir(join(recipe, "etc"), { recursive: true });
     await writeFile(join(recipe, "etc", "motd"), "baked by strata\n");
@@ -140,6 +143,22 @@ describe("golden images end to end (control plane + agent processes)", { timeout
       "provisioned\n",
       "the recipe's work is there",
     );
+    // Its agent's join went out from its early boot, while the app started.
+    const agentLog = await readFile(join(root, "logs", "agent.log"), "utf8");
+    assert.match(agentLog, /joined \S+ as web-2 \(sent at its boot\)/);
+    if (process.getuid?.() === 0) {
+      // As root, apps run as an account of their own: the root shares the image's read-only blobs.
+      const file = (r: string) => join(releaseDir(r, v1.id), "server.js");
+      const imageRoot = join(dir, "data", "images", image, "root");
+      const [mine, theirs] = await Promise.all([stat(file(root)), stat(file(imageRoot))]);
+      assert.equal(mine.ino, theirs.ino, "one inode");
+      assert.equal(mine.mode & 0o222, 0, "read-only");
+      assert.notEqual(
+        (await stat(join(root, "provisioned.txt"))).ino,
+        (await stat(join(imageRoot, "provisioned.txt"))).ino,
+        "the recipe's files are copies",
+      );
+    }
   });
 
   test("a server launched from a stale image fetches the desired release and only then enters service", async (t) => {

@@ -9,6 +9,7 @@ import { verifyManifestSignature } from "../artifact/signing.js";
 import { giveTree, type RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import { messageOf, StrataError } from "../lib/errors.js";
+import { atLowPriority } from "../lib/process.js";
 import { retry } from "../lib/retry.js";
 import { releaseDirName } from "../lib/server-root.js";
 import { tlsOptions } from "../lib/tls-fetch.js";
@@ -353,16 +354,19 @@ export function createCasReleaseBuilder(options: ReleaseBuilderOptions): CasRele
   const settle = () => {
     if (!dirty) return upkeep;
     dirty = false;
-    upkeep = upkeep.then(async () => {
-      try {
-        const job = adopting;
-        adopting = null;
-        if (job) await adoptFiles(job);
-        await collect();
-      } catch (err) {
-        options.log?.(`[cas] store upkeep: ${messageOf(err)}`);
-      }
-    });
+    // Housekeeping: it yields the CPU to the app that just started (and to other servers on a shared host).
+    upkeep = upkeep.then(() =>
+      atLowPriority(async () => {
+        try {
+          const job = adopting;
+          adopting = null;
+          if (job) await adoptFiles(job);
+          await collect();
+        } catch (err) {
+          options.log?.(`[cas] store upkeep: ${messageOf(err)}`);
+        }
+      }),
+    );
     return upkeep;
   };
 

@@ -3,12 +3,13 @@ import type { RunAs } from "./app-user.js";
 import type { Clock } from "./clock.js";
 import { readFileSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { getPriority, setPriority } from "node:os";
 
 /** Starts argv as a child in its own process group, so it and all it spawns can be signalled together. */
 export function spawnGroup(argv: string[], options: SpawnOptions = {}): ChildProcess {
   const [command, ...args] = argv;
   if (!command) throw new Error("[process] empty argv");
-  return spawn(command, args, { ...options, detached: true });
+  return atNormalPriority(spawn(command, args, { ...options, detached: true }));
 }
 
 /** Signals a whole process group; ignores a group that is gone. */
@@ -87,13 +88,15 @@ export function runInGroup(argv: string[], options: RunInGroupOptions): Promise<
   const started = options.clock.now();
   const output = new BoundedOutput(options.maxOutputBytes ?? 65536);
   const [file, ...args] = argv;
-  const child = spawn(file!, args, {
-    cwd: options.cwd,
-    env: childEnv(options.env),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
-  });
+  const child = atNormalPriority(
+    spawn(file!, args, {
+      cwd: options.cwd,
+      env: childEnv(options.env),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+    }),
+  );
   child.stdout.on("data", (chunk: Buffer) => output.append(chunk));
   child.stderr.on("data", (chunk: Buffer) => output.append(chunk));
 
@@ -241,4 +244,49 @@ export function watchParent(onGone: () => void, log: (line: string) => void): ()
     onGone();
   }, 1000);
   return () => clearInterval(timer);
+}
+
+/** The nice value background work runs at (atLowPriority). */
+export const BACKGROUND_NICE = 10;
+
+/**
+ * Runs `work` with this thread's CPU priority lowered to BACKGROUND_NICE,
+ * then puts it back: for housekeeping that should yield to the app (and, on
+ * a shared host, to other work). Only where the priority can be raised back
+ * (root); otherwise `work` runs as it is. On Linux the priority is the
+ * calling thread's, so the event loop's other callbacks during `work` run at
+ * it too, not the thread pool's; a child spawned meanwhile is put back at
+ * once (atNormalPriority).
+ */
+export async function atLowPriority<T>(work: () => Promise<T>): Promise<T> {
+  if (normalNice !== null || process.getuid?.() !== 0) return work();
+  const before = getPriority(0);
+  if (before >= BACKGROUND_NICE) return work();
+  setPriority(0, BACKGROUND_NICE);
+  normalNice = before;
+  try {
+    return await work();
+  } finally {
+    normalNice = null;
+    setPriority(0, before);
+  }
+}
+
+/** This thread's priority outside atLowPriority's work; null when none runs. */
+let normalNice: number | null = null;
+
+/**
+ * A child inherits the priority of the thread that spawned it: one spawned
+ * while background work runs (an app restarted, a hook) is put back at the
+ * normal priority at once. Every spawn of the agent's goes through this.
+ */
+export function atNormalPriority<T extends ChildProcess>(child: T): T {
+  if (normalNice !== null && child.pid) {
+    try {
+      setPriority(child.pid, normalNice);
+    } catch {
+      // gone already
+    }
+  }
+  return child;
 }

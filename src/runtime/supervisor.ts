@@ -3,7 +3,7 @@ import { appendFileSync, closeSync, openSync, rmSync, writeFileSync } from "node
 import type { RunAs } from "../lib/app-user.js";
 import type { Clock } from "../lib/clock.js";
 import type { AppDefinition } from "../config/app-definition.js";
-import { childEnv, groupAlive, killGroup, processAlive } from "../lib/process.js";
+import { atNormalPriority, childEnv, groupAlive, killGroup, processAlive } from "../lib/process.js";
 import { appEnv } from "./app-env.js";
 import { DEFAULT_LOG_ROTATION, rotateIfLarge } from "./log-rotation.js";
 import { messageOf } from "../lib/errors.js";
@@ -106,13 +106,15 @@ export function spawnApp(
   const fd = openSync(options.logFile, "a");
   const [file, ...args] = app.definition.start;
   try {
-    return spawn(file!, args, {
-      cwd: app.dir,
-      env: childEnv(appEnv(app, options.secrets), options.baseEnv),
-      stdio: ["ignore", fd, fd],
-      detached: true,
-      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
-    });
+    return atNormalPriority(
+      spawn(file!, args, {
+        cwd: app.dir,
+        env: childEnv(appEnv(app, options.secrets), options.baseEnv),
+        stdio: ["ignore", fd, fd],
+        detached: true,
+        ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+      }),
+    );
   } finally {
     closeSync(fd);
   }

@@ -246,12 +246,12 @@ export function watchParent(onGone: () => void, log: (line: string) => void): ()
   return () => clearInterval(timer);
 }
 
-/** The nice value background work runs at (atLowPriority). */
+/** How much lower background work runs than the thread's own priority (atLowPriority); nice is at most 19. */
 export const BACKGROUND_NICE = 10;
 
 /**
- * Runs `work` with this thread's CPU priority lowered to BACKGROUND_NICE,
- * then puts it back: for housekeeping that should yield to the app (and, on
+ * Runs `work` with this thread's CPU priority BACKGROUND_NICE lower than it
+ * was (an agent started under `nice` goes lower still), then puts it back: for housekeeping that should yield to the app (and, on
  * a shared host, to other work). Only where the priority can be raised back
  * (root); otherwise `work` runs as it is. On Linux the priority is the
  * calling thread's, so the event loop's other callbacks during `work` run at
@@ -261,8 +261,8 @@ export const BACKGROUND_NICE = 10;
 export async function atLowPriority<T>(work: () => Promise<T>): Promise<T> {
   if (normalNice !== null || process.getuid?.() !== 0) return work();
   const before = getPriority(0);
-  if (before >= BACKGROUND_NICE) return work();
-  setPriority(0, BACKGROUND_NICE);
+  if (before >= 19) return work();
+  setPriority(0, Math.min(19, before + BACKGROUND_NICE));
   normalNice = before;
   try {
     return await work();

@@ -265,6 +265,9 @@ async function strataDeploy(b: BenchPlane, dir: string, count: number, withhold 
   const converged = process.hrtime.bigint();
   await storesSettled(b, names, upkeepsBefore);
   const upkeep = Number(process.hrtime.bigint() - converged) / 1e9;
+  // The bake every deploy enqueues runs in the control plane (here, on the same 2 cores), off
+  // the deploy's path: the next deploy of any variant, Capistrano's too, starts after it.
+  await b.plane.images.idle();
   const cpuAfter = new Map(names.map((name) => [name, cpuSplit(pids.get(name)!)]));
   const cpu = names.map((name) => {
     const [before, after] = [cpuBefore.get(name)!, cpuAfter.get(name)!];
@@ -391,7 +394,8 @@ async function report(done: string): Promise<void> {
       "`current`, touch restart.txt (bench/capistrano/setup.sh). Wall time: strata, from the deploy",
       "call to every server serving the version; Capistrano, the `cap` run. After a strata deploy",
       "each agent joins the files it extracted to its store and collects what no release names, off",
-      "the deploy's path; the bench waits for that (*store upkeep after*) before the next deploy, so",
+      "the deploy's path; the bench waits for that (*store upkeep after*), and for the image bake",
+      "the deploy enqueued (in the control plane, on the same cores), before the next deploy, so",
       "no deploy pays for the one before. CPU per server: strata, the agent process, its upkeep",
       "included; Capistrano, the sshd sessions (tar included). The out-of-service window is",
       "the time a server is absent from strata's balancer (Capistrano has none here). Each N starts",

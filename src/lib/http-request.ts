@@ -1,5 +1,5 @@
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export interface TextRequest {
   method: string;
@@ -31,6 +31,16 @@ export class RequestFailed extends Error {
 }
 
 /**
+ * Connections kept alive between calls, with no idle timeout: node's global
+ * agents cut a socket after 5 s without a byte, which would end every long
+ * poll that waits longer (`GET /v1/agents/desired?wait=25`).
+ */
+export const KEEP_ALIVE = {
+  http: new HttpAgent({ keepAlive: true }),
+  https: new HttpsAgent({ keepAlive: true }),
+};
+
+/**
  * One HTTP(S) request with node's own http client, its answer read whole as
  * text. For the agent's calls to the control plane: unlike `fetch`, whose
  * first call in a process loads undici (tens of ms, on a server's boot path),
@@ -40,7 +50,8 @@ export class RequestFailed extends Error {
  */
 export function requestText(req: TextRequest): Promise<TextAnswer> {
   const url = new URL(req.url);
-  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const secure = url.protocol === "https:";
+  const request = secure ? httpsRequest : httpRequest;
   const maxBytes = req.maxBytes ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers };
@@ -55,6 +66,7 @@ export function requestText(req: TextRequest): Promise<TextAnswer> {
       {
         method: req.method,
         headers,
+        agent: secure ? KEEP_ALIVE.https : KEEP_ALIVE.http,
         ...(req.ca ? { ca: req.ca } : {}),
         ...(req.signal ? { signal: req.signal } : {}),
         ...(req.timeoutMs ? { timeout: req.timeoutMs } : {}),
@@ -74,7 +86,7 @@ export function requestText(req: TextRequest): Promise<TextAnswer> {
         );
       },
     );
-    sent.on("timeout", () => sent.destroy(new Error("no answer in time")));
+    if (req.timeoutMs) sent.on("timeout", () => sent.destroy(new Error("no answer in time")));
     sent.on("error", fail);
     sent.end(req.body);
   });

@@ -440,8 +440,9 @@ const onSignal = (signal: NodeJS.Signals) => {
   // sshd first: a deploy's balancer sampler fails once the plane is closed and may end the process.
   spawnSync(setup, ["stop", capWork]);
   void (async () => {
+    // Each step whatever the one before did (agents still writing can make rm fail), the file system last.
     await plane?.close().catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
     await scratch.close().catch(() => undefined);
     process.exit(130);
   })();

@@ -67,19 +67,19 @@ export async function scratchFs(kind: "journaled-ext4" | "host", sizeGiB = 40): 
       `a journaled ext4 for the bench (needs root, mkfs.ext4, a loop device): ${stderr || err}`,
     );
   }
-  let closed = false;
+  // Memoized: the bench's signal handler and its finally block may both close it.
+  let closing: Promise<void> | null = null;
   return {
     dir: mount,
     describe: `a journaled ext4 of ${sizeGiB} GiB on a loop device (mkfs.ext4 defaults)`,
-    async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        run("umount", [mount]);
-      } catch {
-        run("umount", ["-l", mount]);
-      }
-      await rm(holder, { recursive: true, force: true });
-    },
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          run("umount", [mount]);
+        } catch {
+          run("umount", ["-l", mount]);
+        }
+        await rm(holder, { recursive: true, force: true });
+      })()),
   };
 }
